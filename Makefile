@@ -1,0 +1,42 @@
+# fullcycle — `make help` lists the targets.
+PYTHON_VERSION := $(shell cat .python-version)
+PYENV_PYTHON   := $(or $(wildcard $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python),$(shell command -v python3.10))
+UV_VERSION     := 0.13.9
+TOOLS          := .tools
+UV             := $(TOOLS)/bin/uv
+VENV           := .venv
+PY             := $(VENV)/bin/python
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	@test -n "$(PYENV_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
+	$(PYENV_PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --compile-bytecode --python $(PYENV_PYTHON)
+	@touch $@
+
+venv: $(VENV)/.synced ## Create .venv from uv.lock (TFX 1.16, TF 2.16, tf-keras, pip)
+
+lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
+	$(UV) lock --python $(PYENV_PYTHON)
+
+demo: venv ## The main job: seed the warehouse, run basic_template, predict
+	$(VENV)/bin/fullcycle data seed
+	$(VENV)/bin/fullcycle run basic_template
+	$(VENV)/bin/fullcycle predict basic_template --instances pipelines/models/basic_template/instances.json
+
+test: venv ## Run every test (unit and end-to-end)
+	$(PY) -m pytest -q
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check pipelines infra tests bench
+
+.PHONY: help venv lock demo test lint

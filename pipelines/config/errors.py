@@ -1,0 +1,27 @@
+"""One error type for every bad input a user can give, with a helpful message."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class FullcycleError(Exception):
+    """An error the user can fix; the CLI prints its message without a traceback."""
+
+
+class ConfigError(FullcycleError):
+    """A model or stack configuration that does not validate."""
+
+
+def did_you_mean(value: object, allowed: Iterable[str]) -> str:
+    """Returns ' (did you mean "x"?)' for the closest allowed name, or ''."""
+    matches = difflib.get_close_matches(str(value), list(allowed), n=1, cutoff=0.6)
+    return f' (did you mean "{matches[0]}"?)' if matches else ""
+
+
+def not_allowed(what: str, value: object, allowed: Iterable[str]) -> str:
+    """Builds the standard message for a value outside an allowed set."""
+    allowed = sorted(allowed)
+    return (f"{what} {value!r} is not allowed{did_you_mean(value, allowed)}; "
+            f"allowed: {', '.join(allowed) if allowed else '(none)'}")

@@ -1,0 +1,109 @@
+"""Finds model folders and loads their configs, turning every error into one message.
+
+A model folder is ``pipelines/models/<name>/`` with a ``config.py`` defining
+``CONFIG``; ``preprocessing.py`` (a ``preprocessing_fn``) and ``model.py`` (a
+``build_keras_model``) are optional overrides.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, not_allowed
+from pipelines.config.model_config import ModelConfig
+
+MODELS_PACKAGE = "pipelines.models"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+def list_models() -> list[str]:
+    """Names of the model folders, sorted."""
+    return sorted(p.parent.name for p in MODELS_DIR.glob("*/config.py")
+                  if not p.parent.name.startswith("_"))
+
+
+def model_dir(name: str) -> Path:
+    """The folder of model ``name``; raises ConfigError naming the known models."""
+    known = list_models()
+    if name not in known:
+        raise ConfigError(not_allowed("model", name, known))
+    return MODELS_DIR / name
+
+
+def load_config(name: str) -> ModelConfig:
+    """Imports ``pipelines.models.<name>.config`` and returns its validated CONFIG."""
+    model_dir(name)
+    try:
+        module = importlib.import_module(f"{MODELS_PACKAGE}.{name}.config")
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(name, err)) from None
+    except FullcycleError as err:
+        raise ConfigError(f"model {name!r}: {err}") from None
+    config = getattr(module, "CONFIG", None)
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"model {name!r}: config.py must define CONFIG = ModelConfig(...), "
+                          f"found {type(config).__name__}")
+    return config.model_copy(update={"name": name})
+
+
+def with_overrides(config: ModelConfig, **changes: Any) -> ModelConfig:
+    """A re-validated copy of ``config`` with ``changes`` applied (e.g. train_steps=1)."""
+    data = config.model_dump()
+    if "train_steps" in changes:
+        data["num_epochs"] = None
+    data.update({k: v for k, v in changes.items() if v is not None})
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(config.name, err)) from None
+
+
+def preprocessing_fn_path(name: str) -> str:
+    """Dotted path of the model's preprocessing_fn: its own, or the config-driven one."""
+    if (model_dir(name) / "preprocessing.py").exists():
+        return f"{MODELS_PACKAGE}.{name}.preprocessing.preprocessing_fn"
+    return "pipelines.features.transform.preprocessing_fn"
+
+
+def custom_model_module(name: str) -> str | None:
+    """Dotted module of the model's own ``build_keras_model``, if it has one."""
+    if (model_dir(name) / "model.py").exists():
+        return f"{MODELS_PACKAGE}.{name}.model"
+    return None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at ``loc`` (for suggesting a fix to a typo)."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = next((a for a in getattr(annotation, "__args__", (annotation,))
+                        if isinstance(a, type) and issubclass(a, BaseModel)), annotation)
+    return list(getattr(current, "model_fields", {}))
+
+
+def format_validation_error(name: str, err: ValidationError) -> str:
+    """One line per problem: model, field path, bad value, what is allowed."""
+    model_cls = ModelConfig if err.title == "ModelConfig" else None
+    lines = [f"model {name!r}: config is not valid ({err.error_count()} problem(s))"]
+    for problem in err.errors():
+        loc = tuple(problem["loc"])
+        path = ".".join(str(p) for p in loc) or err.title
+        if problem["type"] == "extra_forbidden":
+            allowed = _fields_at(model_cls, loc) if model_cls else []
+            hint = did_you_mean(loc[-1], allowed)
+            lines.append(f"  - {path}: unknown field{hint}; allowed: {', '.join(allowed)}"
+                         if allowed else f"  - {path}: unknown field")
+            continue
+        message = problem["msg"].removeprefix("Value error, ")
+        value = problem.get("input")
+        shown = "" if isinstance(value, (dict, BaseModel)) else f" (got {value!r})"
+        lines.append(f"  - {path}: {message}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Feature engineering: config-driven tf.transform preprocessing and naming helpers."""

@@ -1,0 +1,1 @@
+"""Model folders: one sub-package per model, each with a ``config.py`` defining CONFIG."""

@@ -1,0 +1,1 @@
+"""basic_template: the original platform's example model on synthetic data."""

@@ -1,0 +1,1 @@
+"""Pipeline assembly: the TFX pipeline built from a model config, and how it runs."""

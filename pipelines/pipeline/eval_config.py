@@ -1,0 +1,48 @@
+"""The Evaluator's TFMA config, built from the model config's metric spec."""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from pipelines.config.metrics import MetricThreshold
+from pipelines.config.model_config import ModelConfig
+from pipelines.trainer.signatures import SERVING_TF_EXAMPLE
+
+
+def metric_threshold(metric: MetricThreshold) -> tfma.MetricThreshold | None:
+    """Value bounds and change limits of one metric as a TFMA threshold."""
+    value = None
+    if metric.lower_bound is not None or metric.upper_bound is not None:
+        value = tfma.GenericValueThreshold(
+            lower_bound=None if metric.lower_bound is None else {"value": metric.lower_bound},
+            upper_bound=None if metric.upper_bound is None else {"value": metric.upper_bound})
+    change = None
+    if metric.has_change_threshold:
+        # TFMA compares candidate - baseline: LOWER_IS_BETTER passes if diff <= absolute,
+        # HIGHER_IS_BETTER if diff >= absolute; "worse by at most x" flips the sign.
+        sign = 1.0 if metric.lower_is_better else -1.0
+        direction = (tfma.MetricDirection.LOWER_IS_BETTER if metric.lower_is_better
+                     else tfma.MetricDirection.HIGHER_IS_BETTER)
+        change = tfma.GenericChangeThreshold(
+            direction=direction,
+            absolute=None if metric.absolute_change is None
+            else {"value": sign * metric.absolute_change},
+            relative=None if metric.relative_change is None
+            else {"value": sign * metric.relative_change})
+    if value is None and change is None:
+        return None
+    return tfma.MetricThreshold(value_threshold=value, change_threshold=change)
+
+
+def build_eval_config(config: ModelConfig) -> tfma.EvalConfig:
+    """Metrics per the spec (plus example count), overall and per eval slice."""
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    for metric in config.eval_metric_spec.metrics:
+        metrics.append(tfma.MetricConfig(class_name=metric.class_name(config.task),
+                                         threshold=metric_threshold(metric)))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name=SERVING_TF_EXAMPLE,
+                                    label_key=config.label_key)],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key])
+                                              for key in config.eval_slices],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)])

@@ -1,0 +1,164 @@
+"""Builds the TFX pipeline for one model config.
+
+Steps, in order:
+  1. ExampleGen      - SQL per split (BigQuery in the cloud, DuckDB locally), hash splits
+  2. StatisticsGen   - per-split feature statistics
+  3. SchemaGen       - inferred schema, or the model folder's curated ``schema.pbtxt``
+  4. ExampleValidator- anomalies of statistics against the schema
+  5. DataGate        - stops the run on anomalies or undeclared/mistyped columns
+  6. Transform       - config-driven ``preprocessing_fn`` (Dataflow in the cloud)
+  7. Trainer         - prebuilt or custom Keras model via ``run_fn``
+  8. Resolver        - the latest blessed model, the baseline
+  9. Evaluator       - metric thresholds and change limits against the baseline
+ 10. Pusher          - only a blessed model is pushed
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base.base_node import BaseNode
+
+from pipelines.config.model_config import ModelConfig
+from pipelines.config.registry import model_dir, preprocessing_fn_path
+from pipelines.pipeline.eval_config import build_eval_config
+from pipelines.pipeline.gate import DataGate, expected_types
+
+RUN_FN = "pipelines.trainer.run_fn.run_fn"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def pipeline_name(model: str) -> str:
+    """The pipeline's name: lowercase with dashes, as Vertex AI Pipelines requires."""
+    return f"fullcycle-{model.replace('_', '-').lower()}"
+
+
+def code_fingerprint(model: str) -> str:
+    """A hash of the package's and the model folder's Python source.
+
+    Transform and Trainer reference code by dotted path, which TFX's cache cannot
+    see; putting this hash in their ``custom_config`` re-runs them when code changes.
+    """
+    digest = hashlib.sha256()
+    files = sorted(p for p in PACKAGE_DIR.rglob("*.py")
+                   if "models" not in p.relative_to(PACKAGE_DIR).parts)
+    files += sorted(model_dir(model).rglob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None) -> dict:
+    """What Transform and Trainer receive: the model, run overrides, and the code hash."""
+    return {"model": config.name, "overrides": overrides or {},
+            "code": code_fingerprint(config.name)}
+
+
+def create_pipeline(
+    config: ModelConfig,
+    *,
+    example_gen: BaseNode,
+    pipeline_root: str,
+    beam_pipeline_args: list[str],
+    make_pusher: Callable[[Any, Any], BaseNode] | None = None,
+    serving_model_dir: str | None = None,
+    metadata_connection_config: Any = None,
+    enable_cache: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> tfx.dsl.Pipeline:
+    """The full pipeline for ``config``.
+
+    Args:
+      config: the validated model config (with overrides already applied).
+      example_gen: the ExampleGen for this platform (BigQuery or DuckDB).
+      pipeline_root: where artifacts go (a local directory or a ``gs://`` path).
+      beam_pipeline_args: Beam options (DirectRunner locally, Dataflow in the cloud).
+      make_pusher: builds a platform-specific Pusher from the model and blessing
+        channels; by default a filesystem Pusher to ``serving_model_dir``.
+      serving_model_dir: the push destination for the default Pusher.
+      metadata_connection_config: ML Metadata store (SQLite locally; None on Vertex).
+      enable_cache: reuse outputs of components whose inputs did not change.
+      overrides: run-time config overrides, passed to Transform and Trainer.
+    """
+    custom_config = component_custom_config(config, overrides)
+
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+
+    # A curated schema in the model folder pins what "good data" is; otherwise infer it.
+    schema_file = model_dir(config.name) / "schema.pbtxt"
+    if schema_file.exists():
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=str(schema_file))
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+
+    # Guards the schema: records missing columns, type changes, out-of-domain values.
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+
+    # Guards training: nothing downstream runs when validation found a problem.
+    data_gate = DataGate(
+        anomalies=example_validator.outputs["anomalies"],
+        schema=schema_gen.outputs["schema"],
+        expected_features=json.dumps(expected_types(config), sort_keys=True))
+
+    # Guards train/serve skew: the same transform graph is exported with the model.
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=preprocessing_fn_path(config.name),
+        custom_config=custom_config,
+        disable_statistics=True)  # StatisticsGen already computed them
+    transform.add_upstream_node(data_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
+        custom_config=custom_config)
+
+    # The last blessed model: the baseline the candidate must not be worse than.
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    # Guards the serving model: blessing needs every threshold and change limit met.
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=build_eval_config(config))
+
+    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                  transform, trainer, model_resolver, evaluator]
+    if config.enable_pusher:
+        # Only a blessed model reaches serving; the served model stays otherwise.
+        if make_pusher is not None:
+            pusher = make_pusher(trainer.outputs["model"], evaluator.outputs["blessing"])
+        else:
+            pusher = tfx.components.Pusher(
+                model=trainer.outputs["model"],
+                model_blessing=evaluator.outputs["blessing"],
+                push_destination=tfx.proto.PushDestination(
+                    filesystem=tfx.proto.PushDestination.Filesystem(
+                        base_directory=serving_model_dir)))
+        components.append(pusher)
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name(config.name),
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args)

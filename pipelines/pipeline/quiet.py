@@ -1,0 +1,78 @@
+"""Log control: a progress line per component, library noise hidden unless verbose."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+NOISY_LOGGERS = ("tensorflow", "apache_beam", "absl", "tfx", "tensorflow_transform",
+                 "tensorflow_model_analysis", "tensorflow_data_validation", "py.warnings",
+                 "h5py", "matplotlib", "google")
+
+
+def quiet_environment(verbose: bool) -> None:
+    """Sets process-wide log levels; call before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if verbose:
+        os.environ["FULLCYCLE_VERBOSE"] = "1"
+        return
+    warnings.filterwarnings("ignore")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@dataclass
+class ComponentTiming:
+    """When a component started and how long it took."""
+
+    node_id: str
+    started: float
+    seconds: float | None = None
+
+
+@dataclass
+class ProgressHook:
+    """Times every component the local runner launches and reports progress.
+
+    It wraps TFX's portable ``Launcher.launch`` for the duration of a run (log
+    lines are not reliable: libraries change log levels mid-run).
+    """
+
+    on_event: Callable[[str, str, float | None], None] | None = None
+    timings: dict[str, ComponentTiming] = field(default_factory=dict)
+    _original: Callable | None = None
+
+    def _event(self, node: str, state: str) -> None:
+        now = time.monotonic()
+        if state == "running":
+            self.timings[node] = ComponentTiming(node, now)
+        else:
+            self.timings[node].seconds = now - self.timings[node].started
+        if self.on_event:
+            self.on_event(node, state, self.timings[node].seconds)
+
+    def __enter__(self) -> ProgressHook:
+        from tfx.orchestration.portable import launcher
+
+        original = self._original = launcher.Launcher.launch
+        hook = self
+
+        def launch(launcher_self, *args, **kwargs):
+            node = launcher_self._pipeline_node.node_info.id  # noqa: SLF001
+            hook._event(node, "running")
+            try:
+                return original(launcher_self, *args, **kwargs)
+            finally:
+                hook._event(node, "finished")
+
+        launcher.Launcher.launch = launch
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from tfx.orchestration.portable import launcher
+
+        launcher.Launcher.launch = self._original

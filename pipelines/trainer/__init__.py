@@ -1,0 +1,1 @@
+"""Training: prebuilt Keras models from feature declarations, run_fn and serving signatures."""

@@ -1,0 +1,62 @@
+"""The Trainer's ``run_fn``: trains the model named in ``custom_config`` and exports it.
+
+Referenced by dotted path (``pipelines.trainer.run_fn.run_fn``), so no module
+file is packaged into a wheel and pip-installed at run time.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
+from tfx_bsl.public import tfxio
+
+from pipelines.config.model_config import ModelConfig
+from pipelines.config.registry import custom_model_module, load_config, with_overrides
+from pipelines.features.naming import transformed_name
+from pipelines.trainer.builders import build_keras_model
+from pipelines.trainer.signatures import make_signatures
+
+
+def config_from_custom_config(custom_config: dict) -> ModelConfig:
+    """The model config a component was given: name plus any run overrides."""
+    config = load_config(custom_config["model"])
+    if custom_config.get("overrides"):
+        config = with_overrides(config, **custom_config["overrides"])
+    return config
+
+
+def input_dataset(file_pattern: list[str], data_accessor: DataAccessor,
+                  tf_transform_output: tft.TFTransformOutput, config: ModelConfig,
+                  batch_size: int, num_epochs: int | None) -> tf.data.Dataset:
+    """Batches of (transformed features, label), shuffled with the config's seed."""
+    label = transformed_name(config.label_key)
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
+                                       num_epochs=num_epochs, shuffle_seed=config.seed),
+        tf_transform_output.transformed_metadata.schema)
+    return dataset.map(lambda features, y: (
+        {k: tf.reshape(v, [-1, 1]) if v.shape.rank == 1 else v for k, v in features.items()}, y))
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Trains by steps (``train_steps``) or epochs (``num_epochs``) and saves a SavedModel."""
+    config = config_from_custom_config(fn_args.custom_config)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    by_steps = fn_args.train_steps is not None
+    train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, config,
+                          config.train_batch_size, num_epochs=None if by_steps else 1)
+    evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+                               config, config.eval_batch_size,
+                               num_epochs=None if fn_args.eval_steps else 1)
+    model = build_keras_model(config, custom_model_module(config.name))
+    epochs = 1 if by_steps else config.num_epochs
+    model.fit(train, epochs=epochs, steps_per_epoch=fn_args.train_steps,
+              validation_data=evaluation, validation_steps=fn_args.eval_steps,
+              validation_freq=[epochs],
+              verbose=2 if os.environ.get("FULLCYCLE_VERBOSE") else 0)
+    tf.saved_model.save(model, fn_args.serving_model_dir,
+                        signatures=make_signatures(model, tf_transform_output, config))
