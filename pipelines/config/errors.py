@@ -25,3 +25,10 @@ def not_allowed(what: str, value: object, allowed: Iterable[str]) -> str:
     allowed = sorted(allowed)
     return (f"{what} {value!r} is not allowed{did_you_mean(value, allowed)}; "
             f"allowed: {', '.join(allowed) if allowed else '(none)'}")
+
+
+def unknown(what: str, value: object, known: Iterable[str]) -> str:
+    """Builds the standard message for a name that does not exist."""
+    known = sorted(known)
+    return (f"unknown {what} {value!r}{did_you_mean(value, known)}; "
+            f"known: {', '.join(known) if known else '(none)'}")

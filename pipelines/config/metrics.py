@@ -32,6 +32,13 @@ _METRIC_CLASSES: dict[str, dict[str, str]] = {
     "recall": {"binary_classification": "Recall"},
 }
 _LOWER_IS_BETTER = {"mse", "mae", "rmse"}
+# The key TFMA reports each Keras metric class under (its default ``name``).
+TFMA_KEYS = {
+    "MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error",
+    "RootMeanSquaredError": "root_mean_squared_error", "Accuracy": "accuracy",
+    "BinaryAccuracy": "binary_accuracy", "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+    "AUC": "auc", "Precision": "precision", "Recall": "recall",
+}
 METRIC_NAMES = tuple(sorted(_METRIC_CLASSES))
 
 
@@ -82,6 +89,16 @@ class MetricThreshold(BaseModel):
             tasks = ", ".join(_METRIC_CLASSES[self.name])
             raise ConfigError(f"metric {self.name!r} is not defined for task {task!r}; "
                               f"it applies to: {tasks}") from None
+
+    def tfma_key(self, task: str) -> str:
+        """The name TFMA reports this metric under."""
+        return TFMA_KEYS[self.class_name(task)]
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the metric can stop a model from being blessed."""
+        return (self.lower_bound is not None or self.upper_bound is not None
+                or self.has_change_threshold)
 
 
 class MetricSpec(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, not_allowed
+from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, unknown
 from pipelines.config.model_config import ModelConfig
 
 MODELS_PACKAGE = "pipelines.models"
@@ -30,7 +30,7 @@ def model_dir(name: str) -> Path:
     """The folder of model ``name``; raises ConfigError naming the known models."""
     known = list_models()
     if name not in known:
-        raise ConfigError(not_allowed("model", name, known))
+        raise ConfigError(unknown("model", name, known))
     return MODELS_DIR / name
 
 

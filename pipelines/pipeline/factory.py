@@ -38,15 +38,21 @@ def pipeline_name(model: str) -> str:
     return f"fullcycle-{model.replace('_', '-').lower()}"
 
 
-def code_fingerprint(model: str) -> str:
-    """A hash of the package's and the model folder's Python source.
+# The code Transform and Trainer execute (besides the model folder).
+TRAINING_CODE = ("compat.py", "config", "features", "trainer")
 
-    Transform and Trainer reference code by dotted path, which TFX's cache cannot
-    see; putting this hash in their ``custom_config`` re-runs them when code changes.
+
+def code_fingerprint(model: str) -> str:
+    """A hash of the Python source that Transform and Trainer execute.
+
+    They reference code by dotted path, which TFX's cache cannot see; putting
+    this hash in their ``custom_config`` re-runs them when that code changes.
     """
     digest = hashlib.sha256()
-    files = sorted(p for p in PACKAGE_DIR.rglob("*.py")
-                   if "models" not in p.relative_to(PACKAGE_DIR).parts)
+    files = []
+    for entry in TRAINING_CODE:
+        path = PACKAGE_DIR / entry
+        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
     files += sorted(model_dir(model).rglob("*.py"))
     for path in files:
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())

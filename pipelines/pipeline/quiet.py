@@ -14,15 +14,33 @@ NOISY_LOGGERS = ("tensorflow", "apache_beam", "absl", "tfx", "tensorflow_transfo
                  "h5py", "matplotlib", "google")
 
 
+class _ErrorsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
 def quiet_environment(verbose: bool) -> None:
-    """Sets process-wide log levels; call before TensorFlow is imported."""
+    """Hides library logs below ERROR; call before TensorFlow is imported.
+
+    Libraries reset logger levels and add handlers while they run (absl's
+    verbosity, ``basicConfig``), so a filter sits on the noisy loggers
+    themselves and on the handlers that exist now.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if verbose:
         os.environ["FULLCYCLE_VERBOSE"] = "1"
         return
+    from absl import logging as absl_logging
+
     warnings.filterwarnings("ignore")
+    for handler in (absl_logging.get_absl_handler(), *logging.getLogger().handlers):
+        if not any(isinstance(f, _ErrorsOnly) for f in handler.filters):
+            handler.addFilter(_ErrorsOnly())
     for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.ERROR)
+        if not any(isinstance(f, _ErrorsOnly) for f in logger.filters):
+            logger.addFilter(_ErrorsOnly())
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The ``fullcycle`` command line."""

@@ -1,0 +1,59 @@
+"""How the CLI shows progress and run summaries."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.pipeline.summary import RunSummary
+
+console = Console(highlight=False)
+
+
+def progress(node: str, state: str, seconds: float | None) -> None:
+    """One line per component as the run goes."""
+    if state == "running":
+        console.print(f"  [dim]… {node}[/]", end="\r")
+    else:
+        console.print(f"  [green]✓[/] {node:<32} {seconds:6.1f} s")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The end-of-run summary: data, validation, metrics, blessing, push, timings."""
+    console.print()
+    console.print(f"[bold]Run {summary.run_id or '-'}[/] of model [bold]{summary.model}[/]")
+    if summary.split_rows:
+        rows = ", ".join(f"{k} {v}" for k, v in summary.split_rows.items())
+        console.print(f"  rows per split: {rows}")
+    if summary.anomalies:
+        console.print("  [red]anomalies:[/]")
+        for line in summary.anomalies:
+            console.print(f"    - {line}")
+    else:
+        console.print("  anomalies: none")
+    if summary.metrics:
+        table = Table(title="evaluation (overall slice)", title_justify="left", box=None)
+        for column in ("metric", "candidate", "baseline", "bounds", "max worsening", "result"):
+            table.add_column(column)
+        for m in summary.metrics:
+            bounds = "" if m.lower_bound is None and m.upper_bound is None else \
+                f"[{_fmt(m.lower_bound)}, {_fmt(m.upper_bound)}]"
+            result = {None: "", True: "[green]pass[/]", False: "[red]fail[/]"}[m.passed]
+            table.add_row(m.name, _fmt(m.value), _fmt(m.baseline), bounds,
+                          _fmt(m.change_limit) if m.change_limit is not None else "", result)
+        console.print(table)
+    if summary.blessed is not None:
+        console.print("  blessed: " + ("[green]yes[/]" if summary.blessed else "[red]no[/]"))
+    if summary.pushed_path:
+        console.print(f"  pushed to: {summary.pushed_path}")
+    elif summary.blessed is False:
+        console.print("  pushed: no (the served model is unchanged)")
+    cached = summary.cached
+    console.print(f"  total: {summary.seconds:.1f} s"
+                  + (f"; from cache: {', '.join(cached)}" if cached else ""))
+    if summary.error:
+        console.print(f"[red]run failed:[/] {summary.error}")

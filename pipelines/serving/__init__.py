@@ -1,0 +1,1 @@
+"""Serving: loading pushed models and answering predictions."""
