@@ -89,13 +89,21 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+# Where a part of the config lives when it fails while being built on its own line.
+_FIELD_OF = {"ModelConfig": "", "DataSource": "source", "TrainingArgs": "training_args",
+             "MetricSpec": "eval_metric_spec", "MetricThreshold": "eval_metric_spec.metrics",
+             "VocabSpec": "vocab_features", "SequenceSpec": "sequence_features",
+             "Impute": "imputation"}
+
+
 def format_validation_error(name: str, err: ValidationError) -> str:
     """One line per problem: model, field path, bad value, what is allowed."""
     model_cls = ModelConfig if err.title == "ModelConfig" else None
+    prefix = _FIELD_OF.get(err.title, err.title)
     lines = [f"model {name!r}: config is not valid ({err.error_count()} problem(s))"]
     for problem in err.errors():
         loc = tuple(problem["loc"])
-        path = ".".join(str(p) for p in loc) or err.title
+        path = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "config"
         if problem["type"] == "extra_forbidden":
             allowed = _fields_at(model_cls, loc) if model_cls else []
             hint = did_you_mean(loc[-1], allowed)

@@ -1,0 +1,146 @@
+"""Bad model configs are refused before anything runs, with a message that helps."""
+
+import pytest
+
+from pipelines.config import ConfigError, ModelConfig, list_models, load_config
+from pipelines.config.registry import with_overrides
+
+GOOD = '''
+from pipelines.config import DataSource, ModelConfig, TrainingArgs, create_metric_spec, mse_metric
+CONFIG = ModelConfig(
+    label_key="label",
+    dense_float_features=["f1", "f2"],
+    categorical_int_features={"c": 3},
+    bucket_features={"f1": 4},
+    vocab_features={"v": {"top_k": 5, "num_oov_buckets": 2}},
+    num_epochs=2,
+    training_args=TrainingArgs(dnn_hidden_units=[4]),
+    eval_metric_spec=create_metric_spec([mse_metric(upper_bound=10)]),
+    source=DataSource(table="t", split_key="id"),
+    {extra}
+)
+'''
+
+
+def config_source(**replace: str) -> str:
+    source = GOOD.replace("{extra}", replace.pop("extra", ""))
+    for old, new in replace.items():
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+def load_error(models_package, source: str) -> str:
+    models_package("mymodel", source)
+    with pytest.raises(ConfigError) as err:
+        load_config("mymodel")
+    return str(err.value)
+
+
+def test_sample_models_are_valid():
+    assert list_models() == ["basic_template", "taxi_tips"]
+    for name in list_models():
+        assert load_config(name).name == name
+
+
+def test_good_config_loads_with_folder_name(models_package):
+    models_package("mymodel", config_source())
+    config = load_config("mymodel")
+    assert config.name == "mymodel"
+    assert config.raw_feature_keys == ("f1", "f2", "c", "v")
+
+
+def test_unknown_model_suggests_closest():
+    with pytest.raises(ConfigError, match=r"unknown model 'basic_templat' \(did you mean "
+                                          r"\"basic_template\"\?\); known: basic_template, "):
+        load_config("basic_templat")
+
+
+def test_typo_in_field_name_suggests_field(models_package):
+    message = load_error(models_package, config_source(**{"label_key=": "lable_key="}))
+    assert "model 'mymodel'" in message
+    assert "lable_key: unknown field (did you mean \"label_key\"?)" in message
+
+
+def test_unknown_feature_in_imputation(models_package):
+    message = load_error(models_package, config_source(extra='imputation={"ff1": "mean"},'))
+    assert "config: imputation names unknown feature 'ff1'" in message
+    assert 'did you mean "f1"' in message and "declared features: f1, f2, c, v" in message
+
+
+def test_feature_in_two_groups(models_package):
+    message = load_error(models_package, config_source(**{'{"c": 3}': '{"f2": 3}'}))
+    assert "feature 'f2' is in both dense_float_features and categorical_int_features" in message
+
+
+def test_bucket_feature_may_repeat_a_dense_feature(models_package):
+    models_package("mymodel", config_source())
+    assert load_config("mymodel").bucket_features == {"f1": 4}
+
+
+def test_label_used_as_feature(models_package):
+    message = load_error(models_package, config_source(**{'["f1", "f2"]': '["f1", "label"]'}))
+    assert "label 'label' is also listed in dense_float_features" in message
+
+
+def test_negative_bucket_count(models_package):
+    message = load_error(models_package, config_source(**{'{"f1": 4}': '{"f1": -3}'}))
+    assert "bucket_features.f1" in message and "greater than 0" in message and "-3" in message
+
+
+def test_splits_must_sum_to_100(models_package):
+    message = load_error(models_package, config_source(
+        **{'split_key="id"': 'split_key="id", splits={"train": 70, "eval": 20}'}))
+    assert "source: split percentages {'train': 70, 'eval': 20} sum to 90, not 100" in message
+
+
+def test_unknown_metric_suggests_closest(models_package):
+    message = load_error(models_package, config_source(
+        **{"mse_metric(upper_bound=10)": 'metric("acuracy")'}).replace(
+        "create_metric_spec, mse_metric", "create_metric_spec, metric"))
+    assert "model 'mymodel'" in message
+    assert "metric 'acuracy' is not allowed (did you mean \"accuracy\"?)" in message
+    assert "allowed: accuracy, auc, mae, mse, precision, recall, rmse" in message
+
+
+def test_metric_must_fit_task(models_package):
+    message = load_error(models_package, config_source(
+        **{"mse_metric(upper_bound=10)": "auc_metric()"}).replace(
+        "create_metric_spec, mse_metric", "create_metric_spec, auc_metric"))
+    assert "metric 'auc' does not apply to task 'regression'" in message
+
+
+def test_unknown_optimizer_and_activation(models_package):
+    message = load_error(models_package, config_source(
+        **{"dnn_hidden_units=[4]": 'dnn_hidden_units=[4], optimizer="Adamm", '
+                                   'layer_activation="rellu"'}))
+    assert "optimizer 'Adamm' is not allowed (did you mean \"Adam\"?)" in message
+    assert "layer_activation 'rellu' is not allowed (did you mean \"relu\"?)" in message
+
+
+def test_epochs_xor_steps(models_package):
+    message = load_error(models_package, config_source(**{"num_epochs=2": "num_epochs=2, "
+                                                                          "train_steps=5"}))
+    assert "exactly one of num_epochs or train_steps" in message
+
+
+def test_config_py_without_config(models_package):
+    models_package("mymodel", "X = 1\n")
+    with pytest.raises(ConfigError, match="config.py must define CONFIG = ModelConfig"):
+        load_config("mymodel")
+
+
+def test_overrides_revalidate():
+    config = with_overrides(load_config("basic_template"), train_steps=7)
+    assert (config.train_steps, config.num_epochs) == (7, None)
+    with pytest.raises(ConfigError, match="train_batch_size"):
+        with_overrides(config, train_batch_size=0)
+
+
+def test_optimizer_class_is_accepted_by_name():
+    class Adam:  # stands for tf.keras.optimizers.Adam: only the name is used
+        pass
+
+    config = ModelConfig(label_key="y", dense_float_features=["x"], num_epochs=1,
+                         training_args={"optimizer": Adam}, source={"table": "t", "split_key": "x"})
+    assert config.training_args.optimizer == "Adam"
