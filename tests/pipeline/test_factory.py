@@ -1,0 +1,95 @@
+"""Pipeline wiring: every component, in order, guarded, with no module_file wheels."""
+
+import json
+
+import pytest
+
+from pipelines.config import load_config
+from pipelines.config.registry import with_overrides
+from pipelines.pipeline.factory import code_fingerprint, pipeline_name
+from pipelines.pipeline.local import build_local_pipeline, check_source
+from pipelines.config import FullcycleError
+
+
+@pytest.fixture
+def pipeline(workspace):
+    return build_local_pipeline(load_config("basic_template"), workspace)
+
+
+def by_id(pipeline):
+    return {c.id: c for c in pipeline.components}
+
+
+def test_components_in_order(pipeline):
+    assert [c.id for c in pipeline.components] == [
+        "DuckDBExampleGen", "latest_blessed_model_resolver", "StatisticsGen", "SchemaGen",
+        "ExampleValidator", "DataGate", "Transform", "Trainer", "Evaluator", "Pusher"]
+    assert pipeline.pipeline_info.pipeline_name == "fullcycle-basic-template"
+
+
+def test_transform_waits_for_the_data_gate(pipeline):
+    components = by_id(pipeline)
+    assert components["DataGate"] in components["Transform"].upstream_nodes
+    gate = components["DataGate"]
+    expected = json.loads(gate.exec_properties["expected_features"])
+    assert expected["numeric_feature1"] == ["INT", "FLOAT"]
+    assert expected["categorical_calculated"] == ["INT"]
+    assert expected["label"] == ["INT", "FLOAT"]
+
+
+def test_code_is_referenced_by_dotted_path(pipeline):
+    components = by_id(pipeline)
+    transform, trainer = components["Transform"], components["Trainer"]
+    assert transform.exec_properties["preprocessing_fn"] == \
+        "pipelines.features.transform.preprocessing_fn"
+    assert trainer.exec_properties["run_fn"] == "pipelines.trainer.run_fn.run_fn"
+    assert not transform.exec_properties.get("module_file")
+    assert not trainer.exec_properties.get("module_file")
+    custom = json.loads(trainer.exec_properties["custom_config"])
+    assert custom["model"] == "basic_template" and custom["code"] == code_fingerprint(
+        "basic_template")
+
+
+def test_example_gen_has_split_queries_and_data_fingerprint(pipeline):
+    example_gen = by_id(pipeline)["DuckDBExampleGen"]
+    splits = example_gen.exec_properties["input_config"]
+    assert "FARM_FINGERPRINT" in splits and "train" in splits and "eval" in splits
+    assert example_gen.exec_properties["data_fingerprint"].startswith("2000:")
+
+
+def test_evaluator_compares_with_latest_blessed_model(pipeline):
+    components = by_id(pipeline)
+    evaluator = components["Evaluator"]
+    assert "baseline_model" in evaluator.inputs
+    eval_config = json.loads(evaluator.exec_properties["eval_config"])
+    mse = eval_config["metrics_specs"][0]["metrics"][1]
+    assert mse["threshold"]["value_threshold"]["upper_bound"] == 25.0
+    assert mse["threshold"]["change_threshold"] == {"absolute": 1.0,
+                                                    "direction": "LOWER_IS_BETTER"}
+
+
+def test_pusher_is_optional(workspace):
+    config = with_overrides(load_config("basic_template"), enable_pusher=False)
+    assert "Pusher" not in by_id(build_local_pipeline(config, workspace))
+
+
+def test_step_overrides_reach_trainer(workspace):
+    config = with_overrides(load_config("basic_template"), train_steps=5, eval_steps=2)
+    trainer = by_id(build_local_pipeline(config, workspace, {"train_steps": 5}))["Trainer"]
+    assert json.loads(trainer.exec_properties["train_args"])["num_steps"] == 5
+    assert json.loads(trainer.exec_properties["eval_args"])["num_steps"] == 2
+
+
+def test_source_missing_a_declared_column_is_refused(workspace):
+    from pipelines.data import warehouse
+
+    con = warehouse.connect(workspace.warehouse, read_only=False)
+    con.execute("ALTER TABLE basic_template RENAME COLUMN numeric_feature2 TO numeric_featur2")
+    con.close()
+    with pytest.raises(FullcycleError, match=r"the source has no column 'numeric_feature2' "
+                                             r"\(did you mean \"numeric_featur2\"\?\)"):
+        check_source(load_config("basic_template"), workspace)
+
+
+def test_pipeline_name_is_vertex_compatible():
+    assert pipeline_name("Taxi_Tips") == "fullcycle-taxi-tips"

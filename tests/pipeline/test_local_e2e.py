@@ -1,0 +1,127 @@
+"""The local full cycle, end to end on the embedded warehouse (slow: marked e2e).
+
+The runs build on each other, in file order, in one workspace:
+  1. a first run is blessed and pushed, and the pushed model predicts;
+  2. a second run on unchanged data is answered from the cache;
+  3. a worse candidate (one training step) is not blessed; the served model stays;
+  4. data whose column changed type stops before Transform; the served model stays.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.config import load_config
+from pipelines.config.registry import MODELS_DIR, with_overrides
+from pipelines.pipeline.local import run_local
+from pipelines.serving.model_store import LoadedModel, pushed_versions, read_instances
+from pipelines.settings import Workspace
+
+pytestmark = pytest.mark.e2e
+STEPS = 300
+INSTANCES = MODELS_DIR / "basic_template" / "instances.json"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, seeded_warehouse):
+    root = tmp_path_factory.mktemp("e2e")
+    shutil.copy(seeded_warehouse, root / "warehouse.duckdb")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FULLCYCLE_HOME", str(root / ".fullcycle"))
+        patch.setenv("FULLCYCLE_WAREHOUSE", str(root / "warehouse.duckdb"))
+        yield Workspace.from_env()
+
+
+@pytest.fixture(scope="module")
+def state():
+    return {}
+
+
+def run(workspace, steps):
+    config = with_overrides(load_config("basic_template"), train_steps=steps)
+    return run_local(config, workspace, overrides={"train_steps": steps})
+
+
+def served(workspace):
+    return pushed_versions(workspace.serving_model_dir("basic_template"))[-1]
+
+
+def test_first_run_is_blessed_and_pushed(workspace, state):
+    summary = run(workspace, STEPS)
+    assert summary.succeeded, summary.error
+    assert summary.split_rows == {"train": 1605, "eval": 395}
+    assert summary.anomalies == []
+    mse = next(m for m in summary.metrics if m.name == "mse")
+    assert mse.value < 25 and mse.passed is True and mse.baseline is None
+    assert summary.blessed is True
+    assert summary.pushed_path == str(served(workspace))
+    assert {c.state for c in summary.components} == {"COMPLETE"}
+    state["version"] = served(workspace)
+
+
+def test_pushed_model_predicts_the_same_through_both_signatures(workspace, state):
+    import tensorflow as tf
+
+    model = LoadedModel(state["version"])
+    instances = read_instances(INSTANCES)
+    raw = model.predict(instances)
+    assert len(raw) == 3 and all(np.isfinite(raw))
+    # Known relation: label = 3*f1 - 2*f2 + 4*calc + offset(cat) + noise; offset(dune) = 4.
+    assert raw[1] == pytest.approx(3 * 8.0 - 2 * 3.0 + 4 * 1 + 4.0, abs=3.0)
+    from pipelines.data.example_gen import _feature
+
+    examples = [tf.train.Example(features=tf.train.Features(
+        feature={k: _feature(v) for k, v in row.items()})).SerializeToString()
+        for row in instances]
+    by_example = tf.saved_model.load(str(state["version"])).signatures["serving_tf_example"](
+        examples=tf.constant(examples))["outputs"].numpy()
+    assert np.allclose(by_example, raw, atol=1e-5)
+    state["predictions"] = raw
+
+
+def test_unchanged_data_is_answered_from_the_cache(workspace, state, tmp_path):
+    from pipelines.cli.main import app
+
+    out = tmp_path / "summary.json"
+    result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS),
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    states = {c["node_id"]: c["state"] for c in summary["components"]}
+    for node in ("DuckDBExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
+                 "DataGate", "Transform", "Trainer"):
+        assert states[node] == "CACHED", (node, states)
+    assert "from cache: DuckDBExampleGen" in result.output
+    assert summary["blessed"] is True
+    state["version"] = served(workspace)
+
+
+def test_worse_candidate_is_not_blessed_and_serving_is_unchanged(workspace, state):
+    summary = run(workspace, 1)
+    assert summary.succeeded, summary.error
+    assert summary.blessed is False and summary.pushed_path is None
+    mse = next(m for m in summary.metrics if m.name == "mse")
+    assert mse.passed is False and mse.baseline is not None and mse.value > mse.baseline + 1
+    assert served(workspace) == state["version"]
+    assert LoadedModel(served(workspace)).predict(read_instances(INSTANCES)) == \
+        pytest.approx(state["predictions"])
+
+
+def test_column_type_change_stops_before_training(workspace, state):
+    from pipelines.data import warehouse
+
+    con = warehouse.connect(workspace.warehouse, read_only=False)
+    con.execute("ALTER TABLE basic_template ALTER numeric_feature2 TYPE VARCHAR")
+    con.execute("UPDATE basic_template SET numeric_feature2 = 'n/a' WHERE id % 10 = 0")
+    con.close()
+    summary = run(workspace, STEPS)
+    assert not summary.succeeded
+    assert "data validation failed" in summary.error
+    assert "column 'numeric_feature2' has type BYTES" in summary.error
+    states = {c.node_id: c.state for c in summary.components}
+    assert states["DataGate"] == "FAILED"
+    assert states["Transform"] == states["Trainer"] == states["Pusher"] == "NOT_RUN"
+    assert served(workspace) == state["version"]
