@@ -1,0 +1,1 @@
+"""Pulumi infrastructure: one ModelPlatform per model plus the shared Runner."""

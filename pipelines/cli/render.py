@@ -13,7 +13,8 @@ console = Console(highlight=False)
 def progress(node: str, state: str, seconds: float | None) -> None:
     """One line per component as the run goes."""
     if state == "running":
-        console.print(f"  [dim]… {node}[/]", end="\r")
+        if console.is_terminal:
+            console.print(f"  [dim]… {node}[/]", end="\r")
     else:
         console.print(f"  [green]✓[/] {node:<32} {seconds:6.1f} s")
 

@@ -27,8 +27,15 @@ def not_allowed(what: str, value: object, allowed: Iterable[str]) -> str:
             f"allowed: {', '.join(allowed) if allowed else '(none)'}")
 
 
-def unknown(what: str, value: object, known: Iterable[str]) -> str:
-    """Builds the standard message for a name that does not exist."""
+def unknown(what: str, value: object, known: Iterable[str], *, list_max: int = 20) -> str:
+    """Builds the standard message for a name that does not exist.
+
+    Lists every known name when there are few, else the closest ones.
+    """
     known = sorted(known)
-    return (f"unknown {what} {value!r}{did_you_mean(value, known)}; "
-            f"known: {', '.join(known) if known else '(none)'}")
+    hint = did_you_mean(value, known)
+    if len(known) <= list_max:
+        return f"unknown {what} {value!r}{hint}; known: {', '.join(known) if known else '(none)'}"
+    close = difflib.get_close_matches(str(value), known, n=5, cutoff=0.5)
+    return (f"unknown {what} {value!r}{hint}; {len(known)} are known"
+            + (f", the closest: {', '.join(close)}" if close else ""))

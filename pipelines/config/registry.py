@@ -113,5 +113,7 @@ def format_validation_error(name: str, err: ValidationError) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         value = problem.get("input")
         shown = "" if isinstance(value, (dict, BaseModel)) else f" (got {value!r})"
+        if repr(value) in message:
+            shown = ""
         lines.append(f"  - {path}: {message}{shown}")
     return "\n".join(lines)

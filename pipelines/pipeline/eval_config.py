@@ -34,15 +34,25 @@ def metric_threshold(metric: MetricThreshold) -> tfma.MetricThreshold | None:
     return tfma.MetricThreshold(value_threshold=value, change_threshold=change)
 
 
+OVERALL = tfma.SlicingSpec()
+
+
 def build_eval_config(config: ModelConfig) -> tfma.EvalConfig:
-    """Metrics per the spec (plus example count), overall and per eval slice."""
+    """Metrics per the spec (plus example count), overall and per eval slice.
+
+    Thresholds gate blessing on the overall slice only; eval slices are reported
+    (a plain ``threshold`` would apply to every slice, small ones included).
+    """
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for metric in config.eval_metric_spec.metrics:
-        metrics.append(tfma.MetricConfig(class_name=metric.class_name(config.task),
-                                         threshold=metric_threshold(metric)))
+        threshold = metric_threshold(metric)
+        metrics.append(tfma.MetricConfig(
+            class_name=metric.class_name(config.task),
+            per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                slicing_specs=[OVERALL], threshold=threshold)] if threshold else None))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=SERVING_TF_EXAMPLE,
                                     label_key=config.label_key)],
-        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key])
+        slicing_specs=[OVERALL] + [tfma.SlicingSpec(feature_keys=[key])
                                               for key in config.eval_slices],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])

@@ -9,7 +9,8 @@ missing from the data or has a type the config cannot use.
 import json
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, Schema
 
 from pipelines.config.model_config import ModelConfig
@@ -64,11 +65,11 @@ class DataValidationError(RuntimeError):
     """The data failed validation; the run stops before Transform."""
 
 
-@tfx.dsl.components.component
+@component
 def DataGate(  # noqa: N802 - TFX components are named like classes
-    anomalies: tfx.dsl.components.InputArtifact[ExampleAnomalies],
-    schema: tfx.dsl.components.InputArtifact[Schema],
-    expected_features: tfx.dsl.components.Parameter[str],
+    anomalies: InputArtifact[ExampleAnomalies],
+    schema: InputArtifact[Schema],
+    expected_features: Parameter[str],
 ) -> None:
     """Fails the run when the data has anomalies or lacks what the config declares."""
     from tfx.types import artifact_utils

@@ -7,6 +7,9 @@ file is packaged into a wheel and pip-installed at run time.
 from __future__ import annotations
 
 import os
+import time
+
+from absl import logging
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -54,9 +57,13 @@ def run_fn(fn_args: FnArgs) -> None:
                                num_epochs=None if fn_args.eval_steps else 1)
     model = build_keras_model(config, custom_model_module(config.name))
     epochs = 1 if by_steps else config.num_epochs
+    started = time.monotonic()
     model.fit(train, epochs=epochs, steps_per_epoch=fn_args.train_steps,
               validation_data=evaluation, validation_steps=fn_args.eval_steps,
               validation_freq=[epochs],
               verbose=2 if os.environ.get("FULLCYCLE_VERBOSE") else 0)
+    logging.info("run_fn: fit took %.1f s", time.monotonic() - started)
+    started = time.monotonic()
     tf.saved_model.save(model, fn_args.serving_model_dir,
                         signatures=make_signatures(model, tf_transform_output, config))
+    logging.info("run_fn: export took %.1f s", time.monotonic() - started)

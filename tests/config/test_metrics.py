@@ -49,5 +49,7 @@ def test_eval_config_of_taxi_tips_matches_stock_example():
     config = build_eval_config(load_config("taxi_tips"))
     accuracy = config.metrics_specs[0].metrics[1]
     assert accuracy.class_name == "BinaryAccuracy"
-    assert accuracy.threshold.value_threshold.lower_bound.value == 0.6
-    assert accuracy.threshold.change_threshold.absolute.value == pytest.approx(-1e-10)
+    (gate,) = accuracy.per_slice_thresholds
+    assert list(gate.slicing_specs) == [tfma.SlicingSpec()]  # the overall slice only
+    assert gate.threshold.value_threshold.lower_bound.value == 0.6
+    assert gate.threshold.change_threshold.absolute.value == pytest.approx(-1e-10)

@@ -63,9 +63,11 @@ def test_evaluator_compares_with_latest_blessed_model(pipeline):
     assert "baseline_model" in evaluator.inputs
     eval_config = json.loads(evaluator.exec_properties["eval_config"])
     mse = eval_config["metrics_specs"][0]["metrics"][1]
-    assert mse["threshold"]["value_threshold"]["upper_bound"] == 25.0
-    assert mse["threshold"]["change_threshold"] == {"absolute": 1.0,
-                                                    "direction": "LOWER_IS_BETTER"}
+    (gate,) = mse["per_slice_thresholds"]
+    assert gate["slicing_specs"] == [{}]
+    assert gate["threshold"]["value_threshold"]["upper_bound"] == 25.0
+    assert gate["threshold"]["change_threshold"] == {"absolute": 1.0,
+                                                     "direction": "LOWER_IS_BETTER"}
 
 
 def test_pusher_is_optional(workspace):

@@ -1,0 +1,220 @@
+"""The stack config, read once into a frozen typed object and validated before any resource.
+
+Pulumi's stack config (``Pulumi.<stack>.yaml``) holds ``gcp:project``,
+``gcp:region`` and the ``fullcycle:*`` keys declared in ``Pulumi.yaml``.
+``from_pulumi`` reads them inside a Pulumi program; ``from_stack_file`` reads
+the same file for the offline plan; both validate through ``from_mapping``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infra.naming import ModelNames, check
+from pipelines.config.errors import ConfigError, unknown
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RetrySettings(_Frozen):
+    """Cloud Scheduler retries of a failed trigger (and how long one attempt may take)."""
+
+    retry_count: int = Field(3, ge=0, le=5)
+    min_backoff_seconds: int = Field(10, ge=1, le=3600)
+    max_backoff_seconds: int = Field(300, ge=1, le=3600)
+    max_doublings: int = Field(3, ge=0, le=16)
+    attempt_deadline_seconds: int = Field(320, ge=15, le=1800)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetrySettings:
+        if self.min_backoff_seconds > self.max_backoff_seconds:
+            raise ValueError(f"min_backoff_seconds {self.min_backoff_seconds} is above "
+                             f"max_backoff_seconds {self.max_backoff_seconds}")
+        return self
+
+
+class CanarySettings(_Frozen):
+    """How a blessed model takes over the endpoint: traffic steps and failure budget."""
+
+    steps: tuple[int, ...] = (10, 25, 50, 100)
+    interval_minutes: int = Field(10, ge=1, le=1440)
+    failure_threshold: int = Field(2, ge=1, le=100)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
+        if not steps or steps[-1] != 100:
+            raise ValueError(f"canary steps {list(steps)} must end at 100")
+        if any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
+            raise ValueError(f"canary steps {list(steps)} must rise strictly within 1..100")
+        return steps
+
+
+class EndpointSettings(_Frozen):
+    """The model's Vertex AI endpoint and its serving machines."""
+
+    enabled: bool = True
+    machine_type: str = "n1-standard-2"
+    min_replicas: int = Field(1, ge=1, le=100)
+    max_replicas: int = Field(2, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EndpointSettings:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} is above max_replicas "
+                             f"{self.max_replicas}")
+        return self
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        for problem in (check("label key", key), check("label value", value)):
+            if problem:
+                raise ValueError(problem)
+    return labels
+
+
+class ModelEntry(_Frozen):
+    """One model in production: its schedule, data location, endpoint and canary."""
+
+    name: str
+    schedule: str = Field("0 3 * * *", description="unix-cron, as Cloud Scheduler takes it")
+    time_zone: str = "Etc/UTC"
+    bigquery_location: str = "EU"
+    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        from pipelines.config.registry import list_models
+
+        known = list_models()
+        if name not in known:
+            raise ValueError(unknown("model", name, known) + " (folders in pipelines/models/)")
+        return name
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str) -> str:
+        from croniter import croniter
+
+        if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+            raise ValueError(f"schedule {schedule!r} is not a 5-field unix-cron expression "
+                             "(e.g. '0 3 * * *')")
+        return schedule
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, time_zone: str) -> str:
+        if time_zone not in zoneinfo.available_timezones():
+            raise ValueError(unknown("time zone", time_zone, zoneinfo.available_timezones()))
+        return time_zone
+
+    _labels = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
+
+
+class StackConfig(_Frozen):
+    """Everything ``pulumi up`` provisions, per stack."""
+
+    stack: str = "dev"
+    project: str
+    region: str = "europe-west4"
+    runner_image: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    models: tuple[ModelEntry, ...] = ()
+
+    _labels = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, project: str) -> str:
+        if problem := check("project id", project):
+            raise ValueError(problem)
+        return project
+
+    @model_validator(mode="after")
+    def _models(self) -> StackConfig:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model(s) listed twice: {', '.join(dupes)}")
+        for i, entry in enumerate(self.models):
+            problems = ModelNames(entry.name, self.project).problems()
+            if problems:
+                raise ValueError(f"models[{i}] ({entry.name}): " + "; ".join(problems))
+        return self
+
+    def names(self, model: str) -> ModelNames:
+        return ModelNames(model, self.project)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any], stack: str = "dev") -> StackConfig:
+        """Validates Pulumi-style keys (``gcp:project``, ``fullcycle:models``, ...)."""
+        data = {"stack": stack}
+        for key, value in raw.items():
+            namespace, _, name = key.partition(":")
+            if namespace == "gcp" and name in ("project", "region"):
+                data[name] = value
+            elif namespace == "fullcycle":
+                data[{"runnerImage": "runner_image"}.get(name, name)] = value
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise ConfigError(format_stack_error(stack, err)) from None
+
+    @classmethod
+    def from_stack_file(cls, stack: str = "dev", root: Path = PROJECT_ROOT) -> StackConfig:
+        """Reads ``Pulumi.<stack>.yaml`` (as ``pulumi up`` would) and validates it."""
+        path = root / f"Pulumi.{stack}.yaml"
+        if not path.exists():
+            stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+            raise ConfigError(unknown("stack", stack, stacks) + f" ({path} does not exist)")
+        raw = (yaml.safe_load(path.read_text()) or {}).get("config", {})
+        return cls.from_mapping(raw, stack)
+
+    @classmethod
+    def from_pulumi(cls) -> StackConfig:
+        """Reads the running Pulumi program's stack config."""
+        import pulumi
+
+        gcp, ours = pulumi.Config("gcp"), pulumi.Config("fullcycle")
+        raw = {"gcp:project": gcp.require("project"), "gcp:region": gcp.get("region"),
+               "fullcycle:runnerImage": ours.require("runnerImage"),
+               "fullcycle:labels": ours.get_object("labels"),
+               "fullcycle:models": ours.get_object("models")}
+        return cls.from_mapping({k: v for k, v in raw.items() if v is not None},
+                                pulumi.get_stack())
+
+
+_KEYS = {"project": "gcp:project", "region": "gcp:region", "runner_image": "fullcycle:runnerImage",
+         "labels": "fullcycle:labels", "models": "fullcycle:models"}
+
+
+def format_stack_error(stack: str, err: ValidationError) -> str:
+    """One line per problem, naming the config key path and the bad value."""
+    lines = [f"stack {stack!r}: Pulumi.{stack}.yaml is not valid ({err.error_count()} problem(s))"]
+    for problem in err.errors():
+        loc = list(problem["loc"])
+        head = _KEYS.get(str(loc[0]), str(loc[0])) if loc else "config"
+        path = head + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+        message = problem["msg"].removeprefix("Value error, ")
+        value = problem.get("input")
+        shown = "" if isinstance(value, (dict, list, BaseModel)) else f" (got {value!r})"
+        if repr(value) in message:
+            shown = ""
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  - {path}: {message}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""GCP resource ids derived from a model name, and the rules GCP enforces on them.
+
+One place decides every id, so the stack config can be refused before any
+resource is declared when a model name would make an invalid id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+RULES = {
+    "project id": (re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"),
+                   "6-30 lowercase letters, digits or hyphens, starting with a letter"),
+    "service account id": (re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$"),
+                           "6-30 lowercase letters, digits or hyphens, starting with a letter"),
+    "bucket name": (re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$"),
+                    "3-63 lowercase letters, digits, '-', '_' or '.', starting and ending "
+                    "with a letter or digit"),
+    "dataset id": (re.compile(r"^[A-Za-z0-9_]{1,1024}$"), "letters, digits or underscores"),
+    "Cloud Run service name": (re.compile(r"^[a-z](?:[-a-z0-9]{0,47}[a-z0-9])?$"),
+                               "at most 49 lowercase letters, digits or hyphens, starting "
+                               "with a letter"),
+    "Cloud Scheduler job name": (re.compile(r"^[A-Za-z0-9_-]{1,500}$"),
+                                 "letters, digits, hyphens or underscores"),
+    "label key": (re.compile(r"^[a-z][a-z0-9_-]{0,62}$"),
+                  "at most 63 lowercase letters, digits, '_' or '-', starting with a letter"),
+    "label value": (re.compile(r"^[a-z0-9_-]{0,63}$"),
+                    "at most 63 lowercase letters, digits, '_' or '-'"),
+}
+
+
+def check(kind: str, value: str) -> str | None:
+    """None when ``value`` is a valid ``kind``, else what is wrong with it."""
+    pattern, rule = RULES[kind]
+    return None if pattern.match(value) else f"{kind} {value!r} is invalid: {rule}"
+
+
+RUNNER_SERVICE = "fullcycle-runner"
+RUNNER_ACCOUNT = "fc-runner"
+SCHEDULER_ACCOUNT = "fc-scheduler"
+REPOSITORY = "fullcycle"
+
+
+@dataclass(frozen=True)
+class ModelNames:
+    """Every GCP id of one model's resources."""
+
+    model: str
+    project: str
+
+    @property
+    def slug(self) -> str:
+        return self.model.replace("_", "-")
+
+    @property
+    def service_account_id(self) -> str:
+        return f"fc-{self.slug}"
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.project}-fc-{self.slug}"
+
+    @property
+    def dataset_id(self) -> str:
+        return f"fc_{self.model}"
+
+    @property
+    def scheduler_job(self) -> str:
+        return f"fc-{self.slug}-train"
+
+    @property
+    def endpoint_display_name(self) -> str:
+        return f"fc-{self.slug}"
+
+    def problems(self) -> list[str]:
+        """Which generated ids GCP would refuse, and why."""
+        checks = [("service account id", self.service_account_id), ("bucket name", self.bucket),
+                  ("dataset id", self.dataset_id),
+                  ("Cloud Scheduler job name", self.scheduler_job)]
+        problems = [p for kind, value in checks if (p := check(kind, value))]
+        if self.model != self.model.lower():
+            problems.append(f"model name {self.model!r} has upper-case letters, which GCS bucket "
+                            "and service account ids do not allow")
+        return problems
