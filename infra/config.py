@@ -179,7 +179,8 @@ class StackConfig(_Frozen):
         """Reads ``Pulumi.<stack>.yaml`` (as ``pulumi up`` would) and validates it."""
         path = root / f"Pulumi.{stack}.yaml"
         if not path.exists():
-            stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+            stacks = sorted(p.name[len("Pulumi."):-len(".yaml")]
+                            for p in root.glob("Pulumi.*.yaml"))
             raise ConfigError(unknown("stack", stack, stacks) + f" ({path} does not exist)")
         raw = (yaml.safe_load(path.read_text()) or {}).get("config", {})
         return cls.from_mapping(raw, stack)

@@ -34,7 +34,8 @@ def patch_beam_for_tft() -> None:
     if getattr(original, "_fullcycle_compat", False):
         return
     params = inspect.signature(original).parameters
-    if "environment_id" not in params or params["environment_id"].default is not inspect.Parameter.empty:
+    if ("environment_id" not in params
+            or params["environment_id"].default is not inspect.Parameter.empty):
         return
 
     def __init__(self, parent, transform, full_label, main_inputs,  # noqa: N807

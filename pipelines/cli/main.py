@@ -12,7 +12,6 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,6 +22,9 @@ app = typer.Typer(help=__doc__.split("\n")[0], no_args_is_help=True, add_complet
 data_app = typer.Typer(help="The local warehouse (DuckDB): seed samples, load your data.",
                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
+infra_app = typer.Typer(help="Infrastructure (Pulumi): plan offline what `pulumi up` creates.",
+                        no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
 
 
 def cli_errors(fn):
@@ -47,7 +49,8 @@ def _workspace():
 @cli_errors
 def list_models() -> None:
     """List the model folders."""
-    from pipelines.config.registry import list_models as names, load_config
+    from pipelines.config.registry import list_models as names
+    from pipelines.config.registry import load_config
 
     for name in names():
         try:
@@ -82,10 +85,12 @@ def validate(model: str) -> None:
 @app.command()
 @cli_errors
 def run(model: str,
-        train_steps: Optional[int] = typer.Option(None, help="Override: train this many steps."),
-        eval_steps: Optional[int] = typer.Option(None, help="Override: evaluate this many steps."),
+        train_steps: int | None = typer.Option(None, help="Override: train this many steps."),
+        eval_steps: int | None = typer.Option(None, help="Override: evaluate this many steps."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Show TF/Beam/TFX logs."),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the summary here.")
+        force: bool = typer.Option(False, "--force", help="Run TFX even if nothing changed "
+                                   "(its per-component cache still applies)."),
+        json_out: Path | None = typer.Option(None, "--json", help="Also write the summary here.")
         ) -> None:
     """Run the model's full TFX pipeline locally and print a summary."""
     from pipelines.pipeline.quiet import quiet_environment
@@ -102,7 +107,7 @@ def run(model: str,
         config = with_overrides(config, **overrides)
     console.print(f"Running [bold]{model}[/] locally (warehouse {_workspace().warehouse})")
     summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
-                        on_event=progress)
+                        use_run_cache=not force, on_event=progress)
     print_summary(summary)
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
@@ -113,7 +118,8 @@ def run(model: str,
 @app.command()
 @cli_errors
 def predict(model: str,
-            instances: Path = typer.Option(..., help="JSON: a list of objects or {'instances': [...]}"),
+            instances: Path = typer.Option(
+                ..., help="JSON: a list of objects or {'instances': [...]}"),
             ) -> None:
     """Predict with the model's served (latest pushed) version."""
     from pipelines.pipeline.quiet import quiet_environment
@@ -171,6 +177,17 @@ def data_load(table: str, file: Path) -> None:
 
     rows = load(_workspace().warehouse, table, file)
     typer.echo(f"loaded {rows} rows into {table} ({_workspace().warehouse})")
+
+
+@infra_app.command("plan")
+@cli_errors
+def infra_plan(stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml.")) -> None:
+    """Print every resource `pulumi up` would create, grouped by model (no credentials)."""
+    from infra.config import StackConfig
+    from infra.plan import plan
+    from infra.render import render_plan
+
+    typer.echo(render_plan(plan(StackConfig.from_stack_file(stack))))
 
 
 def main() -> None:

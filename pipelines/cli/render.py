@@ -26,6 +26,9 @@ def _fmt(value: float | None) -> str:
 def print_summary(summary: RunSummary) -> None:
     """The end-of-run summary: data, validation, metrics, blessing, push, timings."""
     console.print()
+    if summary.cache == "run":
+        console.print(f"Nothing changed since run {summary.run_id} (config, code, data): "
+                      "answered from the run cache; `--force` runs TFX again.")
     console.print(f"[bold]Run {summary.run_id or '-'}[/] of model [bold]{summary.model}[/]")
     if summary.split_rows:
         rows = ", ".join(f"{k} {v}" for k, v in summary.split_rows.items())

@@ -1,11 +1,26 @@
 """Model configs: the typed API a data scientist writes in ``config.py``."""
 
 from pipelines.config.errors import ConfigError, FullcycleError
-from pipelines.config.metrics import (METRIC_NAMES, MetricSpec, MetricThreshold,
-                                      accuracy_metric, auc_metric, create_metric_spec,
-                                      mae_metric, metric, mse_metric, rmse_metric)
-from pipelines.config.model_config import (DataSource, Impute, ModelConfig, SequenceSpec,
-                                           TrainingArgs, VocabSpec)
+from pipelines.config.metrics import (
+                                      METRIC_NAMES,
+                                      MetricSpec,
+                                      MetricThreshold,
+                                      accuracy_metric,
+                                      auc_metric,
+                                      create_metric_spec,
+                                      mae_metric,
+                                      metric,
+                                      mse_metric,
+                                      rmse_metric,
+)
+from pipelines.config.model_config import (
+                                      DataSource,
+                                      Impute,
+                                      ModelConfig,
+                                      SequenceSpec,
+                                      TrainingArgs,
+                                      VocabSpec,
+)
 from pipelines.config.registry import list_models, load_config
 
 __all__ = [

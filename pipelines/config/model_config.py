@@ -11,8 +11,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.metrics import MetricSpec, Task

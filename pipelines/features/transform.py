@@ -164,7 +164,8 @@ def features_transform(
     return outputs
 
 
-def transform_from_config(inputs: Mapping[str, Tensor], config: ModelConfig) -> dict[str, tf.Tensor]:
+def transform_from_config(inputs: Mapping[str, Tensor],
+                          config: ModelConfig) -> dict[str, tf.Tensor]:
     """``features_transform`` with every argument taken from a model config."""
     return features_transform(
         inputs,

@@ -15,20 +15,26 @@ Steps, in order:
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
 # Direct imports: ``tfx.v1`` also loads every cloud extension (about 4 s per process).
-from tfx.components import (Evaluator, ExampleValidator, Pusher, SchemaGen,
-                            StatisticsGen, Trainer, Transform)
+from tfx.components import (
+    Evaluator,
+    ExampleValidator,
+    Pusher,
+    SchemaGen,
+    StatisticsGen,
+    Trainer,
+    Transform,
+)
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy)
+    LatestBlessedModelStrategy,
+)
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
@@ -36,37 +42,15 @@ from tfx.types import Channel, standard_artifacts
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import model_dir, preprocessing_fn_path
 from pipelines.pipeline.eval_config import build_eval_config
+from pipelines.pipeline.fingerprint import code_fingerprint
 from pipelines.pipeline.gate import DataGate, expected_types
 
 RUN_FN = "pipelines.trainer.run_fn.run_fn"
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def pipeline_name(model: str) -> str:
     """The pipeline's name: lowercase with dashes, as Vertex AI Pipelines requires."""
     return f"fullcycle-{model.replace('_', '-').lower()}"
-
-
-# The code Transform and Trainer execute (besides the model folder).
-TRAINING_CODE = ("compat.py", "config", "features", "trainer")
-
-
-def code_fingerprint(model: str) -> str:
-    """A hash of the Python source that Transform and Trainer execute.
-
-    They reference code by dotted path, which TFX's cache cannot see; putting
-    this hash in their ``custom_config`` re-runs them when that code changes.
-    """
-    digest = hashlib.sha256()
-    files = []
-    for entry in TRAINING_CODE:
-        path = PACKAGE_DIR / entry
-        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
-    files += sorted(model_dir(model).rglob("*.py"))
-    for path in files:
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None) -> dict:

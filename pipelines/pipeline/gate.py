@@ -72,9 +72,9 @@ def DataGate(  # noqa: N802 - TFX components are named like classes
     expected_features: Parameter[str],
 ) -> None:
     """Fails the run when the data has anomalies or lacks what the config declares."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
     from tfx.types import artifact_utils
     from tfx.utils import io_utils
-    from tensorflow_metadata.proto.v0 import schema_pb2
 
     schema_proto = io_utils.parse_pbtxt_file(
         io_utils.get_only_uri_in_dir(schema.uri), schema_pb2.Schema())

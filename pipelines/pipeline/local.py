@@ -7,9 +7,11 @@ the metadata store differ.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,7 +19,9 @@ import duckdb
 from pipelines.config.errors import FullcycleError, did_you_mean
 from pipelines.config.model_config import ModelConfig
 from pipelines.data import warehouse
-from pipelines.data.splits import source_sql, split_queries, LOCAL_DATASET
+from pipelines.data.splits import LOCAL_DATASET, source_sql, split_queries
+from pipelines.pipeline.fingerprint import run_key
+from pipelines.pipeline.summary import RunSummary
 from pipelines.settings import Workspace
 
 # In-memory DirectRunner: on small data, worker processes cost more than they save.
@@ -50,14 +54,15 @@ def check_source(config: ModelConfig, workspace: Workspace) -> tuple[list, str]:
 
 
 def build_local_pipeline(config: ModelConfig, workspace: Workspace,
-                         overrides: dict[str, Any] | None = None):
-    """The model's pipeline wired to the local twins."""
+                         overrides: dict[str, Any] | None = None,
+                         source: tuple[list, str] | None = None):
+    """The model's pipeline wired to the local twins (``source``: a prior check_source)."""
     from tfx.orchestration import metadata
 
     from pipelines.data.example_gen import DuckDBExampleGen
     from pipelines.pipeline.factory import create_pipeline
 
-    queries, data_fingerprint = check_source(config, workspace)
+    queries, data_fingerprint = source or check_source(config, workspace)
     workspace.metadata_path(config.name).parent.mkdir(parents=True, exist_ok=True)
     return create_pipeline(
         config,
@@ -70,10 +75,53 @@ def build_local_pipeline(config: ModelConfig, workspace: Workspace,
         overrides=overrides)
 
 
-def run_local(config: ModelConfig, workspace: Workspace, *, overrides: dict[str, Any] | None = None,
-              verbose: bool = False,
-              on_event: Callable[[str, str, float | None], None] | None = None):
-    """Runs the pipeline with LocalDagRunner and returns a RunSummary (also on failure)."""
+def _run_cache_file(workspace: Workspace, model: str) -> Path:
+    return workspace.home / "runs" / model / "last_run.json"
+
+
+def cached_run(workspace: Workspace, config: ModelConfig, key: str) -> RunSummary | None:
+    """The last run's summary if it had the same key and what it produced still exists."""
+    path = _run_cache_file(workspace, config.name)
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    if stored.get("key") != key or not workspace.metadata_path(config.name).exists():
+        return None
+    summary = RunSummary.from_dict(stored["summary"])
+    if summary.pushed_path and not Path(summary.pushed_path).exists():
+        return None
+    summary.cache = "run"
+    for component in summary.components:
+        component.state, component.seconds = "CACHED", None
+    return summary
+
+
+def _store_run(workspace: Workspace, config: ModelConfig, key: str, summary: RunSummary) -> None:
+    path = _run_cache_file(workspace, config.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "summary": summary.as_dict()}, default=str))
+    tmp.replace(path)
+
+
+def run_local(config: ModelConfig, workspace: Workspace, *,
+              overrides: dict[str, Any] | None = None, verbose: bool = False,
+              use_run_cache: bool = True,
+              on_event: Callable[[str, str, float | None], None] | None = None) -> RunSummary:
+    """Runs the pipeline with LocalDagRunner and returns a RunSummary (also on failure).
+
+    When config, overrides, split SQL, source rows and pipeline code are all
+    unchanged since the last successful run, that run is the answer: nothing is
+    imported, re-evaluated or pushed again (``use_run_cache=False`` runs TFX,
+    whose per-component cache still applies).
+    """
+    started = time.monotonic()
+    queries, data_fingerprint = check_source(config, workspace)
+    key = run_key(config, overrides, [q.sql for q in queries], data_fingerprint)
+    if use_run_cache and (summary := cached_run(workspace, config, key)):
+        summary.seconds = time.monotonic() - started
+        return summary
+
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines.compat import patch_beam_for_tft
@@ -81,10 +129,8 @@ def run_local(config: ModelConfig, workspace: Workspace, *, overrides: dict[str,
     from pipelines.pipeline.summary import summarize
 
     patch_beam_for_tft()
-
-    pipeline = build_local_pipeline(config, workspace, overrides)
+    pipeline = build_local_pipeline(config, workspace, overrides, (queries, data_fingerprint))
     hook = ProgressHook(on_event=on_event)
-    started = time.monotonic()
     error: BaseException | None = None
     argv, sys.argv = sys.argv, sys.argv[:1]  # TFX's Beam executors parse sys.argv as flags
     try:
@@ -94,5 +140,8 @@ def run_local(config: ModelConfig, workspace: Workspace, *, overrides: dict[str,
         error = err
     finally:
         sys.argv = argv
-    return summarize(config, workspace, pipeline, hook.timings,
-                     time.monotonic() - started, error)
+    summary = summarize(config, workspace, pipeline, hook.timings,
+                        time.monotonic() - started, error)
+    if summary.succeeded:
+        _store_run(workspace, config, key, summary)
+    return summary

@@ -47,6 +47,7 @@ class RunSummary:
     metrics: list[MetricResult] = field(default_factory=list)
     blessed: bool | None = None
     pushed_path: str | None = None
+    cache: str | None = None  # "run" when the whole run was answered from the run cache
 
     @property
     def succeeded(self) -> bool:
@@ -60,6 +61,13 @@ class RunSummary:
         from dataclasses import asdict
 
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        data = dict(data)
+        data["components"] = [ComponentResult(**c) for c in data.get("components", [])]
+        data["metrics"] = [MetricResult(**m) for m in data.get("metrics", [])]
+        return cls(**data)
 
 
 def _store(workspace: Workspace, model: str):
@@ -86,7 +94,8 @@ def _outputs_by_node(store, run_context) -> tuple[dict[str, Any], dict[str, dict
     for node, execution in executions.items():
         events = store.get_events_by_execution_ids([execution.id])
         ids = [e.artifact_id for e in events
-               if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+               if e.type in (metadata_store_pb2.Event.OUTPUT,
+                             metadata_store_pb2.Event.DECLARED_OUTPUT)]
         for artifact in store.get_artifacts_by_id(ids):
             outputs.setdefault(node, {}).setdefault(artifact.type, []).append(artifact)
     return executions, outputs

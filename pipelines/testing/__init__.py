@@ -15,9 +15,14 @@ test compares actual transformed values (analyzers included) with expected ones:
 ``transformed_batch`` makes a batch for it from raw rows.
 """
 
-from pipelines.testing.harness import (assert_rows_close, feature_spec_for_rows,
-                                       model_for, preprocessing_fn_for, run_preprocessing_fn,
-                                       transformed_batch)
+from pipelines.testing.harness import (
+                                       assert_rows_close,
+                                       feature_spec_for_rows,
+                                       model_for,
+                                       preprocessing_fn_for,
+                                       run_preprocessing_fn,
+                                       transformed_batch,
+)
 
 __all__ = ["assert_rows_close", "feature_spec_for_rows", "model_for", "preprocessing_fn_for",
            "run_preprocessing_fn", "transformed_batch"]

@@ -85,7 +85,8 @@ def run_preprocessing_fn(preprocessing_fn: Callable, rows: Sequence[Row],
 
     patch_beam_for_tft()
     spec = dict(feature_spec or feature_spec_for_rows(rows))
-    if custom_config is not None and "custom_config" in inspect.signature(preprocessing_fn).parameters:
+    takes_config = "custom_config" in inspect.signature(preprocessing_fn).parameters
+    if custom_config is not None and takes_config:
         preprocessing_fn = functools.partial(preprocessing_fn, custom_config=custom_config)
     metadata = tft.DatasetMetadata.from_feature_spec(spec)
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +113,7 @@ def _plain(value: Any) -> Any:
 def _close(actual: Any, expected: Any, rtol: float, atol: float) -> bool:
     if isinstance(expected, (list, tuple)):
         return (isinstance(actual, (list, tuple)) and len(actual) == len(expected)
-                and all(_close(a, e, rtol, atol) for a, e in zip(actual, expected)))
+                and all(_close(a, e, rtol, atol) for a, e in zip(actual, expected, strict=False)))
     if isinstance(expected, float):
         return isinstance(actual, (int, float)) and math.isclose(actual, expected,
                                                                  rel_tol=rtol, abs_tol=atol)
@@ -124,7 +125,7 @@ def assert_rows_close(actual: Sequence[Row], expected: Sequence[Row], *, rtol: f
     """Asserts each expected key of each row matches (floats with tolerance)."""
     assert len(actual) == len(expected), f"got {len(actual)} rows, expected {len(expected)}"
     problems = []
-    for i, (got, want) in enumerate(zip(actual, expected)):
+    for i, (got, want) in enumerate(zip(actual, expected, strict=False)):
         for key, value in want.items():
             if key not in got:
                 problems.append(f"row {i}: no output {key!r} (outputs: {sorted(got)})")

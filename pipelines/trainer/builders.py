@@ -19,7 +19,6 @@ from pipelines.config.errors import ConfigError
 from pipelines.config.model_config import ModelConfig
 from pipelines.features.naming import bucketized_name, transformed_name
 
-
 STEPS_PER_EXECUTION = 50
 
 patch_autograph_for_tf_keras()  # Trainer imports this module before it builds a model

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import time
 
-from absl import logging
-
 import tensorflow as tf
 import tensorflow_transform as tft
+from absl import logging
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 

@@ -10,6 +10,8 @@ probability) or a probability vector (multiclass).
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -20,7 +22,7 @@ SERVING_TF_EXAMPLE = "serving_tf_example"
 
 
 def serving_feature_spec(tf_transform_output: tft.TFTransformOutput,
-                         config: ModelConfig) -> dict[str, tf.io.FixedLenFeature | tf.io.VarLenFeature]:
+                         config: ModelConfig) -> dict[str, Any]:
     """The raw features a request must carry: the declared ones, not the label or extras."""
     raw = tf_transform_output.raw_feature_spec()
     return {key: raw[key] for key in config.raw_feature_keys}

@@ -4,8 +4,14 @@ A regression on synthetic data (``fullcycle data seed``) whose label depends
 linearly on the two numeric features and on both categorical ones.
 """
 
-from pipelines.config import (DataSource, ModelConfig, TrainingArgs, accuracy_metric,
-                              create_metric_spec, mse_metric)
+from pipelines.config import (
+                              DataSource,
+                              ModelConfig,
+                              TrainingArgs,
+                              accuracy_metric,
+                              create_metric_spec,
+                              mse_metric,
+)
 
 _LABEL_KEY = "label"
 _CATEGORICAL_INT_FEATURES = {"categorical_calculated": 2}

@@ -5,8 +5,14 @@ example, so the two can be benchmarked side by side (``bench/local_pipeline.py``
 The label is derived in SQL, which runs unchanged on BigQuery and DuckDB.
 """
 
-from pipelines.config import (DataSource, ModelConfig, TrainingArgs, accuracy_metric,
-                              auc_metric, create_metric_spec)
+from pipelines.config import (
+                              DataSource,
+                              ModelConfig,
+                              TrainingArgs,
+                              accuracy_metric,
+                              auc_metric,
+                              create_metric_spec,
+)
 
 _LABEL_KEY = "big_tipper"
 _DENSE_FLOAT_FEATURE_KEYS = ["trip_miles", "fare", "trip_seconds"]

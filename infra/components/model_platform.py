@@ -1,0 +1,124 @@
+"""ModelPlatform: everything one model needs in production, with least privilege.
+
+Per model: a BigQuery dataset, a GCS bucket for the pipeline root, a service
+account for its Vertex pipeline runs (reaching only its own dataset and bucket),
+a Cloud Scheduler job that triggers the runner with an OIDC token, and a Vertex
+AI endpoint (when enabled) that logs requests and responses to the dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.config import ModelEntry
+from infra.naming import ModelNames
+
+# Project-wide roles a model's pipeline needs: run BigQuery jobs (ExampleGen),
+# run on Vertex AI, write logs, and run Transform/statistics on Dataflow.
+PROJECT_ROLES = ("roles/bigquery.jobUser", "roles/aiplatform.user", "roles/logging.logWriter",
+                 "roles/dataflow.developer", "roles/dataflow.worker")
+ARTIFACT_LIFETIME_DAYS = 90
+
+
+class ModelPlatform(pulumi.ComponentResource):
+    """The per-model resources ``pulumi up`` creates for one entry of the stack config."""
+
+    bucket_name: pulumi.Output[str]
+    dataset_id: pulumi.Output[str]
+    service_account_email: pulumi.Output[str]
+    endpoint_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, *, entry: ModelEntry, project: str, region: str,
+                 labels: dict[str, str], runner_url: pulumi.Input[str],
+                 runner_account_email: pulumi.Input[str],
+                 scheduler_account_email: pulumi.Input[str], repository_id: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("fullcycle:infra:ModelPlatform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ids = ModelNames(entry.name, project)
+        labels = {**labels, **entry.labels, "app": "fullcycle", "model": ids.slug}
+
+        dataset = gcp.bigquery.Dataset(
+            f"{name}-dataset", project=project, dataset_id=ids.dataset_id,
+            location=entry.bigquery_location, labels=labels,
+            description=f"fullcycle {entry.name}: training data and endpoint request logs",
+            opts=child)
+        bucket = gcp.storage.Bucket(
+            f"{name}-bucket", project=project, name=ids.bucket, location=region,
+            uniform_bucket_level_access=True, public_access_prevention="enforced",
+            versioning=gcp.storage.BucketVersioningArgs(enabled=True), labels=labels,
+            lifecycle_rules=[gcp.storage.BucketLifecycleRuleArgs(
+                action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                    age=ARTIFACT_LIFETIME_DAYS, with_state="ANY"))],
+            opts=child)
+
+        account = gcp.serviceaccount.Account(
+            f"{name}-sa", project=project, account_id=ids.service_account_id,
+            display_name=f"fullcycle {entry.name}: pipeline runs", opts=child)
+        member = account.email.apply(lambda e: f"serviceAccount:{e}")
+        gcp.bigquery.DatasetIamMember(f"{name}-sa-dataset-editor", project=project,
+                                      dataset_id=dataset.dataset_id,
+                                      role="roles/bigquery.dataEditor", member=member, opts=child)
+        gcp.storage.BucketIAMMember(f"{name}-sa-bucket-object-admin", bucket=bucket.name,
+                                    role="roles/storage.objectAdmin", member=member, opts=child)
+        for role in PROJECT_ROLES:
+            gcp.projects.IAMMember(f"{name}-sa-{role.split('/')[1].replace('.', '-')}",
+                                   project=project, role=role, member=member, opts=child)
+        gcp.artifactregistry.RepositoryIamMember(
+            f"{name}-sa-image-reader", project=project, location=region,
+            repository=repository_id, role="roles/artifactregistry.reader", member=member,
+            opts=child)
+        # The runner submits this model's runs as this account, and nothing else may.
+        gcp.serviceaccount.IAMMember(
+            f"{name}-runner-acts-as-sa", service_account_id=account.name,
+            role="roles/iam.serviceAccountUser",
+            member=pulumi.Output.from_input(runner_account_email).apply(
+                lambda e: f"serviceAccount:{e}"), opts=child)
+
+        retry = entry.retry
+        gcp.cloudscheduler.Job(
+            f"{name}-schedule", project=project, region=region, name=ids.scheduler_job,
+            description=f"fullcycle: scheduled training of {entry.name}",
+            schedule=entry.schedule, time_zone=entry.time_zone,
+            attempt_deadline=f"{retry.attempt_deadline_seconds}s",
+            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
+                retry_count=retry.retry_count,
+                min_backoff_duration=f"{retry.min_backoff_seconds}s",
+                max_backoff_duration=f"{retry.max_backoff_seconds}s",
+                max_doublings=retry.max_doublings),
+            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                http_method="POST",
+                uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}/runs"),
+                body=base64.b64encode(json.dumps({"model": entry.name}).encode()).decode(),
+                headers={"Content-Type": "application/json"},
+                oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                    service_account_email=scheduler_account_email, audience=runner_url)),
+            opts=child)
+
+        self.endpoint_name = None
+        if entry.endpoint.enabled:
+            endpoint = gcp.vertex.AiEndpoint(
+                f"{name}-endpoint", project=project, location=region,
+                display_name=ids.endpoint_display_name, labels=labels,
+                description=f"fullcycle {entry.name}: canary-deployed model versions",
+                predict_request_response_logging_config=(
+                    gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigArgs(
+                        enabled=True, sampling_rate=1.0,
+                        bigquery_destination=gcp.vertex.
+                        AiEndpointPredictRequestResponseLoggingConfigBigqueryDestinationArgs(
+                            output_uri=dataset.dataset_id.apply(
+                                lambda d: f"bq://{project}.{d}.endpoint_requests")))),
+                opts=child)
+            self.endpoint_name = endpoint.name
+
+        self.bucket_name = bucket.name
+        self.dataset_id = dataset.dataset_id
+        self.service_account_email = account.email
+        self.register_outputs({"bucket": self.bucket_name, "dataset": self.dataset_id,
+                               "service_account": self.service_account_email,
+                               "endpoint": self.endpoint_name})

@@ -1,0 +1,87 @@
+"""The shared Runner: APIs, image repository, identities and the Cloud Run service.
+
+Who can do what:
+  - the runner's service account may create Vertex AI pipeline jobs
+    (``aiplatform.user``) and act as each model's service account (granted per
+    model by ModelPlatform) - nothing more;
+  - the scheduler's service account is the only identity allowed to invoke the
+    runner (``run.invoker`` on this service); there is no public invoker.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra import naming
+
+APIS = ("aiplatform.googleapis.com", "artifactregistry.googleapis.com",
+        "bigquery.googleapis.com", "cloudscheduler.googleapis.com", "dataflow.googleapis.com",
+        "iam.googleapis.com", "run.googleapis.com", "storage.googleapis.com")
+
+
+class Runner(pulumi.ComponentResource):
+    """Everything shared by the models of one stack."""
+
+    url: pulumi.Output[str]
+    service_account_email: pulumi.Output[str]
+    scheduler_account_email: pulumi.Output[str]
+    repository_id: pulumi.Output[str]
+
+    def __init__(self, name: str, *, project: str, region: str, image: str, stack: str,
+                 labels: dict[str, str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("fullcycle:infra:Runner", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        services = [gcp.projects.Service(f"{name}-api-{api.split('.')[0]}", project=project,
+                                         service=api, disable_on_destroy=False, opts=child)
+                    for api in APIS]
+        after_apis = pulumi.ResourceOptions(parent=self, depends_on=services)
+
+        repository = gcp.artifactregistry.Repository(
+            f"{name}-images", project=project, location=region, repository_id=naming.REPOSITORY,
+            format="DOCKER", description="fullcycle runner and pipeline component images",
+            labels=labels, opts=after_apis)
+
+        runner_account = gcp.serviceaccount.Account(
+            f"{name}-sa", project=project, account_id=naming.RUNNER_ACCOUNT,
+            display_name="fullcycle runner: compiles and submits pipeline runs", opts=child)
+        scheduler_account = gcp.serviceaccount.Account(
+            f"{name}-scheduler-sa", project=project, account_id=naming.SCHEDULER_ACCOUNT,
+            display_name="fullcycle scheduler: the only identity that may invoke the runner",
+            opts=child)
+        runner_member = runner_account.email.apply(lambda e: f"serviceAccount:{e}")
+        gcp.projects.IAMMember(f"{name}-sa-aiplatform-user", project=project,
+                               role="roles/aiplatform.user", member=runner_member, opts=child)
+
+        service = gcp.cloudrunv2.Service(
+            f"{name}-service", project=project, location=region, name=naming.RUNNER_SERVICE,
+            ingress="INGRESS_TRAFFIC_ALL",  # reachable by Cloud Scheduler; IAM decides who may call
+            deletion_protection=False, labels=labels,
+            template=gcp.cloudrunv2.ServiceTemplateArgs(
+                service_account=runner_account.email,
+                timeout="300s",
+                containers=[gcp.cloudrunv2.ServiceTemplateContainerArgs(
+                    image=image,
+                    args=["serve-runner", "--backend", "vertex"],
+                    envs=[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v)
+                          for k, v in (("GOOGLE_CLOUD_PROJECT", project),
+                                       ("FULLCYCLE_REGION", region),
+                                       ("FULLCYCLE_STACK", stack))],
+                    resources=gcp.cloudrunv2.ServiceTemplateContainerResourcesArgs(
+                        limits={"cpu": "2", "memory": "4Gi"}),
+                )],
+            ),
+            opts=after_apis)
+        gcp.cloudrunv2.ServiceIamMember(
+            f"{name}-invoker", project=project, location=region, name=service.name,
+            role="roles/run.invoker",
+            member=scheduler_account.email.apply(lambda e: f"serviceAccount:{e}"), opts=child)
+
+        self.url = service.uri
+        self.service_account_email = runner_account.email
+        self.scheduler_account_email = scheduler_account.email
+        self.repository_id = repository.repository_id
+        self.register_outputs({"url": self.url, "service_account": self.service_account_email,
+                               "scheduler_account": self.scheduler_account_email,
+                               "repository": self.repository_id})

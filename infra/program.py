@@ -1,0 +1,29 @@
+"""The Pulumi program: the shared Runner, then one ModelPlatform per model in the stack."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.components import ModelPlatform, Runner
+from infra.config import StackConfig
+
+
+def build(config: StackConfig) -> dict[str, ModelPlatform]:
+    """Declares every resource of the stack and exports the outputs operators need."""
+    labels = {**config.labels, "app": "fullcycle", "stack": config.stack}
+    runner = Runner("runner", project=config.project, region=config.region,
+                    image=config.runner_image, stack=config.stack, labels=labels)
+    platforms = {}
+    for entry in config.models:
+        platforms[entry.name] = ModelPlatform(
+            entry.name.replace("_", "-"), entry=entry, project=config.project,
+            region=config.region, labels=labels, runner_url=runner.url,
+            runner_account_email=runner.service_account_email,
+            scheduler_account_email=runner.scheduler_account_email,
+            repository_id=runner.repository_id)
+    pulumi.export("runner_url", runner.url)
+    pulumi.export("models", {name: {"bucket": p.bucket_name, "dataset": p.dataset_id,
+                                    "service_account": p.service_account_email,
+                                    "endpoint": p.endpoint_name}
+                             for name, p in platforms.items()})
+    return platforms
