@@ -1,0 +1,162 @@
+"""Policy over every planned resource: least privilege, nothing public, labels, valid ids.
+
+The Pulumi program runs for real under Pulumi's mocks; every assertion names the URN.
+"""
+
+import base64
+import json
+
+import pytest
+
+from infra.naming import ModelNames, check
+from infra.plan import plan
+
+from .conftest import stack
+
+LABELABLE = {"gcp:storage/bucket:Bucket", "gcp:bigquery/dataset:Dataset",
+             "gcp:vertex/aiEndpoint:AiEndpoint", "gcp:artifactregistry/repository:Repository",
+             "gcp:cloudrunv2/service:Service"}
+MODEL_PROJECT_ROLES = {"roles/bigquery.jobUser", "roles/aiplatform.user",
+                       "roles/logging.logWriter", "roles/dataflow.developer",
+                       "roles/dataflow.worker"}
+
+
+@pytest.fixture(params=["one", "many"])
+def planned(request, many_models):
+    names = many_models[:1] if request.param == "one" else many_models
+    return plan(stack([{"name": n} for n in names]))
+
+
+def email(model: str) -> str:
+    return f"{ModelNames(model, 'acme-ml-prod').service_account_id}@acme-ml-prod.iam.gserviceaccount.com"
+
+
+def test_every_bucket_is_private_and_uniform(planned):
+    for bucket in planned.of_type("gcp:storage/bucket:Bucket"):
+        assert bucket.inputs["uniformBucketLevelAccess"] is True, bucket.urn
+        assert bucket.inputs["publicAccessPrevention"] == "enforced", bucket.urn
+        assert bucket.inputs["versioning"]["enabled"] is True, bucket.urn
+        assert bucket.inputs["lifecycleRules"], f"{bucket.urn}: no lifecycle rule"
+
+
+def test_no_primitive_roles_and_nothing_public(planned):
+    for resource in planned.custom:
+        role, member = resource.inputs.get("role"), resource.inputs.get("member")
+        if role is None:
+            continue
+        assert role not in ("roles/owner", "roles/editor", "roles/viewer"), \
+            f"{resource.urn}: primitive role {role}"
+        assert member not in ("allUsers", "allAuthenticatedUsers"), \
+            f"{resource.urn}: public member {member}"
+
+
+def test_each_model_reaches_only_its_own_dataset_and_bucket(planned):
+    names = [m.name for m in planned.config.models]
+    for model in names:
+        ids = planned.config.names(model)
+        member = f"serviceAccount:{email(model)}"
+        grants = [r for r in planned.custom if r.inputs.get("member") == member]
+        assert grants, f"no grants for {model}"
+        for grant in grants:
+            if grant.type == "gcp:bigquery/datasetIamMember:DatasetIamMember":
+                assert grant.inputs["datasetId"] == ids.dataset_id, grant.urn
+                assert grant.inputs["role"] == "roles/bigquery.dataEditor", grant.urn
+            elif grant.type == "gcp:storage/bucketIAMMember:BucketIAMMember":
+                assert grant.inputs["bucket"] == ids.bucket, grant.urn
+                assert grant.inputs["role"] == "roles/storage.objectAdmin", grant.urn
+            elif grant.type == "gcp:projects/iAMMember:IAMMember":
+                assert grant.inputs["role"] in MODEL_PROJECT_ROLES, grant.urn
+            elif grant.type == "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
+                assert grant.inputs["role"] == "roles/artifactregistry.reader", grant.urn
+            else:
+                pytest.fail(f"{grant.urn}: unexpected grant {grant.type}")
+    for resource in planned.custom:  # no dataset or bucket grant to anyone else
+        if resource.type == "gcp:bigquery/datasetIamMember:DatasetIamMember":
+            owner = resource.inputs["datasetId"].removeprefix("fc_")
+            assert resource.inputs["member"] == f"serviceAccount:{email(owner)}", resource.urn
+
+
+def test_runner_may_only_submit_and_act_as_model_accounts(planned):
+    runner = "serviceAccount:fc-runner@acme-ml-prod.iam.gserviceaccount.com"
+    grants = [r for r in planned.custom if r.inputs.get("member") == runner]
+    roles = sorted({g.inputs["role"] for g in grants})
+    assert roles == ["roles/aiplatform.user", "roles/iam.serviceAccountUser"], roles
+    acts_as = [g for g in grants if g.inputs["role"] == "roles/iam.serviceAccountUser"]
+    assert len(acts_as) == len(planned.config.models)
+    for grant in acts_as:  # granted on a model's account, never on the project
+        assert grant.type == "gcp:serviceaccount/iAMMember:IAMMember", grant.urn
+
+
+def test_schedulers_use_oidc_with_runner_url_as_audience(planned):
+    (service,) = planned.of_type("gcp:cloudrunv2/service:Service")
+    scheduler = "fc-scheduler@acme-ml-prod.iam.gserviceaccount.com"
+    jobs = {j.inputs["name"]: j for j in planned.of_type("gcp:cloudscheduler/job:Job")}
+    assert len(jobs) == len(planned.config.models)
+    for entry in planned.config.models:
+        job = jobs[planned.config.names(entry.name).scheduler_job]
+        target = job.inputs["httpTarget"]
+        assert target["oidcToken"]["serviceAccountEmail"] == scheduler, job.urn
+        audience = target["oidcToken"]["audience"]
+        assert audience.startswith("https://fullcycle-runner-"), job.urn
+        assert target["uri"] == f"{audience}/runs" and target["httpMethod"] == "POST", job.urn
+        assert json.loads(base64.b64decode(target["body"])) == {"model": entry.name}, job.urn
+        assert job.inputs["retryConfig"]["retryCount"] == entry.retry.retry_count, job.urn
+
+
+def test_cloud_run_has_no_public_invoker(planned):
+    invokers = planned.of_type("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+    assert [i.inputs["member"] for i in invokers] == [
+        "serviceAccount:fc-scheduler@acme-ml-prod.iam.gserviceaccount.com"], \
+        [i.urn for i in invokers]
+
+
+def test_every_labelable_resource_carries_the_labels(planned):
+    for resource in planned.custom:
+        if resource.type not in LABELABLE:
+            continue
+        labels = resource.labels or {}
+        assert labels.get("app") == "fullcycle" and labels.get("team") == "ds", resource.urn
+        assert labels.get("stack") == "prod", resource.urn
+        if "ModelPlatform" in resource.urn:
+            model = resource.urn.split("::")[-1].rsplit("-", 1)[0]
+            assert labels.get("model") == model, resource.urn
+
+
+def test_generated_ids_fit_gcp_rules(planned):
+    kinds = {"gcp:serviceaccount/account:Account": ("service account id", "accountId"),
+             "gcp:storage/bucket:Bucket": ("bucket name", "name"),
+             "gcp:bigquery/dataset:Dataset": ("dataset id", "datasetId"),
+             "gcp:cloudrunv2/service:Service": ("Cloud Run service name", "name")}
+    for resource in planned.custom:
+        if resource.type in kinds:
+            kind, key = kinds[resource.type]
+            assert check(kind, resource.inputs[key]) is None, \
+                f"{resource.urn}: {check(kind, resource.inputs[key])}"
+
+
+def test_a_model_added_to_the_stack_gets_all_its_resources(many_models):
+    one = plan(stack([{"name": many_models[0]}]))
+    two = plan(stack([{"name": many_models[0]}, {"name": many_models[1]}]))
+    added = [r for r in two.custom if f"::{many_models[1].replace('_', '-')}-" in r.urn]
+    assert len(two.custom) - len(one.custom) == len(added) == 14
+    assert {r.type.split(":")[-1] for r in added} >= {"Bucket", "Dataset", "Account", "Job",
+                                                      "AiEndpoint"}
+
+
+def test_endpoint_is_optional():
+    planned = plan(stack([{"name": "taxi_tips", "endpoint": {"enabled": False}}]))
+    assert not planned.of_type("gcp:vertex/aiEndpoint:AiEndpoint")
+
+
+def test_mocks_refuse_what_gcp_refuses(monkeypatch):
+    from infra.components import model_platform
+    from pipelines.config import FullcycleError
+
+    class BadNames(model_platform.ModelNames):  # only the component sees it, not the config
+        bucket = property(lambda self: "Bad_Bucket!")
+
+    monkeypatch.setattr(model_platform, "ModelNames", BadNames)
+    with pytest.raises(FullcycleError, match=r"urn:pulumi:prod::fullcycle::fullcycle:infra:"
+                                             r"ModelPlatform\$gcp:storage/bucket:Bucket::"
+                                             r"taxi-tips-bucket: bucket name 'Bad_Bucket!'"):
+        plan(stack([{"name": "taxi_tips"}]))
