@@ -53,10 +53,17 @@ def pipeline_name(model: str) -> str:
     return f"fullcycle-{model.replace('_', '-').lower()}"
 
 
-def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None) -> dict:
-    """What Transform and Trainer receive: the model, run overrides, and the code hash."""
-    return {"model": config.name, "overrides": overrides or {},
-            "code": code_fingerprint(config.name)}
+# Config fields the preprocessing_fn reads; other overrides must not re-run Transform.
+TRANSFORM_FIELDS = frozenset({"task", "label_key", "dense_float_features",
+                              "categorical_int_features", "bucket_features", "vocab_features",
+                              "sequence_features", "imputation", "scaling"})
+
+
+def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None,
+                            fields: frozenset[str] | None = None) -> dict:
+    """What Transform or Trainer receives: the model, run overrides, and the code hash."""
+    overrides = {k: v for k, v in (overrides or {}).items() if fields is None or k in fields}
+    return {"model": config.name, "overrides": overrides, "code": code_fingerprint(config.name)}
 
 
 def create_pipeline(
@@ -85,7 +92,6 @@ def create_pipeline(
       enable_cache: reuse outputs of components whose inputs did not change.
       overrides: run-time config overrides, passed to Transform and Trainer.
     """
-    custom_config = component_custom_config(config, overrides)
 
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
 
@@ -112,7 +118,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=preprocessing_fn_path(config.name),
-        custom_config=custom_config,
+        custom_config=component_custom_config(config, overrides, TRANSFORM_FIELDS),
         disable_statistics=True)  # StatisticsGen already computed them
     transform.add_upstream_node(data_gate)
 
@@ -123,7 +129,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=custom_config)
+        custom_config=component_custom_config(config, overrides))
 
     # The last blessed model: the baseline the candidate must not be worse than.
     model_resolver = Resolver(

@@ -19,8 +19,6 @@ from pipelines.config.errors import ConfigError
 from pipelines.config.model_config import ModelConfig
 from pipelines.features.naming import bucketized_name, transformed_name
 
-STEPS_PER_EXECUTION = 50
-
 patch_autograph_for_tf_keras()  # Trainer imports this module before it builds a model
 
 
@@ -105,10 +103,7 @@ def _compile(model: tf.keras.Model, loss: str, config: ModelConfig) -> tf.keras.
                           f"{args.optimizer_kwargs} are not accepted by {args.optimizer}: "
                           f"{err}") from None
     metrics = [getattr(tf.keras.metrics, m)() for m in args.metrics]
-    # Several steps per tf.function call: the same batches and updates, far less
-    # Python overhead per step (which dominates small batches on CPU).
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                  steps_per_execution=STEPS_PER_EXECUTION)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 
 

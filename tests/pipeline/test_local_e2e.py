@@ -2,7 +2,8 @@
 
 The runs build on each other, in file order, in one workspace:
   1. a first run is blessed and pushed, and the pushed model predicts;
-  2. a second run on unchanged data is answered from the cache;
+  2. a second run on unchanged data is answered from the run cache, and a
+     forced one from TFX's per-component cache;
   3. a worse candidate (one training step) is not blessed; the served model stays;
   4. data whose column changed type stops before Transform; the served model stays.
 """
@@ -82,26 +83,38 @@ def test_pushed_model_predicts_the_same_through_both_signatures(workspace, state
     state["predictions"] = raw
 
 
-def test_unchanged_data_is_answered_from_the_cache(workspace, state, tmp_path):
+def test_unchanged_run_is_answered_from_the_run_cache(workspace, state, tmp_path):
     from pipelines.cli.main import app
 
     out = tmp_path / "summary.json"
     result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS),
                                       "--json", str(out)])
     assert result.exit_code == 0, result.output
+    assert "answered from the run cache" in result.output
     summary = json.loads(out.read_text())
-    states = {c["node_id"]: c["state"] for c in summary["components"]}
+    assert summary["cache"] == "run" and summary["blessed"] is True
+    assert {c["state"] for c in summary["components"]} == {"CACHED"}
+    assert summary["pushed_path"] == str(state["version"]) == str(served(workspace))
+
+
+def test_forced_run_reuses_tfx_component_cache(workspace, state):
+    config = with_overrides(load_config("basic_template"), train_steps=STEPS)
+    summary = run_local(config, workspace, overrides={"train_steps": STEPS},
+                        use_run_cache=False)
+    assert summary.succeeded, summary.error
+    states = {c.node_id: c.state for c in summary.components}
     for node in ("DuckDBExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
                  "DataGate", "Transform", "Trainer"):
         assert states[node] == "CACHED", (node, states)
-    assert "from cache: DuckDBExampleGen" in result.output
-    assert summary["blessed"] is True
+    assert summary.blessed is True
     state["version"] = served(workspace)
 
 
 def test_worse_candidate_is_not_blessed_and_serving_is_unchanged(workspace, state):
     summary = run(workspace, 1)
     assert summary.succeeded, summary.error
+    states = {c.node_id: c.state for c in summary.components}
+    assert states["Transform"] == "CACHED" and states["Trainer"] == "COMPLETE"
     assert summary.blessed is False and summary.pushed_path is None
     mse = next(m for m in summary.metrics if m.name == "mse")
     assert mse.passed is False and mse.baseline is not None and mse.value > mse.baseline + 1
