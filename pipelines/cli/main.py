@@ -179,6 +179,23 @@ def data_load(table: str, file: Path) -> None:
     typer.echo(f"loaded {rows} rows into {table} ({_workspace().warehouse})")
 
 
+@app.command("compile")
+@cli_errors
+def compile_(model: str, stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml."),
+             output: Path = typer.Option(Path("pipeline.json"), "-o", "--output")) -> None:
+    """Compile the model's pipeline for Vertex AI Pipelines (offline, no credentials)."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.cloud.vertex import CloudTarget, compile_pipeline
+    from pipelines.config.registry import load_config
+
+    spec = compile_pipeline(load_config(model), CloudTarget.from_stack(model, stack), output)
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    typer.echo(f"wrote {output}: {len(tasks)} tasks, pipeline root "
+               f"{spec['runtimeConfig']['gcsOutputDirectory']}")
+
+
 @infra_app.command("plan")
 @cli_errors
 def infra_plan(stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml.")) -> None:

@@ -1,0 +1,134 @@
+"""Compiles a model's pipeline for Vertex AI Pipelines (KFP v2 JSON), offline.
+
+The factory is the local one; the twins are swapped for the cloud parts:
+BigQueryExampleGen with the same split SQL in BigQuery's dialect, Beam on
+Dataflow (running as the model's service account, in the runner image), the
+model's bucket as pipeline root, and the Vertex Pusher deploying to the
+model's endpoint at the first canary weight.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.config.model_config import ModelConfig
+
+# Vertex AI's prebuilt TensorFlow serving container for TF 2.16 on CPU.
+SERVING_IMAGE = "{region_prefix}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
+
+
+@dataclass(frozen=True)
+class CloudTarget:
+    """Where one model runs in the cloud, derived from the stack config."""
+
+    model: str
+    project: str
+    region: str
+    image: str
+    dataset: str
+    bucket: str
+    service_account: str
+    endpoint: str | None
+    machine_type: str
+    min_replicas: int
+    max_replicas: int
+    first_canary_weight: int
+
+    @classmethod
+    def from_stack(cls, model: str, stack: str = "dev") -> CloudTarget:
+        from infra.config import StackConfig
+        from pipelines.config.errors import ConfigError, unknown
+
+        config = StackConfig.from_stack_file(stack)
+        entry = next((m for m in config.models if m.name == model), None)
+        if entry is None:
+            raise ConfigError(unknown(f"model in stack {stack!r}", model,
+                                      [m.name for m in config.models])
+                              + f"; add it to fullcycle:models in Pulumi.{stack}.yaml")
+        names = config.names(model)
+        return cls(model=model, project=config.project, region=config.region,
+                   image=config.runner_image, dataset=names.dataset_id, bucket=names.bucket,
+                   service_account=f"{names.service_account_id}@{config.project}"
+                                   ".iam.gserviceaccount.com",
+                   endpoint=names.endpoint_display_name if entry.endpoint.enabled else None,
+                   machine_type=entry.endpoint.machine_type,
+                   min_replicas=entry.endpoint.min_replicas,
+                   max_replicas=entry.endpoint.max_replicas,
+                   first_canary_weight=entry.canary.steps[0])
+
+    @property
+    def pipeline_root(self) -> str:
+        return f"gs://{self.bucket}/pipeline_root"
+
+    @property
+    def beam_pipeline_args(self) -> list[str]:
+        """Dataflow, as the model's service account, in the runner image."""
+        return [f"--runner=DataflowRunner", f"--project={self.project}",
+                f"--region={self.region}", f"--temp_location=gs://{self.bucket}/tmp",
+                f"--service_account_email={self.service_account}",
+                f"--sdk_container_image={self.image}", "--experiments=use_runner_v2",
+                f"--labels=app=fullcycle", f"--labels=model={self.model.replace('_', '-')}"]
+
+
+def _vertex_pusher(target: CloudTarget):
+    def make(model, blessing):
+        from tfx.extensions.google_cloud_ai_platform import constants
+        from tfx.extensions.google_cloud_ai_platform.pusher.component import Pusher
+
+        return Pusher(model=model, model_blessing=blessing, custom_config={
+            constants.ENABLE_VERTEX_KEY: True,
+            constants.VERTEX_REGION_KEY: target.region,
+            constants.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE.format(
+                region_prefix=target.region.split("-")[0]),
+            constants.SERVING_ARGS_KEY: {
+                "project_id": target.project,
+                "endpoint_name": target.endpoint,
+                "machine_type": target.machine_type,
+                "min_replica_count": target.min_replicas,
+                "max_replica_count": target.max_replicas,
+                "traffic_percentage": target.first_canary_weight,
+            },
+        })
+    return make
+
+
+def build_vertex_pipeline(config: ModelConfig, target: CloudTarget):
+    """The model's pipeline wired to BigQuery, Dataflow and Vertex AI."""
+    from tfx.extensions.google_cloud_big_query.example_gen.component import BigQueryExampleGen
+
+    from pipelines.data.example_gen import input_config
+    from pipelines.data.splits import split_queries
+    from pipelines.pipeline.factory import create_pipeline
+
+    queries = split_queries(config.source, config.label_key, "bigquery",
+                            project=target.project, dataset=target.dataset)
+    if not config.enable_pusher or target.endpoint is None:
+        config = config.model_copy(update={"enable_pusher": False})
+    return create_pipeline(
+        config,
+        example_gen=BigQueryExampleGen(input_config=input_config(queries)),
+        pipeline_root=target.pipeline_root,
+        beam_pipeline_args=target.beam_pipeline_args,
+        make_pusher=_vertex_pusher(target))
+
+
+def compile_pipeline(config: ModelConfig, target: CloudTarget,
+                     output: Path | None = None) -> dict[str, Any]:
+    """The KFP v2 pipeline job JSON for Vertex AI; written to ``output`` if given."""
+    import tempfile
+
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
+
+    pipeline = build_vertex_pipeline(config, target)
+    runner_config = v2.KubeflowV2DagRunnerConfig(default_image=target.image,
+                                                 display_name=pipeline.pipeline_info.pipeline_name)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(output).parent if output else Path(tmp)
+        name = Path(output).name if output else "pipeline.json"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        v2.KubeflowV2DagRunner(config=runner_config, output_dir=str(out_dir),
+                               output_filename=name).run(pipeline, write_out=True)
+        return json.loads((out_dir / name).read_text())
