@@ -1,0 +1,68 @@
+"""Deterministic hash splits as SQL, identical for BigQuery and DuckDB.
+
+A row's split is ``MOD(ABS(FARM_FINGERPRINT(key)), 100)`` against cumulative
+percentage ranges. BigQuery evaluates ``FARM_FINGERPRINT`` natively; the local
+warehouse registers the same FarmHash Fingerprint64 as a DuckDB function, so a
+row lands in the same split in both places. Rows without a label are dropped:
+they can be neither trained on nor evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pipelines.config.model_config import DataSource
+
+Dialect = Literal["bigquery", "duckdb"]
+
+LOCAL_DATASET = "main"
+
+
+@dataclass(frozen=True)
+class SplitQuery:
+    """The SQL selecting one split's rows."""
+
+    name: str
+    low: int
+    high: int
+    sql: str
+
+
+def dataset_ref(dialect: Dialect, project: str | None = None, dataset: str | None = None) -> str:
+    """How SQL names the model's dataset in ``dialect``."""
+    if dialect == "duckdb":
+        return LOCAL_DATASET
+    if not project or not dataset:
+        raise ValueError("BigQuery SQL needs a project and a dataset")
+    return f"`{project}.{dataset}`"
+
+
+def source_sql(source: DataSource, dataset: str) -> str:
+    """The model's source as a SELECT, with ``{dataset}`` resolved."""
+    if source.table is not None:
+        return f"SELECT * FROM {dataset}.{source.table}"
+    return source.query.replace("{dataset}", dataset).strip().rstrip(";")
+
+
+def bucket_expr(split_key: tuple[str, ...]) -> str:
+    """The 0..99 bucket of a row, from its split key column(s)."""
+    parts = [f"COALESCE(CAST({col} AS STRING), '')" for col in split_key]
+    key = parts[0] if len(parts) == 1 else "CONCAT(" + ", '|', ".join(parts) + ")"
+    return f"MOD(ABS(FARM_FINGERPRINT({key})), 100)"
+
+
+def split_queries(source: DataSource, label_key: str, dialect: Dialect,
+                  project: str | None = None, dataset: str | None = None) -> list[SplitQuery]:
+    """One SELECT per split; the splits partition the labelled rows."""
+    inner = source_sql(source, dataset_ref(dialect, project, dataset))
+    bucket = bucket_expr(source.split_key)
+    queries, low = [], 0
+    for name, percent in source.splits.items():
+        high = low + percent
+        sql = (f"SELECT * FROM ({inner}) AS source\n"
+               f"WHERE {label_key} IS NOT NULL\n"
+               f"  AND {bucket} >= {low} AND {bucket} < {high}")
+        queries.append(SplitQuery(name=name, low=low, high=high, sql=sql))
+        low = high
+    return queries

@@ -1,0 +1,1 @@
+"""The runner: Cloud Scheduler's target. Compiles and submits runs; local twin included."""

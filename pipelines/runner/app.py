@@ -1,0 +1,82 @@
+"""The runner's HTTP API (what Cloud Scheduler calls), served by uvicorn.
+
+POST /runs {"model": name}  -> 202 {"run_id", ...}; the same model and
+                               X-CloudScheduler-ScheduleTime never start two runs
+GET  /runs/{id}             -> state, timings, link
+GET  /runs?model=name       -> recent runs
+GET  /healthz
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pipelines.config.errors import ConfigError, did_you_mean
+from pipelines.runner.backends import Backend
+from pipelines.runner.store import RunStore
+
+SCHEDULE_TIME = "X-CloudScheduler-ScheduleTime"
+
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def create_app(store: RunStore, backend: Backend) -> FastAPI:
+    app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "backend": backend.name}
+
+    @app.post("/runs", status_code=202)
+    async def create_run(request: Request):
+        from pipelines.config.registry import list_models, load_config
+
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return _error(400, f"request body is not valid JSON: {err}")
+        if not isinstance(body, dict) or "model" not in body:
+            return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
+        model = body["model"]
+        if not isinstance(model, str):
+            return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
+        known = list_models()
+        if model not in known:
+            return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
+                          known_models=known)
+        try:
+            load_config(model)
+        except ConfigError as err:
+            return _error(422, str(err))
+        schedule_time = request.headers.get(SCHEDULE_TIME)
+        trigger = "scheduler" if schedule_time else "manual"
+        run, created = store.create_or_get(model, trigger, schedule_time)
+        if created:
+            try:
+                backend.submit(run)
+            except Exception as err:  # nothing half-started: forget the run, let a retry try
+                store.delete(run.id)
+                return _error(503, f"could not start a run of {model!r}: {err}")
+        run = store.get(run.id)
+        return JSONResponse({"run_id": run.id, "model": model, "state": run.state,
+                             "duplicate": not created, "link": run.link}, status_code=202)
+
+    @app.get("/runs/{run_id}")
+    def get_run(run_id: str):
+        run = store.get(run_id)
+        if run is None:
+            return _error(404, f"unknown run {run_id!r}")
+        data = run.as_dict()
+        data["detail"] = json.loads(run.detail) if run.detail else None
+        return data
+
+    @app.get("/runs")
+    def list_runs(model: str | None = None) -> dict:
+        return {"runs": [r.as_dict() for r in store.list(model)]}
+
+    return app

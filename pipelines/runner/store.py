@@ -1,0 +1,89 @@
+"""Run records in SQLite, idempotent per (model, schedule time).
+
+Cloud Scheduler retries a trigger it did not see succeed; the same model and
+``X-CloudScheduler-ScheduleTime`` must never start two runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Run:
+    """One pipeline run as the runner tracks it."""
+
+    id: str
+    model: str
+    trigger: str
+    trigger_key: str
+    state: str  # QUEUED | RUNNING | SUBMITTED | SUCCEEDED | FAILED
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    link: str | None = None
+    detail: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class RunStore:
+    """Thread-safe run records in one SQLite file."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, model TEXT NOT NULL, "
+            "trigger TEXT NOT NULL, trigger_key TEXT NOT NULL UNIQUE, state TEXT NOT NULL, "
+            "created REAL NOT NULL, started REAL, finished REAL, link TEXT, detail TEXT)")
+
+    def _row(self, row) -> Run | None:
+        return None if row is None else Run(*row)
+
+    def create_or_get(self, model: str, trigger: str, schedule_time: str | None) -> tuple[Run, bool]:
+        """A new QUEUED run, or the run this (model, schedule time) already started."""
+        key = f"{model}@{schedule_time}" if schedule_time else f"{model}@manual:{uuid.uuid4()}"
+        run = Run(id=uuid.uuid4().hex[:12], model=model, trigger=trigger, trigger_key=key,
+                  state="QUEUED", created=time.time())
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO runs (id, model, trigger, trigger_key, state, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run.id, run.model, run.trigger, run.trigger_key, run.state, run.created))
+            if cursor.rowcount == 1:
+                return run, True
+            existing = self._db.execute("SELECT * FROM runs WHERE trigger_key = ?",
+                                        (key,)).fetchone()
+        return self._row(existing), False
+
+    def update(self, run_id: str, **fields) -> None:
+        columns = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*fields.values(), run_id))
+
+    def delete(self, run_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._row(self._db.execute("SELECT * FROM runs WHERE id = ?",
+                                              (run_id,)).fetchone())
+
+    def list(self, model: str | None = None, limit: int = 50) -> list[Run]:
+        query, args = "SELECT * FROM runs", ()
+        if model:
+            query, args = query + " WHERE model = ?", (model,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created DESC LIMIT ?",
+                                    (*args, limit)).fetchall()
+        return [self._row(r) for r in rows]
