@@ -196,6 +196,85 @@ def compile_(model: str, stack: str = typer.Option("dev", help="Reads Pulumi.<st
                f"{spec['runtimeConfig']['gcsOutputDirectory']}")
 
 
+@app.command("serve-runner")
+@cli_errors
+def serve_runner(
+        host: str | None = typer.Option(None, help="Default 127.0.0.1; 0.0.0.0 on Cloud Run."),
+        port: int = typer.Option(int(os.environ.get("PORT", "8080")),
+                                 help="Env PORT on Cloud Run."),
+        backend: str = typer.Option(os.environ.get("FULLCYCLE_BACKEND", "local"),
+                                    help="local (LocalDagRunner) or vertex."),
+        stack: str = typer.Option(os.environ.get("FULLCYCLE_STACK", "dev"),
+                                  help="Stack config for the vertex backend."),
+        run_args: str | None = typer.Option(None, help="Local backend: extra `fullcycle run` "
+                                               "arguments, e.g. '--train-steps 200'.")) -> None:
+    """Serve the runner API (POST /runs) that Cloud Scheduler calls."""
+    import uvicorn
+
+    from pipelines.runner.app import create_app
+    from pipelines.runner.backends import LocalBackend, VertexBackend
+    from pipelines.runner.store import RunStore
+
+    if backend not in ("local", "vertex"):
+        raise FullcycleError(f"backend {backend!r} is not allowed; allowed: local, vertex")
+    store = RunStore(_workspace().home / "runner" / f"runs-{backend}.sqlite")
+    impl = (LocalBackend(store, (run_args or "").split()) if backend == "local"
+            else VertexBackend(store, stack))
+    host = host or ("0.0.0.0" if "K_SERVICE" in os.environ else "127.0.0.1")
+    uvicorn.run(create_app(store, impl), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@cli_errors
+def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
+            stack: str = typer.Option("dev")) -> None:
+    """Send the runner one tick for MODEL now, exactly as Cloud Scheduler would."""
+    import datetime as dt
+
+    import httpx
+
+    from infra.config import RetrySettings, StackConfig
+    from pipelines.runner.scheduler import scheduler_request, send
+
+    config = StackConfig.from_stack_file(stack)
+    entry = next((m for m in config.models if m.name == model), None)
+    retry = entry.retry if entry else RetrySettings()
+    request = scheduler_request(model, dt.datetime.now(dt.timezone.utc),
+                                config.names(model).scheduler_job)
+    try:
+        response = send(runner_url, request, retry)
+    except httpx.TransportError as err:
+        raise FullcycleError(f"runner at {runner_url} is not reachable ({err}); start it with "
+                             "`fullcycle serve-runner`") from None
+    typer.echo(response.text)
+    if response.status_code != 202:
+        raise typer.Exit(1)
+
+
+@app.command()
+@cli_errors
+def schedule(stack: str = typer.Option("dev"),
+             runner_url: str = typer.Option("http://127.0.0.1:8080")) -> None:
+    """Send the runner each model's cron ticks from the stack config (Ctrl-C stops)."""
+    import datetime as dt
+    import threading
+
+    from infra.config import StackConfig
+    from pipelines.runner.scheduler import next_tick, run_schedule
+
+    config = StackConfig.from_stack_file(stack)
+    now = dt.datetime.now(dt.timezone.utc)
+    for entry in config.models:
+        typer.echo(f"{entry.name}: '{entry.schedule}' {entry.time_zone}, next tick "
+                   f"{next_tick(entry, now).isoformat()}")
+    stop = threading.Event()
+    try:
+        run_schedule(list(config.models), runner_url, lambda m: config.names(m).scheduler_job,
+                     stop, lambda m, t, code: typer.echo(f"{t.isoformat()} {m}: HTTP {code}"))
+    except KeyboardInterrupt:
+        stop.set()
+
+
 @infra_app.command("plan")
 @cli_errors
 def infra_plan(stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml.")) -> None:

@@ -1,1 +1,1 @@
-"""The cloud path: the same pipeline compiled for Vertex AI Pipelines, and how runs are submitted."""
+"""The cloud path: the pipeline compiled for Vertex AI Pipelines, and runs submitted there."""

@@ -66,11 +66,11 @@ class CloudTarget:
     @property
     def beam_pipeline_args(self) -> list[str]:
         """Dataflow, as the model's service account, in the runner image."""
-        return [f"--runner=DataflowRunner", f"--project={self.project}",
+        return ["--runner=DataflowRunner", f"--project={self.project}",
                 f"--region={self.region}", f"--temp_location=gs://{self.bucket}/tmp",
                 f"--service_account_email={self.service_account}",
                 f"--sdk_container_image={self.image}", "--experiments=use_runner_v2",
-                f"--labels=app=fullcycle", f"--labels=model={self.model.replace('_', '-')}"]
+                "--labels=app=fullcycle", f"--labels=model={self.model.replace('_', '-')}"]
 
 
 def _vertex_pusher(target: CloudTarget):

@@ -15,8 +15,7 @@ from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
-from tfx.components.example_gen import base_example_gen_executor
-from tfx.components.example_gen import driver, utils
+from tfx.components.example_gen import base_example_gen_executor, driver, utils
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import Channel, ComponentSpec, standard_artifacts
@@ -56,7 +55,7 @@ def _query_examples(query: str, warehouse: str):
         while rows := cursor.fetchmany(4096):
             for row in rows:
                 yield tf.train.Example(features=tf.train.Features(
-                    feature={n: _feature(v) for n, v in zip(names, row)}))
+                    feature={n: _feature(v) for n, v in zip(names, row, strict=True)}))
     finally:
         con.close()
 

@@ -61,7 +61,7 @@ def basic_template_rows(n: int = 2000, seed: int = 7) -> pd.DataFrame:
     cats = np.array(["amber", "blue", "coral", "dune", "ember", "fern", "gold"])
     weights = np.array([0.3, 0.25, 0.15, 0.12, 0.1, 0.05, 0.03])
     cat = rng.choice(cats, n, p=weights)
-    offset = dict(zip(cats, [0.0, 2.0, -2.0, 4.0, -4.0, 1.0, -1.0]))
+    offset = dict(zip(cats, [0.0, 2.0, -2.0, 4.0, -4.0, 1.0, -1.0], strict=True))
     label = 3 * f1 - 2 * f2 + 4 * calc + np.vectorize(offset.get)(cat) + rng.normal(0, 1, n)
     return pd.DataFrame({
         "id": np.arange(n, dtype=np.int64),

@@ -49,7 +49,8 @@ class RunStore:
     def _row(self, row) -> Run | None:
         return None if row is None else Run(*row)
 
-    def create_or_get(self, model: str, trigger: str, schedule_time: str | None) -> tuple[Run, bool]:
+    def create_or_get(self, model: str, trigger: str,
+                      schedule_time: str | None) -> tuple[Run, bool]:
         """A new QUEUED run, or the run this (model, schedule time) already started."""
         key = f"{model}@{schedule_time}" if schedule_time else f"{model}@manual:{uuid.uuid4()}"
         run = Run(id=uuid.uuid4().hex[:12], model=model, trigger=trigger, trigger_key=key,
