@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import threading
 import zoneinfo
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -115,13 +116,28 @@ class _GcpMocks(pulumi.runtime.Mocks):
     def __init__(self, plan: Plan):
         self.plan = plan
         self.project, self.region = plan.config.project, plan.config.region
-        self.current_urn, self.current_parent = "", ""
+        # The monitor registers on several executor threads at once: each thread
+        # hands its own URN and parent to new_resource.
+        self._current = threading.local()
+        self._lock = threading.Lock()
+
+    @property
+    def current_urn(self) -> str:
+        return self._current.urn
+
+    @property
+    def current_parent(self) -> str:
+        return self._current.parent
+
+    def register(self, urn: str, parent: str) -> None:
+        self._current.urn, self._current.parent = urn, parent
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
-        self.plan.resources.append(PlannedResource(
-            urn=self.current_urn, type=args.typ, name=args.name, parent=self.current_parent,
-            inputs=inputs, custom=bool(args.custom)))
+        with self._lock:
+            self.plan.resources.append(PlannedResource(
+                urn=self.current_urn, type=args.typ, name=args.name, parent=self.current_parent,
+                inputs=inputs, custom=bool(args.custom)))
         if args.custom:
             _validate(self.current_urn, args.typ, inputs)
         outputs = dict(inputs)
@@ -187,8 +203,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return f"urn:pulumi:{self.plan.config.stack}::{PROJECT}::{type_}::{name}"
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-        self.mocks.current_urn = self.make_urn(request.parent, request.type, request.name)
-        self.mocks.current_parent = request.parent
+        self.mocks.register(self.make_urn(request.parent, request.type, request.name),
+                            request.parent)
         return super().RegisterResource(request)
 
 

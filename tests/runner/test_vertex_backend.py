@@ -1,0 +1,114 @@
+"""The Vertex backend through the real google-cloud-aiplatform client.
+
+Only the HTTP transport is replaced: a fake Vertex AI answers at the
+``requests`` adapter, checking each request as the real API would.
+"""
+
+import json
+import re
+
+import pytest
+import requests
+from google.auth.credentials import AnonymousCredentials
+
+from pipelines.runner.backends import VertexBackend
+from pipelines.runner.store import RunStore
+
+LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
+
+
+def _json_response(request, status: int, payload: dict) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers["Content-Type"] = "application/json"
+    response._content = json.dumps(payload).encode()
+    response.request, response.url = request, request.url
+    return response
+
+
+class FakeVertex:
+    """Accepts CreatePipelineJob requests that Vertex AI would accept; records them.
+
+    Also answers the client's check that the pipeline root's bucket exists (GCS).
+    """
+
+    def __init__(self, buckets=("fullcycle-dev-fc-taxi-tips", "fullcycle-dev-fc-basic-template")):
+        self.requests, self.buckets = [], set(buckets)
+
+    def send(self, adapter, request, **kwargs):
+        url = request.url
+        bucket = re.match(r"https://storage\.googleapis\.com/storage/v1/b/([^?/]+)", url)
+        if bucket and request.method == "GET":
+            name = bucket.group(1)
+            return _json_response(request, 200 if name in self.buckets else 404,
+                                  {"name": name} if name in self.buckets else {"error": {}})
+        self.requests.append(request)
+        match = re.match(r"https://([a-z0-9-]+)-aiplatform\.googleapis\.com/v1/projects/([^/]+)/"
+                         r"locations/([^/]+)/pipelineJobs\?pipelineJobId=([^&]+)", url)
+        assert request.method == "POST" and match, f"unexpected call {request.method} {url}"
+        region, project, location, job_id = match.groups()
+        assert region == location and JOB_ID.match(job_id), url
+        body = json.loads(request.body)
+        assert body["displayName"] and body["serviceAccount"].endswith(".iam.gserviceaccount.com")
+        for key, value in body["labels"].items():
+            assert LABEL.match(key) and re.match(r"^[a-z0-9_-]{0,63}$", value), (key, value)
+        spec = body["pipelineSpec"]
+        assert spec["root"]["dag"]["tasks"] and spec["deploymentSpec"]["executors"]
+        assert body["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
+        return _json_response(request, 200, {
+            **body, "name": f"projects/{project}/locations/{location}/pipelineJobs/{job_id}",
+            "state": "PIPELINE_STATE_PENDING"})
+
+
+@pytest.fixture
+def vertex(monkeypatch):
+    from google.cloud import aiplatform
+
+    fake = FakeVertex()
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
+                        lambda adapter, request, **kw: fake.send(adapter, request, **kw))
+    aiplatform.init(api_transport="rest", credentials=AnonymousCredentials())
+    yield fake
+    aiplatform.init(api_transport="grpc")
+
+
+def test_create_pipeline_job_request(vertex, tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    run, _ = store.create_or_get("taxi_tips", "scheduler", "2026-11-30T04:30:00Z")
+    VertexBackend(store, "dev", credentials=AnonymousCredentials()).submit(run)
+
+    (request,) = vertex.requests
+    assert request.url.startswith("https://europe-west4-aiplatform.googleapis.com/v1/projects/"
+                                  "fullcycle-dev/locations/europe-west4/pipelineJobs?pipelineJobId="
+                                  f"fullcycle-taxi-tips-{run.id}")
+    body = json.loads(request.body)
+    assert body["displayName"] == "fullcycle-taxi-tips"
+    assert body["serviceAccount"] == "fc-taxi-tips@fullcycle-dev.iam.gserviceaccount.com"
+    assert body["labels"] == {"app": "fullcycle", "model": "taxi-tips", "trigger": "scheduler"}
+    assert body["runtimeConfig"]["gcsOutputDirectory"] == \
+        "gs://fullcycle-dev-fc-taxi-tips/pipeline_root"
+    spec = json.dumps(body["pipelineSpec"])
+    assert "BigQueryExampleGen" in spec and "DataflowRunner" in spec
+    assert "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest" in spec
+    stored = store.get(run.id)
+    assert stored.state == "SUBMITTED"
+    assert stored.link.endswith(f"pipelines/runs/fullcycle-taxi-tips-{run.id}"
+                                "?project=fullcycle-dev")
+
+
+def test_submission_failure_leaves_no_run(vertex, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from pipelines.runner.app import create_app
+
+    def refuse(adapter, request, **kwargs):
+        return _json_response(request, 403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}})
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
+    store = RunStore(tmp_path / "runs.sqlite")
+    client = TestClient(create_app(store, VertexBackend(store, "dev", AnonymousCredentials())))
+    response = client.post("/runs", json={"model": "basic_template"},
+                           headers={"X-CloudScheduler-ScheduleTime": "2026-11-30T03:00:00Z"})
+    assert response.status_code == 503 and "could not start a run" in response.json()["error"]
+    assert store.list() == []  # a Scheduler retry may start it
