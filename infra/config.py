@@ -8,6 +8,7 @@ the same file for the offline plan; both validate through ``from_mapping``.
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from infra.naming import ModelNames, check
 from pipelines.config.errors import ConfigError, unknown
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Where Pulumi.yaml and the stack files are: the checkout, or /app in the runner image.
+PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).resolve().parents[1]))
 
 
 class _Frozen(BaseModel):

@@ -63,6 +63,7 @@ class Runner(pulumi.ComponentResource):
                 timeout="300s",
                 containers=[gcp.cloudrunv2.ServiceTemplateContainerArgs(
                     image=image,
+                    commands=["fullcycle"],  # the image's entrypoint is Beam's, for Dataflow
                     args=["serve-runner", "--backend", "vertex"],
                     envs=[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v)
                           for k, v in (("GOOGLE_CLOUD_PROJECT", project),

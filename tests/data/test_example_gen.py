@@ -23,8 +23,8 @@ def test_query_examples_reads_rows(seeded_warehouse):
     assert len(examples) == 3
     first = examples[0].features.feature
     assert first["id"].int64_list.value == [0]
-    assert first["categorical_feature"].bytes_list.value[0] in {b"amber", b"blue", b"coral",
-                                                                 b"dune", b"ember", b"fern", b"gold"}
+    colours = {b"amber", b"blue", b"coral", b"dune", b"ember", b"fern", b"gold"}
+    assert first["categorical_feature"].bytes_list.value[0] in colours
 
 
 def test_input_config_one_split_per_query():

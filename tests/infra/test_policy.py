@@ -28,7 +28,8 @@ def planned(request, many_models):
 
 
 def email(model: str) -> str:
-    return f"{ModelNames(model, 'acme-ml-prod').service_account_id}@acme-ml-prod.iam.gserviceaccount.com"
+    account = ModelNames(model, "acme-ml-prod").service_account_id
+    return f"{account}@acme-ml-prod.iam.gserviceaccount.com"
 
 
 def test_every_bucket_is_private_and_uniform(planned):

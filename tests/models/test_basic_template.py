@@ -3,8 +3,13 @@
 import numpy as np
 
 from pipelines.config import load_config
-from pipelines.testing import (assert_rows_close, model_for, preprocessing_fn_for,
-                               run_preprocessing_fn, transformed_batch)
+from pipelines.testing import (
+    assert_rows_close,
+    model_for,
+    preprocessing_fn_for,
+    run_preprocessing_fn,
+    transformed_batch,
+)
 
 ROWS = [
     {"numeric_feature1": 1.0, "numeric_feature2": 2.0, "categorical_calculated": 0,
@@ -20,7 +25,8 @@ def test_preprocessing_and_model():
     out = run_preprocessing_fn(preprocessing_fn_for("basic_template"), ROWS)
     z = 2 / np.sqrt(8 / 3)
     assert_rows_close(out, [
-        {"numeric_feature1_xf": -z, "numeric_feature2_xf": -1.2247449, "categorical_calculated_xf": 0,
+        {"numeric_feature1_xf": -z, "numeric_feature2_xf": -1.2247449,
+         "categorical_calculated_xf": 0,
          "categorical_feature_xf": 0, "label_xf": 1.0},
         {"numeric_feature1_xf": 0.0, "numeric_feature2_xf": 0.0, "categorical_calculated_xf": 1,
          "categorical_feature_xf": 1, "label_xf": 2.0},

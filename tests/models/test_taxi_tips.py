@@ -1,9 +1,13 @@
 """taxi_tips's own tests, written with the pipelines.testing framework."""
 
-import numpy as np
 
 from pipelines.config import load_config
-from pipelines.testing import model_for, preprocessing_fn_for, run_preprocessing_fn, transformed_batch
+from pipelines.testing import (
+    model_for,
+    preprocessing_fn_for,
+    run_preprocessing_fn,
+    transformed_batch,
+)
 
 ROW = {"trip_miles": 1.0, "fare": 5.0, "trip_seconds": 300, "trip_start_hour": 9,
        "trip_start_day": 3, "trip_start_month": 5, "pickup_latitude": 41.9,

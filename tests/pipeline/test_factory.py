@@ -4,11 +4,10 @@ import json
 
 import pytest
 
-from pipelines.config import load_config
+from pipelines.config import FullcycleError, load_config
 from pipelines.config.registry import with_overrides
 from pipelines.pipeline.factory import code_fingerprint, pipeline_name
 from pipelines.pipeline.local import build_local_pipeline, check_source
-from pipelines.config import FullcycleError
 
 
 @pytest.fixture

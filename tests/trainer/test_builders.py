@@ -52,7 +52,7 @@ def test_rnn_over_sequence(cell):
                                                       "rnn_units": 3}},
                          model_type="rnn", sequence_features={"s": {"max_length": 6}})
     model = build_keras_model(config)
-    assert any(layer.name == f"s_xf_rnn" for layer in model.layers)
+    assert any(layer.name == "s_xf_rnn" for layer in model.layers)
     assert model(batch(sequence=True)).shape == (5, 1)
 
 

@@ -1,0 +1,87 @@
+"""Every sample model compiles for Vertex AI Pipelines, offline, with the cloud wiring."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cloud.vertex import CloudTarget, compile_pipeline
+from pipelines.config import ConfigError, list_models, load_config
+
+IMAGE = "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest"
+TASKS = {"BigQueryExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
+         "Transform", "Trainer", "Evaluator", "Pusher"}
+
+
+@pytest.fixture(scope="module", params=list_models())
+def compiled(request):
+    target = CloudTarget.from_stack(request.param, "dev")
+    return request.param, target, compile_pipeline(load_config(request.param), target)
+
+
+def executor_args(spec: dict, task: str) -> list[str]:
+    executor = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    component = spec["pipelineSpec"]["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+    label = spec["pipelineSpec"]["components"][component]["executorLabel"]
+    return executor[label]["container"]["args"]
+
+
+def test_all_tasks_present_with_runner_image(compiled):
+    model, _, spec = compiled
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert TASKS <= set(tasks), set(tasks)
+    assert spec["displayName"] == f"fullcycle-{model.replace('_', '-')}"
+    for name, executor in spec["pipelineSpec"]["deploymentSpec"]["executors"].items():
+        if "container" in executor:
+            assert executor["container"]["image"] == IMAGE, name
+
+
+def test_dataflow_as_the_model_account_and_bucket(compiled):
+    model, target, spec = compiled
+    text = json.dumps(spec)
+    for arg in ("--runner=DataflowRunner", f"--service_account_email={target.service_account}",
+                f"--temp_location=gs://{target.bucket}/tmp", f"--sdk_container_image={IMAGE}",
+                "--project=fullcycle-dev", "--region=europe-west4"):
+        assert arg in text, arg
+    assert spec["runtimeConfig"]["gcsOutputDirectory"] == f"gs://{target.bucket}/pipeline_root"
+
+
+def test_example_gen_queries_bigquery_with_hash_splits(compiled):
+    model, target, spec = compiled
+    text = json.dumps(spec)
+    assert f"`fullcycle-dev.{target.dataset}`" in text
+    assert "MOD(ABS(FARM_FINGERPRINT(" in text
+
+
+def test_no_module_file_wheels_and_code_by_path(compiled):
+    _, _, spec = compiled
+    text = json.dumps(spec)
+    assert "module_file" not in text and "module_path" not in text and ".whl" not in text
+    assert "pipelines.trainer.run_fn.run_fn" in text
+    assert "preprocessing_fn" in text
+
+
+def test_pusher_deploys_to_the_model_endpoint_at_first_canary_weight(compiled):
+    model, target, spec = compiled
+    pusher = json.dumps(spec["pipelineSpec"]["root"]["dag"]["tasks"]["Pusher"])
+    config = json.dumps(spec["pipelineSpec"]["components"])
+    assert target.endpoint == f"fc-{model.replace('_', '-')}"
+    assert f'\\"endpoint_name\\": \\"{target.endpoint}\\"' in config or \
+        target.endpoint in config + pusher
+    assert '\\"traffic_percentage\\": 10' in config + pusher
+
+
+def test_model_missing_from_stack_is_a_clear_error():
+    with pytest.raises(ConfigError, match=r"unknown model in stack 'dev' 'churn'; known: "
+                                          r"basic_template, taxi_tips; add it to"):
+        CloudTarget.from_stack("churn", "dev")
+
+
+def test_compile_cli_writes_the_spec(tmp_path):
+    from pipelines.cli.main import app
+
+    out = tmp_path / "basic.json"
+    result = CliRunner().invoke(app, ["compile", "basic_template", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "gs://fullcycle-dev-fc-basic-template/pipeline_root" in result.output
+    assert json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
