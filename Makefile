@@ -33,7 +33,7 @@ demo: venv ## The main job: seed the warehouse, run basic_template, predict
 	$(VENV)/bin/fullcycle run basic_template
 	$(VENV)/bin/fullcycle predict basic_template --instances pipelines/models/basic_template/instances.json
 
-test: venv ## Run every test (unit and end-to-end)
+test: venv lint ## Lint, then run every test (unit and end-to-end)
 	$(PY) -m pytest -q
 
 lint: venv ## ruff

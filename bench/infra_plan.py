@@ -53,7 +53,8 @@ def main() -> None:
         rows.append((count, len(planned.custom), seconds))
         print(f"{count:5d} models  {len(planned.custom):6d} resources  {seconds:7.2f} s  "
               f"({seconds / count * 1000:6.1f} ms/model)", flush=True)
-    per_model = {(r2 - r1) / (c2 - c1) for (c1, r1, _), (c2, r2, _) in zip(rows, rows[1:], strict=False)}
+    pairs = zip(rows, rows[1:], strict=False)
+    per_model = {(r2 - r1) / (c2 - c1) for (c1, r1, _), (c2, r2, _) in pairs}
     shared = rows[0][1] - rows[0][0] * next(iter(per_model))
     print(f"resources = {shared:.0f} shared + {sorted(per_model)} per model "
           f"({'exactly linear' if len(per_model) == 1 else 'NOT linear'})")
