@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.naming import ModelNames, check
-from pipelines.config.errors import ConfigError, unknown
+from pipelines.config.errors import ConfigError, problem_text, unknown
 
 # Where Pulumi.yaml and the stack files are: the checkout, or /app in the runner image.
 PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).resolve().parents[1]))
@@ -212,12 +212,6 @@ def format_stack_error(stack: str, err: ValidationError) -> str:
         loc = list(problem["loc"])
         head = _KEYS.get(str(loc[0]), str(loc[0])) if loc else "config"
         path = head + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
-        message = problem["msg"].removeprefix("Value error, ")
-        value = problem.get("input")
-        shown = "" if isinstance(value, (dict, list, BaseModel)) else f" (got {value!r})"
-        if repr(value) in message:
-            shown = ""
-        if problem["type"] == "extra_forbidden":
-            message = "unknown key"
-        lines.append(f"  - {path}: {message}{shown}")
+        text = "unknown key" if problem["type"] == "extra_forbidden" else problem_text(problem)
+        lines.append(f"  - {path}: {text}")
     return "\n".join(lines)

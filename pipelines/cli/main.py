@@ -287,7 +287,6 @@ def infra_plan(stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml.
 
 
 def main() -> None:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     app(prog_name="fullcycle")
 
 

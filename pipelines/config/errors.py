@@ -39,3 +39,12 @@ def unknown(what: str, value: object, known: Iterable[str], *, list_max: int = 2
     close = difflib.get_close_matches(str(value), known, n=5, cutoff=0.5)
     return (f"unknown {what} {value!r}{hint}; {len(known)} are known"
             + (f", the closest: {', '.join(close)}" if close else ""))
+
+
+def problem_text(problem: dict) -> str:
+    """A pydantic error entry as 'message (got value)', without repeating a shown value."""
+    message = problem["msg"].removeprefix("Value error, ")
+    value = problem.get("input")
+    if isinstance(value, (dict, list)) or hasattr(value, "model_fields") or repr(value) in message:
+        return message
+    return f"{message} (got {value!r})"

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, unknown
+from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, problem_text, unknown
 from pipelines.config.model_config import ModelConfig
 
 MODELS_PACKAGE = "pipelines.models"
@@ -110,10 +110,5 @@ def format_validation_error(name: str, err: ValidationError) -> str:
             lines.append(f"  - {path}: unknown field{hint}; allowed: {', '.join(allowed)}"
                          if allowed else f"  - {path}: unknown field")
             continue
-        message = problem["msg"].removeprefix("Value error, ")
-        value = problem.get("input")
-        shown = "" if isinstance(value, (dict, BaseModel)) else f" (got {value!r})"
-        if repr(value) in message:
-            shown = ""
-        lines.append(f"  - {path}: {message}{shown}")
+        lines.append(f"  - {path}: {problem_text(problem)}")
     return "\n".join(lines)
