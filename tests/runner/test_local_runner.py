@@ -134,3 +134,28 @@ def test_send_retries_server_errors_then_gives_up(monkeypatch):
     retry = RetrySettings(retry_count=3, min_backoff_seconds=1, max_backoff_seconds=4)
     response = send("http://x", scheduler_request("m", TICK, "j"), retry, sleep=waits.append)
     assert response.status_code == 202 and len(calls) == 3 and waits == [1, 2]
+
+
+def test_schedule_loop_sends_each_tick_once(monkeypatch):
+    import threading
+
+    from infra.config import ModelEntry
+    from pipelines.runner import scheduler
+
+    tick = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.timezone.utc)
+    sent = []
+
+    def fake_send(url, request, retry):
+        sent.append((url, json.loads(request.body),
+                     request.headers["X-CloudScheduler-ScheduleTime"]))
+        return httpx.Response(202)
+
+    monkeypatch.setattr(scheduler, "send", fake_send)
+    stop = threading.Event()
+    entry = ModelEntry(name="taxi_tips", schedule="0 * * * *", time_zone="Europe/Amsterdam")
+    scheduler.run_schedule([entry], "http://runner", lambda m: f"fc-{m}", stop,
+                           on_sent=lambda m, t, code: stop.set(),
+                           now=lambda: tick - dt.timedelta(seconds=0.05))
+    assert sent == [("http://runner", {"model": "taxi_tips"}, "2026-11-29T10:00:00Z")]
+    assert scheduler.next_tick(entry, tick).astimezone(dt.timezone.utc) == \
+        tick + dt.timedelta(hours=1)
