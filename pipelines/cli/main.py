@@ -275,6 +275,32 @@ def schedule(stack: str = typer.Option("dev"),
         stop.set()
 
 
+@app.command("serve-endpoint")
+@cli_errors
+def serve_endpoint(model: str, port: int = typer.Option(8081),
+                   host: str = typer.Option("127.0.0.1")) -> None:
+    """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    import uvicorn
+
+    from pipelines.config.registry import model_dir
+    from pipelines.serving.endpoint import LocalEndpoint
+    from pipelines.serving.endpoint_app import create_endpoint_app
+    from pipelines.serving.model_store import served_version
+
+    model_dir(model)
+    workspace = _workspace()
+    endpoint = LocalEndpoint(workspace.home / "endpoints" / model)
+    if not endpoint.state.deployed:
+        version = served_version(workspace.serving_model_dir(model), model)
+        endpoint.deploy(str(version), {"0": 100})
+    typer.echo(f"endpoint {model}: http://{host}:{port}/v1/projects/local/locations/local/"
+               f"endpoints/{model}  {endpoint.describe()}")
+    uvicorn.run(create_endpoint_app(endpoint), host=host, port=port, log_level="warning")
+
+
 @infra_app.command("plan")
 @cli_errors
 def infra_plan(stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml.")) -> None:

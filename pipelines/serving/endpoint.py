@@ -1,0 +1,192 @@
+"""The local twin of a Vertex AI endpoint: deployed model versions, a traffic split, a request log.
+
+It answers the parts of the Vertex AI endpoint REST API a canary needs, under
+``/v1/projects/{p}/locations/{l}/endpoints/{e}``:
+
+  POST  :predict        {"instances": [...]}
+  POST  :deployModel    {"deployedModel": {"model": ...}, "trafficSplit": {"0": 10, "<id>": 90}}
+  POST  :undeployModel  {"deployedModelId": ..., "trafficSplit": {...}}
+  PATCH (the endpoint)  {"trafficSplit": {...}}
+  GET   (the endpoint)
+
+As on Vertex, a traffic split maps deployed model ids to integers summing to
+100, "0" names the model being deployed, and a model still taking traffic
+cannot be undeployed. Every prediction is logged, with its deployed model id
+and latency, to DuckDB (the twin of request-response logging to BigQuery).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config.errors import FullcycleError
+
+
+class EndpointError(FullcycleError):
+    """A request Vertex AI would refuse (400 / 404)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def check_split(split: dict[str, int], deployed: set[str]) -> dict[str, int]:
+    """A valid traffic split: known ids, integers 0..100 summing to 100."""
+    unknown = sorted(set(split) - deployed)
+    if unknown:
+        raise EndpointError(f"traffic split names undeployed model(s) {unknown}; deployed: "
+                            f"{sorted(deployed)}")
+    if any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 100
+           for v in split.values()):
+        raise EndpointError(f"traffic split {split} must map ids to integers 0..100")
+    if deployed and sum(split.values()) != 100:
+        raise EndpointError(f"traffic split {split} sums to {sum(split.values())}, not 100")
+    return {k: v for k, v in split.items() if v}
+
+
+@dataclass
+class EndpointState:
+    """Deployed models and the split, persisted so a restarted server keeps serving."""
+
+    deployed: dict[str, str] = field(default_factory=dict)  # id -> SavedModel path
+    traffic_split: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> EndpointState:
+        return cls(**json.loads(path.read_text())) if path.exists() else cls()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"deployed": self.deployed,
+                                   "traffic_split": self.traffic_split}))
+        tmp.replace(path)
+
+
+class RequestLog:
+    """Predictions and feedback in DuckDB, one writer at a time."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = duckdb.connect(str(path))
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS requests (request_id VARCHAR PRIMARY KEY, ts DOUBLE, "
+            "deployed_model_id VARCHAR, instances VARCHAR, predictions VARCHAR, "
+            "latency_ms DOUBLE, error VARCHAR)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS feedback (request_id VARCHAR, ts DOUBLE, "
+                         "labels VARCHAR)")
+
+    def record(self, deployed_model_id: str, instances, predictions, latency_ms: float,
+               error: str | None) -> str:
+        request_id = uuid.uuid4().hex
+        with self._lock:
+            self._db.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [request_id, time.time(), deployed_model_id, json.dumps(instances),
+                              json.dumps(predictions), latency_ms, error])
+        return request_id
+
+    def feedback(self, request_id: str, labels: list) -> None:
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM requests WHERE request_id = ?",
+                                    [request_id]).fetchone():
+                raise EndpointError(f"unknown request {request_id!r}", 404)
+            self._db.execute("INSERT INTO feedback VALUES (?, ?, ?)",
+                             [request_id, time.time(), json.dumps(labels)])
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params or []).fetchall()
+
+
+class LocalEndpoint:
+    """Routes predictions by the traffic split across loaded model versions."""
+
+    def __init__(self, root: Path, seed: int | None = None):
+        self.root = root
+        self._state_path = root / "endpoint.json"
+        self.state = EndpointState.load(self._state_path)
+        self.log = RequestLog(root / "requests.duckdb")
+        self._models: dict = {}
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        for deployed_id, path in self.state.deployed.items():
+            self._models[deployed_id] = self._load(path)
+
+    @staticmethod
+    def _load(path: str):
+        from pipelines.serving.model_store import LoadedModel
+
+        if not Path(path).is_dir():
+            raise EndpointError(f"model {path} does not exist", 404)
+        return LoadedModel(Path(path))
+
+    def describe(self) -> dict:
+        with self._lock:
+            return {"deployedModels": [{"id": i, "model": p} for i, p in
+                                       self.state.deployed.items()],
+                    "trafficSplit": dict(self.state.traffic_split)}
+
+    def deploy(self, model_path: str, split: dict[str, int]) -> str:
+        """Loads and deploys a version; ``split`` names it "0", as Vertex does."""
+        loaded = self._load(model_path)  # load before touching the live state
+        deployed_id = str(int(time.time() * 1000) % 10**12 + len(self.state.deployed))
+        with self._lock:
+            ids = set(self.state.deployed) | {deployed_id}
+            split = {deployed_id if k == "0" else k: v for k, v in split.items()}
+            split = check_split(split, ids)
+            self._models[deployed_id] = loaded
+            self.state.deployed[deployed_id] = model_path
+            self.state.traffic_split = split
+            self.state.save(self._state_path)
+        return deployed_id
+
+    def set_split(self, split: dict[str, int]) -> None:
+        with self._lock:
+            self.state.traffic_split = check_split(split, set(self.state.deployed))
+            self.state.save(self._state_path)
+
+    def undeploy(self, deployed_id: str, split: dict[str, int] | None = None) -> None:
+        with self._lock:
+            if deployed_id not in self.state.deployed:
+                raise EndpointError(f"model {deployed_id!r} is not deployed", 404)
+            remaining = set(self.state.deployed) - {deployed_id}
+            new_split = check_split(split, remaining) if split is not None else \
+                dict(self.state.traffic_split)
+            if new_split.get(deployed_id):
+                raise EndpointError(f"model {deployed_id!r} still takes "
+                                    f"{new_split[deployed_id]}% of traffic; move it first")
+            del self.state.deployed[deployed_id]
+            self.state.traffic_split = new_split
+            self.state.save(self._state_path)
+            self._models.pop(deployed_id, None)
+
+    def _pick(self) -> tuple[str, object]:
+        with self._lock:
+            split = dict(self.state.traffic_split)
+            if not split:
+                raise EndpointError("no model is deployed with traffic", 400)
+            chosen = self._random.choices(list(split), weights=list(split.values()))[0]
+            return chosen, self._models[chosen]
+
+    def predict(self, instances: list[dict]) -> dict:
+        deployed_id, model = self._pick()
+        started = time.perf_counter()
+        try:
+            predictions = model.predict(instances)
+        except FullcycleError as err:
+            self.log.record(deployed_id, instances, None,
+                            (time.perf_counter() - started) * 1000, str(err))
+            raise EndpointError(str(err)) from None
+        request_id = self.log.record(deployed_id, instances, predictions,
+                                     (time.perf_counter() - started) * 1000, None)
+        return {"predictions": predictions, "deployedModelId": deployed_id,
+                "requestId": request_id}

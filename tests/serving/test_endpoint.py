@@ -1,0 +1,130 @@
+"""The local endpoint twin over HTTP: traffic splits as Vertex checks them, a request log,
+and no failed request while versions are deployed, shifted and undeployed under load."""
+
+import threading
+from collections import Counter
+
+import httpx
+import pytest
+import tensorflow as tf
+
+from pipelines.serving.endpoint import LocalEndpoint
+from pipelines.serving.endpoint_app import create_endpoint_app
+from tests.runner.conftest import serve
+
+PATH = "/v1/projects/local/locations/local/endpoints/basic"
+
+
+def constant_model(path, value: float) -> str:
+    class Model(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+        def serve(self, x):
+            return {"outputs": tf.fill(tf.shape(x), value)}
+
+    module = Model()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("versions")
+    return constant_model(root / "1", 1.0), constant_model(root / "2", 2.0)
+
+
+@pytest.fixture
+def endpoint(tmp_path, models):
+    local = LocalEndpoint(tmp_path / "endpoint", seed=7)
+    url, server = serve(create_endpoint_app(local))
+    yield url + PATH, local
+    server.should_exit = True
+
+
+def predict(url, n=1):
+    return httpx.post(f"{url}:predict", json={"instances": [{"x": 0.5}] * n}, timeout=30)
+
+
+def test_deploy_predict_and_log(endpoint, models):
+    url, local = endpoint
+    deployed = httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": models[0]},
+                                                      "trafficSplit": {"0": 100}}).json()
+    v1 = deployed["deployedModel"]["id"]
+    response = predict(url, 3).json()
+    assert response["predictions"] == [1.0, 1.0, 1.0] and response["deployedModelId"] == v1
+    (row,) = local.log.query("SELECT deployed_model_id, latency_ms, error FROM requests")
+    assert row[0] == v1 and row[1] > 0 and row[2] is None
+    assert httpx.post(f"{url}:feedback", json={"requestId": response["requestId"],
+                                               "labels": [1.2, 0.9, 1.0]}).status_code == 200
+    assert local.log.query("SELECT count(*) FROM feedback") == [(1,)]
+    unknown = httpx.post(f"{url}:feedback", json={"requestId": "nope", "labels": [1]})
+    assert unknown.status_code == 404
+
+
+def test_canary_split_routes_by_weight_and_persists(endpoint, models, tmp_path):
+    url, local = endpoint
+    v1 = local.deploy(models[0], {"0": 100})
+    v2 = httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": models[1]},
+                                                "trafficSplit": {"0": 25, v1: 75}}
+                    ).json()["deployedModel"]["id"]
+    served = Counter(predict(url).json()["deployedModelId"] for _ in range(400))
+    assert abs(served[v2] / 400 - 0.25) < 0.08, served
+    assert httpx.get(url).json()["trafficSplit"] == {v2: 25, v1: 75}
+    again = LocalEndpoint(tmp_path / "endpoint")  # a restarted server keeps the deployment
+    assert again.describe() == local.describe()
+
+
+@pytest.mark.parametrize("split, message", [
+    ({"0": 50}, "sums to 50, not 100"),
+    ({"0": 50, "42": 50}, "names undeployed model(s) ['42']"),
+    ({"0": 100.0}, "must map ids to integers"),
+])
+def test_invalid_traffic_splits_are_refused(endpoint, models, split, message):
+    url, local = endpoint
+    before = local.describe()
+    response = httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": models[0]},
+                                                      "trafficSplit": split})
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    assert local.describe() == before
+
+
+def test_model_with_traffic_cannot_be_undeployed_and_bad_paths_change_nothing(endpoint, models):
+    url, local = endpoint
+    v1 = local.deploy(models[0], {"0": 100})
+    refused = httpx.post(f"{url}:undeployModel", json={"deployedModelId": v1})
+    assert refused.status_code == 400 and "still takes 100% of traffic" in refused.text
+    missing = httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": "/nope"},
+                                                     "trafficSplit": {"0": 100}})
+    assert missing.status_code == 404 and list(local.state.deployed) == [v1]
+    assert predict(url).status_code == 200
+
+
+def test_no_failed_request_while_promoting_under_load(endpoint, models):
+    url, local = endpoint
+    v1 = local.deploy(models[0], {"0": 100})
+    failures, served, stop = [], Counter(), threading.Event()
+
+    def client():
+        with httpx.Client(timeout=30) as http:
+            while not stop.is_set():
+                response = http.post(f"{url}:predict", json={"instances": [{"x": 1.0}]})
+                if response.status_code != 200:
+                    failures.append(response.text)
+                else:
+                    served[response.json()["predictions"][0]] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    v2 = local.deploy(models[1], {"0": 10, v1: 90})
+    for weight in (25, 50, 100):
+        local.set_split({v2: weight, v1: 100 - weight} if weight < 100 else {v2: 100})
+    local.undeploy(v1)
+    before = sum(served.values())
+    while sum(served.values()) < before + 50:
+        pass
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert served[1.0] > 0 and served[2.0] > 0
+    assert local.describe()["trafficSplit"] == {v2: 100}
