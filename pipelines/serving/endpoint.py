@@ -30,6 +30,20 @@ import duckdb
 from pipelines.config.errors import FullcycleError
 
 
+def _flat(value):
+    if isinstance(value, list):
+        for item in value:
+            yield from _flat(item)
+    elif isinstance(value, float):
+        yield value
+
+
+def _without_nan(value):
+    if isinstance(value, list):
+        return [_without_nan(v) for v in value]
+    return None if isinstance(value, float) and value != value else value
+
+
 class EndpointError(FullcycleError):
     """A request Vertex AI would refuse (400 / 404)."""
 
@@ -186,7 +200,11 @@ class LocalEndpoint:
             self.log.record(deployed_id, instances, None,
                             (time.perf_counter() - started) * 1000, str(err))
             raise EndpointError(str(err)) from None
+        # NaN is not JSON: clients get null, the log records the failure for the canary.
+        nan = any(v != v for v in _flat(predictions))
+        predictions = _without_nan(predictions)
         request_id = self.log.record(deployed_id, instances, predictions,
-                                     (time.perf_counter() - started) * 1000, None)
+                                     (time.perf_counter() - started) * 1000,
+                                     "NaN in predictions" if nan else None)
         return {"predictions": predictions, "deployedModelId": deployed_id,
                 "requestId": request_id}

@@ -2,6 +2,7 @@
 and no failed request while versions are deployed, shifted and undeployed under load."""
 
 import threading
+import time
 from collections import Counter
 
 import httpx
@@ -115,13 +116,20 @@ def test_no_failed_request_while_promoting_under_load(endpoint, models):
     threads = [threading.Thread(target=client) for _ in range(6)]
     for thread in threads:
         thread.start()
+
+    def flow(requests: int = 30) -> None:  # let traffic pass at every stage
+        target = sum(served.values()) + requests
+        while sum(served.values()) < target and not failures:
+            time.sleep(0.005)
+
+    flow()
     v2 = local.deploy(models[1], {"0": 10, v1: 90})
+    flow()
     for weight in (25, 50, 100):
         local.set_split({v2: weight, v1: 100 - weight} if weight < 100 else {v2: 100})
+        flow()
     local.undeploy(v1)
-    before = sum(served.values())
-    while sum(served.values()) < before + 50:
-        pass
+    flow()
     stop.set()
     for thread in threads:
         thread.join()

@@ -1,0 +1,140 @@
+"""The canary controller on the local endpoint, under a live concurrent load."""
+
+import math
+import threading
+import time
+
+import httpx
+import pytest
+
+from pipelines.serving.canary import CanaryController, CanaryPolicy
+from pipelines.serving.endpoint import LocalEndpoint
+from pipelines.serving.endpoint_app import create_endpoint_app
+from tests.runner.conftest import serve
+
+from .test_endpoint import PATH, constant_model
+
+POLICY = CanaryPolicy(steps=(10, 25, 50, 100), interval_seconds=0.3, min_samples=3,
+                      failure_threshold=2, max_error_rate=0.01)
+BURST = 150  # requests before each tick: at 10 %, fewer than 3 reach the candidate ~1e-4 of times
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("canary-versions")
+    return {"stable": constant_model(root / "1", 1.0), "same": constant_model(root / "2", 1.05),
+            "nan": constant_model(root / "3", math.nan), "far": constant_model(root / "4", 9.0)}
+
+
+class Load:
+    """Concurrent clients predicting until stopped; counts failures."""
+
+    def __init__(self, url: str, clients: int = 4):
+        self.url, self.failures, self.ok = url, [], 0
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def _client(self):
+        with httpx.Client(timeout=30) as http:
+            while not self.stop.is_set():
+                response = http.post(f"{self.url}:predict", json={"instances": [{"x": 1.0}]})
+                if response.status_code == 200:
+                    self.ok += 1
+                else:
+                    self.failures.append(response.text)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+@pytest.fixture
+def setup(tmp_path, versions):
+    endpoint = LocalEndpoint(tmp_path / "endpoint", seed=3)
+    stable = endpoint.deploy(versions["stable"], {"0": 100})
+    url, server = serve(create_endpoint_app(endpoint))
+    yield url + PATH, endpoint, stable, tmp_path / "rollout.json"
+    server.should_exit = True
+
+
+def run_ticks(controller, count, url=None):
+    """Each analysis window gets a burst of requests (none without ``url``), then a tick."""
+    for _ in range(count):
+        started = time.monotonic()
+        if url:
+            with httpx.Client(timeout=30) as http:
+                for _ in range(BURST):
+                    assert http.post(f"{url}:predict",
+                                     json={"instances": [{"x": 1.0}]}).status_code == 200
+        time.sleep(max(0.0, POLICY.interval_seconds + 0.02 - (time.monotonic() - started)))
+        controller.tick()
+        if controller.rollout.status != "progressing":
+            break
+
+
+def test_good_candidate_is_promoted_through_every_step(setup, versions):
+    url, endpoint, stable, state = setup
+    controller = CanaryController(endpoint, POLICY, state)
+    with Load(url) as load:
+        rollout = controller.start(versions["same"])
+        run_ticks(controller, 6, url)
+    assert rollout.status == "promoted", rollout
+    assert [h["weight"] for h in rollout.history] == [10, 25, 50]
+    assert all(h["result"] == "pass" for h in rollout.history)
+    assert endpoint.describe()["trafficSplit"] == {rollout.candidate_id: 100}
+    assert stable not in endpoint.state.deployed
+    assert load.failures == [] and load.ok > 0
+
+
+def test_nan_candidate_is_rolled_back_with_zero_failed_requests(setup, versions):
+    url, endpoint, stable, state = setup
+    controller = CanaryController(endpoint, POLICY, state)
+    with Load(url) as load:
+        rollout = controller.start(versions["nan"])
+        run_ticks(controller, 6, url)
+    assert rollout.status == "aborted" and "error rate" in rollout.reason
+    assert endpoint.describe()["trafficSplit"] == {stable: 100}
+    assert rollout.candidate_id not in endpoint.state.deployed
+    assert load.failures == []
+
+
+def test_shifted_predictions_are_rolled_back(setup, versions):
+    url, endpoint, stable, state = setup
+    controller = CanaryController(endpoint, POLICY, state)
+    with Load(url):
+        rollout = controller.start(versions["far"])
+        run_ticks(controller, 6, url)
+    assert rollout.status == "aborted" and "prediction shift" in rollout.reason
+
+
+def test_too_few_samples_never_promote(setup, versions):
+    _, endpoint, stable, state = setup
+    controller = CanaryController(endpoint, POLICY, state)
+    rollout = controller.start(versions["same"])
+    run_ticks(controller, 6)  # no traffic at all
+    assert rollout.status == "aborted" and "too few samples" in rollout.reason
+    assert endpoint.describe()["trafficSplit"] == {stable: 100}
+
+
+def test_killed_controller_resumes_and_repeated_ticks_do_not_skip(setup, versions):
+    url, endpoint, _, state = setup
+    with Load(url):
+        first = CanaryController(endpoint, POLICY, state)
+        first.start(versions["same"])
+        run_ticks(first, 1, url)
+        assert first.rollout.step == 1
+        del first  # killed: only the saved state survives
+        resumed = CanaryController(endpoint, POLICY, state)
+        assert resumed.rollout.step == 1 and resumed.rollout.status == "progressing"
+        assert resumed.start(versions["same"]).candidate_id == resumed.rollout.candidate_id
+        resumed.tick()
+        resumed.tick()  # repeated at once: within the interval, nothing moves
+        assert resumed.rollout.step == 1
+        run_ticks(resumed, 6, url)
+    assert resumed.rollout.status == "promoted"
