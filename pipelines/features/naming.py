@@ -14,7 +14,3 @@ def bucketized_name(key: str) -> str:
     """The transformed name of the bucketized view of a float column."""
     return f"{key}_bucket{_SUFFIX}"
 
-
-def transformed_names(keys: list[str] | tuple[str, ...]) -> list[str]:
-    """``transformed_name`` for each key."""
-    return [transformed_name(k) for k in keys]

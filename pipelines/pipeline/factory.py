@@ -59,11 +59,11 @@ TRANSFORM_FIELDS = frozenset({"task", "label_key", "dense_float_features",
                               "sequence_features", "imputation", "scaling"})
 
 
-def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None,
+def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None, code: str,
                             fields: frozenset[str] | None = None) -> dict:
     """What Transform or Trainer receives: the model, run overrides, and the code hash."""
     overrides = {k: v for k, v in (overrides or {}).items() if fields is None or k in fields}
-    return {"model": config.name, "overrides": overrides, "code": code_fingerprint(config.name)}
+    return {"model": config.name, "overrides": overrides, "code": code}
 
 
 def create_pipeline(
@@ -93,6 +93,7 @@ def create_pipeline(
       overrides: run-time config overrides, passed to Transform and Trainer.
     """
 
+    code = code_fingerprint(config.name)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
 
     # A curated schema in the model folder pins what "good data" is; otherwise infer it.
@@ -118,7 +119,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=preprocessing_fn_path(config.name),
-        custom_config=component_custom_config(config, overrides, TRANSFORM_FIELDS),
+        custom_config=component_custom_config(config, overrides, code, TRANSFORM_FIELDS),
         disable_statistics=True)  # StatisticsGen already computed them
     transform.add_upstream_node(data_gate)
 
@@ -129,7 +130,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=component_custom_config(config, overrides))
+        custom_config=component_custom_config(config, overrides, code))
 
     # The last blessed model: the baseline the candidate must not be worse than.
     model_resolver = Resolver(

@@ -22,7 +22,7 @@ async def _body(request: Request) -> dict:
     return body
 
 
-def create_endpoint_app(endpoint: LocalEndpoint) -> FastAPI:
+def create_endpoint_app(local: LocalEndpoint) -> FastAPI:
     app = FastAPI(title="fullcycle local endpoint", docs_url=None, redoc_url=None)
 
     @app.exception_handler(EndpointError)
@@ -36,9 +36,7 @@ def create_endpoint_app(endpoint: LocalEndpoint) -> FastAPI:
 
     @app.get(BASE)
     def describe(project: str, location: str, endpoint: str) -> dict:  # noqa: ARG001
-        return endpoint_obj.describe()
-
-    endpoint_obj = endpoint
+        return local.describe()
 
     @app.post(BASE + ":predict")
     async def predict(request: Request) -> dict:
@@ -46,7 +44,7 @@ def create_endpoint_app(endpoint: LocalEndpoint) -> FastAPI:
         instances = body.get("instances")
         if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
             raise EndpointError("field 'instances' must be a list of objects")
-        return endpoint_obj.predict(instances)
+        return local.predict(instances)
 
     @app.post(BASE + ":deployModel")
     async def deploy(request: Request) -> dict:
@@ -54,7 +52,7 @@ def create_endpoint_app(endpoint: LocalEndpoint) -> FastAPI:
         model = (body.get("deployedModel") or {}).get("model")
         if not isinstance(model, str):
             raise EndpointError("field 'deployedModel.model' (a SavedModel path) is required")
-        deployed_id = endpoint_obj.deploy(model, body.get("trafficSplit") or {"0": 100})
+        deployed_id = local.deploy(model, body.get("trafficSplit") or {"0": 100})
         return {"deployedModel": {"id": deployed_id, "model": model}}
 
     @app.post(BASE + ":undeployModel")
@@ -62,7 +60,7 @@ def create_endpoint_app(endpoint: LocalEndpoint) -> FastAPI:
         body = await _body(request)
         if not isinstance(body.get("deployedModelId"), str):
             raise EndpointError("field 'deployedModelId' is required")
-        endpoint_obj.undeploy(body["deployedModelId"], body.get("trafficSplit"))
+        local.undeploy(body["deployedModelId"], body.get("trafficSplit"))
         return {}
 
     @app.patch(BASE)
@@ -70,15 +68,15 @@ def create_endpoint_app(endpoint: LocalEndpoint) -> FastAPI:
         body = await _body(request)
         if not isinstance(body.get("trafficSplit"), dict):
             raise EndpointError("field 'trafficSplit' is required")
-        endpoint_obj.set_split(body["trafficSplit"])
-        return endpoint_obj.describe()
+        local.set_split(body["trafficSplit"])
+        return local.describe()
 
     @app.post(BASE + ":feedback")
     async def feedback(request: Request) -> dict:
         body = await _body(request)
         if not isinstance(body.get("requestId"), str) or not isinstance(body.get("labels"), list):
             raise EndpointError("fields 'requestId' (string) and 'labels' (list) are required")
-        endpoint_obj.log.feedback(body["requestId"], body["labels"])
+        local.log.feedback(body["requestId"], body["labels"])
         return {}
 
     return app
