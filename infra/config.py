@@ -45,11 +45,19 @@ class RetrySettings(_Frozen):
 
 
 class CanarySettings(_Frozen):
-    """How a blessed model takes over the endpoint: traffic steps and failure budget."""
+    """How a blessed model takes over the endpoint: traffic steps, checks and failure budget."""
 
     steps: tuple[int, ...] = (10, 25, 50, 100)
     interval_minutes: int = Field(10, ge=1, le=1440)
     failure_threshold: int = Field(2, ge=1, le=100)
+    min_samples: int = Field(20, ge=1, description="Candidate requests needed per interval.")
+    progress_deadline_minutes: int = Field(360, ge=1, description="Abort older rollouts.")
+    max_error_rate: float = Field(0.01, ge=0, le=1)
+    max_latency_p99_ms: float = Field(500.0, gt=0)
+    max_prediction_shift: float = Field(
+        0.5, gt=0, description="|mean(candidate) - mean(stable)| / spread of stable predictions.")
+    max_mse_increase: float | None = Field(
+        None, ge=0, description="Labelled: MSE(candidate) - MSE(stable) from feedback.")
 
     @field_validator("steps")
     @classmethod

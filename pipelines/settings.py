@@ -32,3 +32,10 @@ class Workspace:
 
     def serving_model_dir(self, model: str) -> Path:
         return self.home / "serving" / model
+
+    def endpoint_dir(self, model: str) -> Path:
+        """The local endpoint twin's state, request log and server address."""
+        return self.home / "endpoints" / model
+
+    def rollout_state(self, model: str) -> Path:
+        return self.home / "rollouts" / f"{model}.json"

@@ -109,6 +109,11 @@ def run(model: str,
     summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
                         use_run_cache=not force, on_event=progress)
     print_summary(summary)
+    if summary.pushed_path and summary.cache is None and "Pusher" not in summary.cached:
+        from pipelines.serving.rollout import canary_settings, deploy_pushed
+
+        first = canary_settings(model, "dev").steps[0]
+        console.print(f"Endpoint: {deploy_pushed(_workspace(), model, summary.pushed_path, first)}")
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
     if not summary.succeeded:
@@ -289,16 +294,101 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
     from pipelines.serving.endpoint import LocalEndpoint
     from pipelines.serving.endpoint_app import create_endpoint_app
     from pipelines.serving.model_store import served_version
+    from pipelines.serving.rollout import endpoint_path, register_server, unregister_server
 
     model_dir(model)
     workspace = _workspace()
-    endpoint = LocalEndpoint(workspace.home / "endpoints" / model)
+    root = workspace.endpoint_dir(model)
+    endpoint = LocalEndpoint(root)
     if not endpoint.state.deployed:
         version = served_version(workspace.serving_model_dir(model), model)
         endpoint.deploy(str(version), {"0": 100})
-    typer.echo(f"endpoint {model}: http://{host}:{port}/v1/projects/local/locations/local/"
-               f"endpoints/{model}  {endpoint.describe()}")
-    uvicorn.run(create_endpoint_app(endpoint), host=host, port=port, log_level="warning")
+    url = f"http://{host}:{port}"
+    typer.echo(f"endpoint {model}: {url}{endpoint_path(model)}")
+    for deployed in endpoint.describe()["deployedModels"]:
+        share = endpoint.state.traffic_split.get(deployed["id"], 0)
+        typer.echo(f"  {deployed['id']}  {share:3d} %  {deployed['model']}")
+    register_server(root, url)
+    try:
+        uvicorn.run(create_endpoint_app(endpoint), host=host, port=port, log_level="warning")
+    finally:
+        unregister_server(root)
+
+
+def _rollout_line(rollout) -> str:
+    if rollout is None:
+        return "no rollout"
+    last = rollout.history[-1] if rollout.history else None
+    at = (f"step {rollout.step}" if rollout.status == "progressing" else rollout.status)
+    detail = f"; last check at {last['weight']} %: {last['result']}" if last else ""
+    why = f"; {rollout.reason}" if rollout.reason else ""
+    return (f"{at}: candidate {rollout.candidate_id}, stable {rollout.stable_id}, "
+            f"failed {rollout.failed}{detail}{why}")
+
+
+def _window_line(check: dict) -> str:
+    c, s = check["candidate"], check["stable"]
+    mse = f", mse {c['mse']:.3g} vs {s['mse']:.3g}" if c["mse"] is not None \
+        and s["mse"] is not None else ""
+    return (f"{c['samples']} requests, errors {c['error_rate']:.1%}, "
+            f"p99 {c['latency_p99_ms']:.1f} ms{mse}")
+
+
+@app.command()
+@cli_errors
+def rollout(model: str,
+            interval: float = typer.Option(10.0, help="Seconds between analyses (the stack's "
+                                           "interval_minutes applies in the cloud)."),
+            rate: float = typer.Option(40.0, help="Requests per second of live traffic from "
+                                       "eval rows, labels fed back; 0 sends none."),
+            candidate: Path | None = typer.Option(None, help="A SavedModel to roll out (default: "
+                                                  "the one the last push deployed)."),
+            stack: str = typer.Option("dev", help="Canary settings from Pulumi.<stack>.yaml."),
+            once: bool = typer.Option(False, "--once", help="One tick, as the runner route does."),
+            ) -> None:
+    """Run MODEL's canary on its local endpoint: analyse, step traffic, promote or roll back."""
+    import time
+
+    from pipelines.config.registry import load_config
+    from pipelines.serving.rollout import controller_for, endpoint_client, policy_for
+
+    config = load_config(model)
+    workspace = _workspace()
+    policy = policy_for(model, stack, interval)
+    endpoint = endpoint_client(workspace, model)
+    controller = controller_for(workspace, model, policy, endpoint)
+    if candidate is not None:
+        controller.start(str(candidate.resolve()))
+    state = controller.tick()
+    if state is None or state.status != "progressing":
+        typer.echo(f"{model}: nothing to roll out ({_rollout_line(state)}); a push deploys the "
+                   f"next version at {policy.steps[0]} % (`fullcycle run {model} --force`)")
+        return
+    typer.echo(f"{model}: canary {state.candidate_id} next to {state.stable_id}, steps "
+               f"{list(policy.steps)} every {policy.interval_seconds:g} s, "
+               f"min {policy.min_samples} samples")
+    if once:
+        typer.echo(_rollout_line(state))
+        return
+    from contextlib import nullcontext
+
+    from pipelines.serving.traffic import Traffic, eval_examples
+
+    traffic = (Traffic(endpoint.url, eval_examples(config, workspace), rate) if rate > 0
+               else nullcontext())
+    with traffic:
+        seen = len(state.history)
+        while state.status == "progressing":
+            time.sleep(max(0.05, state.last_tick + policy.interval_seconds - time.time() + 0.05))
+            state = controller.tick()
+            for check in state.history[seen:]:
+                weight = policy.steps[min(state.step, len(policy.steps) - 1)]
+                typer.echo(f"  {check['weight']:3d} %: {_window_line(check)} -> {check['result']}"
+                           + (f"; now {weight} %" if state.status == "progressing" else ""))
+            seen = len(state.history)
+    typer.echo(_rollout_line(state))
+    if state.status == "aborted":
+        raise typer.Exit(1)
 
 
 @infra_app.command("plan")

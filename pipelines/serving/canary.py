@@ -1,26 +1,42 @@
 """Metric-driven canary on an endpoint's traffic split (Flagger / Argo Rollouts semantics).
 
-``start`` deploys the candidate at the first step weight. Every ``tick`` at
-least ``interval_seconds`` after the last one reads, per deployed model id, the
+A rollout starts when a candidate is deployed next to the stable model: by
+``start`` here, or by a Pusher (the Vertex one deploys at the first step
+weight), which the next ``tick`` adopts. Every ``tick`` at least
+``interval_seconds`` after the last one reads, per deployed model id, the
 requests logged since then: error rate (errors and NaN answers), latency p99,
 the shift of the mean prediction against the stable model, and (when labels
 were fed back) the labelled MSE against the stable one. Pass: the next weight.
 Fail, or too few samples: ``failed += 1``; at ``failure_threshold`` failures or
 past ``progress_deadline_seconds`` the rollout aborts. Promote: candidate 100 %,
 then the stable model is undeployed. Abort: stable 100 %, the candidate is
-undeployed, and why is recorded. State is saved after every step, so a
-restarted controller resumes, and a repeated tick never skips a step.
+undeployed, and why is recorded. State is saved after every step under a file
+lock, so a restarted controller resumes, concurrent ticks (CLI, runner route)
+don't race, and a repeated tick never skips a step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from pipelines.serving.endpoint import LocalEndpoint
+from pipelines.config.errors import FullcycleError
+from pipelines.serving.endpoint import WindowMetrics
+
+
+class EndpointOps(Protocol):
+    """What the controller needs of an endpoint: local, over HTTP, or Vertex AI."""
+
+    def describe(self) -> dict: ...
+    def deploy(self, model: str, split: dict[str, int]) -> str: ...
+    def set_split(self, split: dict[str, int]) -> None: ...
+    def undeploy(self, deployed_id: str) -> None: ...
+    def window_metrics(self, deployed_id: str, since: float, until: float) -> WindowMetrics: ...
 
 
 @dataclass(frozen=True)
@@ -32,8 +48,33 @@ class CanaryPolicy:
     progress_deadline_seconds: float = 6 * 3600
     max_error_rate: float = 0.01
     max_latency_p99_ms: float = 500.0
-    max_mean_shift: float = 0.5  # |mean(candidate) - mean(stable)| / (|mean(stable)| + 1)
+    max_mean_shift: float = 0.5  # see prediction_shift
     max_mse_increase: float | None = None  # labelled: mse(candidate) - mse(stable)
+
+    @classmethod
+    def from_settings(cls, settings, interval_seconds: float | None = None) -> CanaryPolicy:
+        """The policy of a stack's ``canary:`` block (``infra.config.CanarySettings``)."""
+        return cls(steps=tuple(settings.steps),
+                   interval_seconds=(settings.interval_minutes * 60 if interval_seconds is None
+                                     else interval_seconds),
+                   min_samples=settings.min_samples,
+                   failure_threshold=settings.failure_threshold,
+                   progress_deadline_seconds=settings.progress_deadline_minutes * 60,
+                   max_error_rate=settings.max_error_rate,
+                   max_latency_p99_ms=settings.max_latency_p99_ms,
+                   max_mean_shift=settings.max_prediction_shift,
+                   max_mse_increase=settings.max_mse_increase)
+
+
+def prediction_shift(candidate: WindowMetrics, stable: WindowMetrics) -> float:
+    """How far the candidate's mean prediction moved, in units of the stable model's spread.
+
+    The spread is the stable predictions' standard deviation, floored at 10 % of
+    their mean's magnitude so that near-constant predictors compare relatively.
+    Same model, different requests: about 0.2 at 30 candidate samples.
+    """
+    scale = max(stable.std_prediction or 0.0, 0.1 * abs(stable.mean_prediction), 1e-9)
+    return abs(candidate.mean_prediction - stable.mean_prediction) / scale
 
 
 @dataclass
@@ -49,77 +90,77 @@ class Rollout:
     history: list[dict] = field(default_factory=list)
 
 
-@dataclass
-class WindowMetrics:
-    samples: int
-    error_rate: float
-    latency_p99_ms: float
-    mean_prediction: float | None
-    mse: float | None
-
-
-def _first_number(predictions) -> float | None:
-    while isinstance(predictions, list) and predictions:
-        predictions = predictions[0]
-    return predictions if isinstance(predictions, (int, float)) else None
-
-
-def window_metrics(endpoint: LocalEndpoint, deployed_id: str, since: float,
-                   until: float) -> WindowMetrics:
-    """Metrics of one deployed model over the requests logged in [since, until)."""
-    rows = endpoint.log.query(
-        "SELECT r.predictions, r.latency_ms, r.error, f.labels FROM requests r "
-        "LEFT JOIN feedback f USING (request_id) "
-        "WHERE r.deployed_model_id = ? AND r.ts >= ? AND r.ts < ?", [deployed_id, since, until])
-    if not rows:
-        return WindowMetrics(0, 0.0, 0.0, None, None)
-    latencies = sorted(r[1] for r in rows)
-    p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
-    values, errors, squared = [], 0, []
-    for predictions, _, error, labels in rows:
-        errors += error is not None
-        value = _first_number(json.loads(predictions)) if predictions else None
-        if value is not None:
-            values.append(value)
-            if labels:
-                squared.append((value - _first_number(json.loads(labels))) ** 2)
-    return WindowMetrics(len(rows), errors / len(rows), p99,
-                         sum(values) / len(values) if values else None,
-                         sum(squared) / len(squared) if squared else None)
-
-
 class CanaryController:
     """Moves traffic from the stable model to a candidate, or back, one tick at a time."""
 
-    def __init__(self, endpoint: LocalEndpoint, policy: CanaryPolicy, state_path: Path):
-        self.endpoint, self.policy, self.state_path = endpoint, policy, state_path
-        self.rollout = (Rollout(**json.loads(state_path.read_text()))
-                        if state_path.exists() else None)
+    def __init__(self, endpoint: EndpointOps, policy: CanaryPolicy, state_path: Path):
+        self.endpoint, self.policy, self.state_path = endpoint, policy, Path(state_path)
+        self.rollout = self._load()
+
+    def _load(self) -> Rollout | None:
+        if not self.state_path.exists():
+            return None
+        return Rollout(**json.loads(self.state_path.read_text()))
 
     def _save(self) -> None:
         tmp = self.state_path.with_suffix(".tmp")
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(asdict(self.rollout)))
+        tmp.write_text(json.dumps(asdict(self.rollout), indent=1))
         tmp.replace(self.state_path)
 
-    def start(self, candidate_path: str, now: float | None = None) -> Rollout:
-        """Deploys the candidate at the first step weight next to the stable model."""
-        now = time.time() if now is None else now
-        if self.rollout and self.rollout.status == "progressing":
-            return self.rollout  # a retried start resumes the rollout under way
-        (stable_id,) = [i for i, w in self.endpoint.state.traffic_split.items() if w == 100]
-        first = self.policy.steps[0]
-        candidate_id = self.endpoint.deploy(candidate_path, {"0": first, stable_id: 100 - first})
-        self.rollout = Rollout(stable_id=stable_id, candidate_id=candidate_id, started=now,
-                               last_tick=now)
-        self._save()
-        return self.rollout
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """One controller at a time per rollout; the state is re-read inside the lock."""
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.state_path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.rollout = self._load()
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _check(self, since: float, now: float) -> str | None:
+    def _stable_id(self) -> str:
+        split = self.endpoint.describe()["trafficSplit"]
+        full = [i for i, w in split.items() if w == 100]
+        if not full:
+            raise FullcycleError(f"no deployed model takes 100 % of traffic (split {split}); "
+                                 "a rollout starts from one stable model")
+        return full[0]
+
+    def start(self, candidate: str, now: float | None = None) -> Rollout:
+        """Deploys ``candidate`` (a model) at the first step weight next to the stable model."""
+        now = time.time() if now is None else now
+        with self._exclusive():
+            if self.rollout and self.rollout.status == "progressing":
+                return self.rollout  # a retried start resumes the rollout under way
+            stable_id = self._stable_id()
+            first = self.policy.steps[0]
+            candidate_id = self.endpoint.deploy(candidate, {"0": first, stable_id: 100 - first})
+            self.rollout = Rollout(stable_id=stable_id, candidate_id=candidate_id, started=now,
+                                   last_tick=now)
+            self._save()
+            return self.rollout
+
+    def _adopt(self, now: float) -> bool:
+        """Takes up a candidate a Pusher deployed next to the stable model; True if one was."""
+        described = self.endpoint.describe()
+        ids = [m["id"] for m in described["deployedModels"]]
+        if len(ids) != 2 or (self.rollout and ids[1] == self.rollout.candidate_id):
+            return False
+        stable_id, candidate_id = ids  # in deploy order: the newer one is the candidate
+        weight = described["trafficSplit"].get(candidate_id, 0)
+        if weight in self.policy.steps[:-1]:
+            step = self.policy.steps.index(weight)
+        else:
+            step, first = 0, self.policy.steps[0]
+            self.endpoint.set_split({candidate_id: first, stable_id: 100 - first})
+        self.rollout = Rollout(stable_id=stable_id, candidate_id=candidate_id, started=now,
+                               last_tick=now, step=step)
+        return True
+
+    def _check(self, candidate: WindowMetrics, stable: WindowMetrics) -> str | None:
         """None if the candidate passes this window, else why not."""
-        p, r = self.policy, self.rollout
-        candidate = window_metrics(self.endpoint, r.candidate_id, since, now)
-        stable = window_metrics(self.endpoint, r.stable_id, since, now)
+        p = self.policy
         if candidate.samples < p.min_samples:
             return f"too few samples: {candidate.samples} < {p.min_samples}"
         if candidate.error_rate > p.max_error_rate:
@@ -127,41 +168,47 @@ class CanaryController:
         if candidate.latency_p99_ms > p.max_latency_p99_ms:
             return f"latency p99 {candidate.latency_p99_ms:.1f} ms > {p.max_latency_p99_ms}"
         if candidate.mean_prediction is not None and stable.mean_prediction is not None:
-            shift = abs(candidate.mean_prediction - stable.mean_prediction) / (
-                abs(stable.mean_prediction) + 1)
+            shift = prediction_shift(candidate, stable)
             if shift > p.max_mean_shift:
                 return f"prediction shift {shift:.3f} > {p.max_mean_shift}"
         if p.max_mse_increase is not None and candidate.mse is not None \
                 and stable.mse is not None and candidate.mse - stable.mse > p.max_mse_increase:
-            return f"labelled mse {candidate.mse:.3f} vs stable {stable.mse:.3f}"
+            return (f"labelled mse {candidate.mse:.3f} vs stable {stable.mse:.3f} "
+                    f"(allowed increase {p.max_mse_increase})")
         return None
 
-    def tick(self, now: float | None = None) -> Rollout:
+    def tick(self, now: float | None = None) -> Rollout | None:
         """One analysis; a tick sooner than the interval after the last changes nothing."""
         now = time.time() if now is None else now
-        r = self.rollout
-        if r is None or r.status != "progressing":
-            return r
-        if now - r.last_tick < self.policy.interval_seconds:
-            return r
-        problem = self._check(r.last_tick, now)
-        weight = self.policy.steps[r.step]
-        r.history.append({"at": now, "weight": weight, "result": problem or "pass"})
-        r.last_tick = now
-        if problem is None:
-            r.step += 1
-            if r.step == len(self.policy.steps) or self.policy.steps[r.step] == 100:
-                self._promote()
+        with self._exclusive():
+            if self.rollout is None or self.rollout.status != "progressing":
+                if self._adopt(now):
+                    self._save()
+                return self.rollout
+            r = self.rollout
+            if now - r.last_tick < self.policy.interval_seconds:
+                return r
+            candidate = self.endpoint.window_metrics(r.candidate_id, r.last_tick, now)
+            stable = self.endpoint.window_metrics(r.stable_id, r.last_tick, now)
+            problem = self._check(candidate, stable)
+            r.history.append({"at": now, "weight": self.policy.steps[r.step],
+                              "result": problem or "pass", "candidate": asdict(candidate),
+                              "stable": asdict(stable)})
+            r.last_tick = now
+            if problem is None:
+                r.step += 1
+                if r.step == len(self.policy.steps) or self.policy.steps[r.step] == 100:
+                    self._promote()
+                else:
+                    w = self.policy.steps[r.step]
+                    self.endpoint.set_split({r.candidate_id: w, r.stable_id: 100 - w})
             else:
-                w = self.policy.steps[r.step]
-                self.endpoint.set_split({r.candidate_id: w, r.stable_id: 100 - w})
-        else:
-            r.failed += 1
-            past_deadline = now - r.started > self.policy.progress_deadline_seconds
-            if r.failed >= self.policy.failure_threshold or past_deadline:
-                self._abort(problem if not past_deadline else f"progress deadline; {problem}")
-        self._save()
-        return r
+                r.failed += 1
+                past_deadline = now - r.started > self.policy.progress_deadline_seconds
+                if r.failed >= self.policy.failure_threshold or past_deadline:
+                    self._abort(problem if not past_deadline else f"progress deadline; {problem}")
+            self._save()
+            return r
 
     def _promote(self) -> None:
         r = self.rollout

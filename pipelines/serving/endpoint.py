@@ -8,6 +8,8 @@ It answers the parts of the Vertex AI endpoint REST API a canary needs, under
   POST  :undeployModel  {"deployedModelId": ..., "trafficSplit": {...}}
   PATCH (the endpoint)  {"trafficSplit": {...}}
   GET   (the endpoint)
+  GET   :metrics        ?deployedModelId=&since=&until= (the twin of querying the
+                        BigQuery request-response log; not a Vertex method)
 
 As on Vertex, a traffic split maps deployed model ids to integers summing to
 100, "0" names the model being deployed, and a model still taking traffic
@@ -18,6 +20,7 @@ and latency, to DuckDB (the twin of request-response logging to BigQuery).
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -42,6 +45,24 @@ def _without_nan(value):
     if isinstance(value, list):
         return [_without_nan(v) for v in value]
     return None if isinstance(value, float) and value != value else value
+
+
+@dataclass(frozen=True)
+class WindowMetrics:
+    """What one deployed model served over an analysis window."""
+
+    samples: int
+    error_rate: float
+    latency_p99_ms: float
+    mean_prediction: float | None
+    std_prediction: float | None
+    mse: float | None  # against fed-back labels, when there are any
+
+
+def _first_number(predictions) -> float | None:
+    while isinstance(predictions, list) and predictions:
+        predictions = predictions[0]
+    return predictions if isinstance(predictions, (int, float)) else None
 
 
 class EndpointError(FullcycleError):
@@ -76,6 +97,14 @@ class EndpointState:
     @classmethod
     def load(cls, path: Path) -> EndpointState:
         return cls(**json.loads(path.read_text())) if path.exists() else cls()
+
+    def add(self, model_path: str, split: dict[str, int]) -> str:
+        """Adds a deployed model; ``split`` names it "0", as Vertex does. Returns its id."""
+        deployed_id = str(int(time.time() * 1000) % 10**12 + len(self.deployed))
+        split = {deployed_id if k == "0" else k: v for k, v in split.items()}
+        self.traffic_split = check_split(split, set(self.deployed) | {deployed_id})
+        self.deployed[deployed_id] = model_path
+        return deployed_id
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +172,30 @@ class LocalEndpoint:
             raise EndpointError(f"model {path} does not exist", 404)
         return LoadedModel(Path(path))
 
+    def window_metrics(self, deployed_id: str, since: float, until: float) -> WindowMetrics:
+        """Metrics of one deployed model over the requests logged in [since, until)."""
+        rows = self.log.query(
+            "SELECT r.predictions, r.latency_ms, r.error, f.labels FROM requests r "
+            "LEFT JOIN feedback f USING (request_id) "
+            "WHERE r.deployed_model_id = ? AND r.ts >= ? AND r.ts < ?",
+            [deployed_id, since, until])
+        if not rows:
+            return WindowMetrics(0, 0.0, 0.0, None, None, None)
+        latencies = sorted(r[1] for r in rows)
+        p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
+        values, errors, squared = [], 0, []
+        for predictions, _, error, labels in rows:
+            errors += error is not None
+            value = _first_number(json.loads(predictions)) if predictions else None
+            if value is not None:
+                values.append(value)
+                if labels:
+                    squared.append((value - _first_number(json.loads(labels))) ** 2)
+        mean = sum(values) / len(values) if values else None
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else None
+        return WindowMetrics(len(rows), errors / len(rows), p99, mean, std,
+                             sum(squared) / len(squared) if squared else None)
+
     def describe(self) -> dict:
         with self._lock:
             return {"deployedModels": [{"id": i, "model": p} for i, p in
@@ -152,14 +205,11 @@ class LocalEndpoint:
     def deploy(self, model_path: str, split: dict[str, int]) -> str:
         """Loads and deploys a version; ``split`` names it "0", as Vertex does."""
         loaded = self._load(model_path)  # load before touching the live state
-        deployed_id = str(int(time.time() * 1000) % 10**12 + len(self.state.deployed))
         with self._lock:
-            ids = set(self.state.deployed) | {deployed_id}
-            split = {deployed_id if k == "0" else k: v for k, v in split.items()}
-            split = check_split(split, ids)
+            state = EndpointState(dict(self.state.deployed), dict(self.state.traffic_split))
+            deployed_id = state.add(model_path, split)  # raises before anything changed
             self._models[deployed_id] = loaded
-            self.state.deployed[deployed_id] = model_path
-            self.state.traffic_split = split
+            self.state = state
             self.state.save(self._state_path)
         return deployed_id
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -33,6 +34,10 @@ def create_endpoint_app(local: LocalEndpoint) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
+
+    @app.get(BASE + ":metrics")  # before GET BASE, whose {endpoint} would swallow ":metrics"
+    def metrics(deployedModelId: str, since: float, until: float) -> dict:  # noqa: N803
+        return asdict(local.window_metrics(deployedModelId, since, until))
 
     @app.get(BASE)
     def describe(project: str, location: str, endpoint: str) -> dict:  # noqa: ARG001

@@ -22,7 +22,7 @@ BURST = 150  # requests before each tick: at 10 %, fewer than 3 reach the candid
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     root = tmp_path_factory.mktemp("canary-versions")
-    return {"stable": constant_model(root / "1", 1.0), "same": constant_model(root / "2", 1.05),
+    return {"stable": constant_model(root / "1", 1.0), "same": constant_model(root / "2", 1.02),
             "nan": constant_model(root / "3", math.nan), "far": constant_model(root / "4", 9.0)}
 
 
@@ -82,8 +82,9 @@ def test_good_candidate_is_promoted_through_every_step(setup, versions):
     url, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
     with Load(url) as load:
-        rollout = controller.start(versions["same"])
+        controller.start(versions["same"])
         run_ticks(controller, 6, url)
+        rollout = controller.rollout
     assert rollout.status == "promoted", rollout
     assert [h["weight"] for h in rollout.history] == [10, 25, 50]
     assert all(h["result"] == "pass" for h in rollout.history)
@@ -96,8 +97,9 @@ def test_nan_candidate_is_rolled_back_with_zero_failed_requests(setup, versions)
     url, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
     with Load(url) as load:
-        rollout = controller.start(versions["nan"])
+        controller.start(versions["nan"])
         run_ticks(controller, 6, url)
+        rollout = controller.rollout
     assert rollout.status == "aborted" and "error rate" in rollout.reason
     assert endpoint.describe()["trafficSplit"] == {stable: 100}
     assert rollout.candidate_id not in endpoint.state.deployed
@@ -108,16 +110,18 @@ def test_shifted_predictions_are_rolled_back(setup, versions):
     url, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
     with Load(url):
-        rollout = controller.start(versions["far"])
+        controller.start(versions["far"])
         run_ticks(controller, 6, url)
+        rollout = controller.rollout
     assert rollout.status == "aborted" and "prediction shift" in rollout.reason
 
 
 def test_too_few_samples_never_promote(setup, versions):
     _, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
-    rollout = controller.start(versions["same"])
+    controller.start(versions["same"])
     run_ticks(controller, 6)  # no traffic at all
+    rollout = controller.rollout
     assert rollout.status == "aborted" and "too few samples" in rollout.reason
     assert endpoint.describe()["trafficSplit"] == {stable: 100}
 
