@@ -212,7 +212,10 @@ def serve_runner(
         stack: str = typer.Option(os.environ.get("FULLCYCLE_STACK", "dev"),
                                   help="Stack config for the vertex backend."),
         run_args: str | None = typer.Option(None, help="Local backend: extra `fullcycle run` "
-                                               "arguments, e.g. '--train-steps 200'.")) -> None:
+                                               "arguments, e.g. '--train-steps 200'."),
+        rollout_interval: float | None = typer.Option(
+            None, help="Local backend: seconds between canary analyses (default: the stack's "
+                       "interval_minutes).")) -> None:
     """Serve the runner API (POST /runs) that Cloud Scheduler calls."""
     import uvicorn
 
@@ -225,8 +228,16 @@ def serve_runner(
     store = RunStore(_workspace().home / "runner" / f"runs-{backend}.sqlite")
     impl = (LocalBackend(store, (run_args or "").split()) if backend == "local"
             else VertexBackend(store, stack))
+    rollouts = None
+    if backend == "local":
+        from pipelines.serving.rollout import controller_for, policy_for
+
+        workspace = _workspace()
+
+        def rollouts(model: str):
+            return controller_for(workspace, model, policy_for(model, stack, rollout_interval))
     host = host or ("0.0.0.0" if "K_SERVICE" in os.environ else "127.0.0.1")
-    uvicorn.run(create_app(store, impl), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(store, impl, rollouts), host=host, port=port, log_level="warning")
 
 
 @app.command()

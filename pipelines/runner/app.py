@@ -4,17 +4,21 @@ POST /runs {"model": name}  -> 202 {"run_id", ...}; the same model and
                                X-CloudScheduler-ScheduleTime never start two runs
 GET  /runs/{id}             -> state, timings, link
 GET  /runs?model=name       -> recent runs
+POST /rollouts/{model}:tick -> one canary analysis of the model's endpoint (a
+                               Scheduler job calls it every interval)
 GET  /healthz
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipelines.config.errors import ConfigError, did_you_mean
+from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean
 from pipelines.runner.backends import Backend
 from pipelines.runner.store import RunStore
 
@@ -25,7 +29,9 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(store: RunStore, backend: Backend) -> FastAPI:
+def create_app(store: RunStore, backend: Backend,
+               rollouts: Callable[[str], object] | None = None) -> FastAPI:
+    """``rollouts(model)`` gives the model's CanaryController; without it, no rollout route."""
     app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
 
     @app.get("/healthz")
@@ -74,6 +80,30 @@ def create_app(store: RunStore, backend: Backend) -> FastAPI:
         data = run.as_dict()
         data["detail"] = json.loads(run.detail) if run.detail else None
         return data
+
+    if rollouts is not None:
+        @app.post("/rollouts/{model}:tick")
+        def tick_rollout(model: str):
+            from pipelines.config.registry import list_models
+            from pipelines.serving.endpoint import EndpointError
+
+            known = list_models()
+            if model not in known:
+                return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
+                              known_models=known)
+            controller = None
+            try:
+                controller = rollouts(model)
+                rollout = controller.tick()
+            except EndpointError as err:
+                return _error(503 if err.status in (503, 404) else 409, str(err))
+            except FullcycleError as err:
+                return _error(503, str(err))
+            finally:
+                getattr(getattr(controller, "endpoint", None), "close", lambda: None)()
+            if rollout is None:
+                return {"model": model, "status": "idle"}
+            return {"model": model, **asdict(rollout)}
 
     @app.get("/runs")
     def list_runs(model: str | None = None) -> dict:
