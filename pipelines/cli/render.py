@@ -52,9 +52,15 @@ def print_summary(summary: RunSummary) -> None:
         console.print(table)
     if summary.blessed is not None:
         console.print("  blessed: " + ("[green]yes[/]" if summary.blessed else "[red]no[/]"))
+    if (infra := summary.infra_validation) is not None:
+        if infra.get("blessed"):
+            console.print(f"  infra validation: [green]passed[/] (served in a separate process, "
+                          f"{infra['requests']} requests, p99 {infra['latency_p99_ms']:.1f} ms)")
+        else:
+            console.print(f"  infra validation: [red]failed[/]: {infra.get('reason')}")
     if summary.pushed_path:
         console.print(f"  pushed to: {summary.pushed_path}")
-    elif summary.blessed is False:
+    elif summary.blessed is False or (infra and not infra.get("blessed")):
         console.print("  pushed: no (the served model is unchanged)")
     cached = summary.cached
     console.print(f"  total: {summary.seconds:.1f} s"

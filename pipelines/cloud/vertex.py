@@ -74,11 +74,12 @@ class CloudTarget:
 
 
 def _vertex_pusher(target: CloudTarget):
-    def make(model, blessing):
+    def make(model, blessing, infra_blessing):
         from tfx.extensions.google_cloud_ai_platform import constants
         from tfx.extensions.google_cloud_ai_platform.pusher.component import Pusher
 
-        return Pusher(model=model, model_blessing=blessing, custom_config={
+        return Pusher(model=model, model_blessing=blessing, infra_blessing=infra_blessing,
+                      custom_config={
             constants.ENABLE_VERTEX_KEY: True,
             constants.VERTEX_REGION_KEY: target.region,
             constants.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE.format(

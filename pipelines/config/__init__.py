@@ -16,6 +16,7 @@ from pipelines.config.metrics import (
 from pipelines.config.model_config import (
                                       DataSource,
                                       Impute,
+                                      InfraValidation,
                                       ModelConfig,
                                       SequenceSpec,
                                       TrainingArgs,
@@ -24,7 +25,8 @@ from pipelines.config.model_config import (
 from pipelines.config.registry import list_models, load_config
 
 __all__ = [
-    "METRIC_NAMES", "ConfigError", "DataSource", "FullcycleError", "Impute", "MetricSpec",
+    "METRIC_NAMES", "ConfigError", "DataSource", "FullcycleError", "Impute", "InfraValidation",
+    "MetricSpec",
     "MetricThreshold", "ModelConfig", "SequenceSpec", "TrainingArgs", "VocabSpec",
     "accuracy_metric", "auc_metric", "create_metric_spec", "list_models", "load_config",
     "mae_metric", "metric", "mse_metric", "rmse_metric",

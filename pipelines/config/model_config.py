@@ -140,6 +140,16 @@ class TrainingArgs(_Frozen):
         return value
 
 
+class InfraValidation(_Frozen):
+    """Load-and-query before push: the candidate is served in a separate process."""
+
+    enabled: bool = True
+    requests: PositiveInt = Field(20, description="Requests sent after one warm-up request.")
+    batch_size: PositiveInt = Field(8, description="Eval-split examples per request.")
+    max_latency_ms: float = Field(250.0, gt=0, description="Budget for the p99 request latency.")
+    timeout_seconds: PositiveInt = Field(300, description="Budget for loading and querying.")
+
+
 class ModelConfig(_Frozen):
     """Everything fullcycle needs to build, train, evaluate and push one model."""
 
@@ -164,6 +174,7 @@ class ModelConfig(_Frozen):
     eval_metric_spec: MetricSpec = Field(default_factory=MetricSpec)
     source: DataSource
     eval_slices: tuple[str, ...] = Field((), description="Features to slice metrics by.")
+    infra_validation: InfraValidation = Field(default_factory=InfraValidation)
     enable_pusher: bool = True
     seed: NonNegativeInt = 42
 

@@ -10,7 +10,8 @@ Steps, in order:
   7. Trainer         - prebuilt or custom Keras model via ``run_fn``
   8. Resolver        - the latest blessed model, the baseline
   9. Evaluator       - metric thresholds and change limits against the baseline
- 10. Pusher          - only a blessed model is pushed
+ 10. InfraValidator  - load-and-query in a separate serving process (errors, NaN, latency)
+ 11. Pusher          - only a blessed, infra-validated model is pushed
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pipelines.config.registry import model_dir, preprocessing_fn_path
 from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fingerprint import code_fingerprint
 from pipelines.pipeline.gate import DataGate, expected_types
+from pipelines.pipeline.infra_validator import InfraValidator
 
 RUN_FN = "pipelines.trainer.run_fn.run_fn"
 
@@ -72,7 +74,7 @@ def create_pipeline(
     example_gen: BaseNode,
     pipeline_root: str,
     beam_pipeline_args: list[str],
-    make_pusher: Callable[[Any, Any], BaseNode] | None = None,
+    make_pusher: Callable[[Any, Any, Any], BaseNode] | None = None,
     serving_model_dir: str | None = None,
     metadata_connection_config: Any = None,
     enable_cache: bool = True,
@@ -85,8 +87,9 @@ def create_pipeline(
       example_gen: the ExampleGen for this platform (BigQuery or DuckDB).
       pipeline_root: where artifacts go (a local directory or a ``gs://`` path).
       beam_pipeline_args: Beam options (DirectRunner locally, Dataflow in the cloud).
-      make_pusher: builds a platform-specific Pusher from the model and blessing
-        channels; by default a filesystem Pusher to ``serving_model_dir``.
+      make_pusher: builds a platform-specific Pusher from the model, blessing and
+        infra blessing (None when disabled) channels; by default a filesystem
+        Pusher to ``serving_model_dir``.
       serving_model_dir: the push destination for the default Pusher.
       metadata_connection_config: ML Metadata store (SQLite locally; None on Vertex).
       enable_cache: reuse outputs of components whose inputs did not change.
@@ -148,14 +151,27 @@ def create_pipeline(
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
                   transform, trainer, model_resolver, evaluator]
+    infra_blessing = None
+    if config.infra_validation.enabled:
+        # Serves the candidate in a separate process and queries it with eval examples.
+        check = config.infra_validation
+        infra_validator = InfraValidator(
+            model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+            split="eval" if "eval" in config.source.splits else list(config.source.splits)[-1],
+            label_key=config.label_key, requests=check.requests, batch_size=check.batch_size,
+            max_latency_ms=check.max_latency_ms, timeout_seconds=check.timeout_seconds)
+        infra_blessing = infra_validator.outputs["blessing"]
+        components.append(infra_validator)
     if config.enable_pusher:
-        # Only a blessed model reaches serving; the served model stays otherwise.
+        # Only a blessed, servable model reaches serving; the served model stays otherwise.
         if make_pusher is not None:
-            pusher = make_pusher(trainer.outputs["model"], evaluator.outputs["blessing"])
+            pusher = make_pusher(trainer.outputs["model"], evaluator.outputs["blessing"],
+                                 infra_blessing)
         else:
             pusher = Pusher(
                 model=trainer.outputs["model"],
                 model_blessing=evaluator.outputs["blessing"],
+                infra_blessing=infra_blessing,
                 push_destination=pusher_pb2.PushDestination(
                     filesystem=pusher_pb2.PushDestination.Filesystem(
                         base_directory=serving_model_dir)))

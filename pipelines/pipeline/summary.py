@@ -7,6 +7,8 @@ not; where the model was pushed.
 
 from __future__ import annotations
 
+import json
+
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +48,7 @@ class RunSummary:
     anomalies: list[str] = field(default_factory=list)
     metrics: list[MetricResult] = field(default_factory=list)
     blessed: bool | None = None
+    infra_validation: dict[str, Any] | None = None  # InfraValidator's result
     pushed_path: str | None = None
     cache: str | None = None  # "run" when the whole run was answered from the run cache
 
@@ -182,6 +185,9 @@ def summarize(config: ModelConfig, workspace: Workspace, pipeline, timings: dict
         summary.blessed = bool(blessing.custom_properties["blessed"].int_value)
     if (evaluation := first("Evaluator", "ModelEvaluation")) is not None:
         summary.metrics = _metrics(evaluation.uri, config, summary.blessed)
+    if (infra := first("InfraValidator", "InfraBlessing")) is not None \
+            and "result" in infra.custom_properties:
+        summary.infra_validation = json.loads(infra.custom_properties["result"].string_value)
     if (pushed := first("Pusher", "PushedModel")) is not None \
             and pushed.custom_properties["pushed"].int_value:
         summary.pushed_path = pushed.custom_properties["pushed_destination"].string_value

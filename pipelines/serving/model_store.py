@@ -79,6 +79,14 @@ class LoadedModel:
             try:
                 if spec.dtype == tf.string:
                     feeds[name] = tf.constant([str(v) for v in values], tf.string)
+                elif spec.shape.rank == 2:  # a sequence: padded with NaN (missing)
+                    rows = [[] if v is None else v if isinstance(v, list) else [v]
+                            for v in values]
+                    width = max(1, *(len(r) for r in rows))
+                    array = np.full((len(rows), width), np.nan, spec.dtype.as_numpy_dtype)
+                    for row, items in zip(array, rows):
+                        row[:len(items)] = [np.nan if x is None else x for x in items]
+                    feeds[name] = tf.constant(array)
                 else:
                     array = np.asarray([np.nan if v is None else v for v in values],
                                        dtype=spec.dtype.as_numpy_dtype)

@@ -10,7 +10,7 @@ from pipelines.config import ConfigError, list_models, load_config
 
 IMAGE = "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest"
 TASKS = {"BigQueryExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
-         "Transform", "Trainer", "Evaluator", "Pusher"}
+         "Transform", "Trainer", "Evaluator", "InfraValidator", "Pusher"}
 
 
 @pytest.fixture(scope="module", params=list_models())

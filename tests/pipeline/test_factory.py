@@ -22,8 +22,18 @@ def by_id(pipeline):
 def test_components_in_order(pipeline):
     assert [c.id for c in pipeline.components] == [
         "DuckDBExampleGen", "latest_blessed_model_resolver", "StatisticsGen", "SchemaGen",
-        "ExampleValidator", "DataGate", "Transform", "Trainer", "Evaluator", "Pusher"]
+        "ExampleValidator", "DataGate", "Transform", "Trainer", "Evaluator", "InfraValidator",
+        "Pusher"]
     assert pipeline.pipeline_info.pipeline_name == "fullcycle-basic-template"
+
+
+def test_pusher_needs_the_infra_blessing(pipeline):
+    components = by_id(pipeline)
+    validator = components["InfraValidator"]
+    assert validator in components["Pusher"].upstream_nodes
+    assert validator.exec_properties["split"] == "eval"
+    assert validator.exec_properties["label_key"] == "label"
+    assert components["Pusher"].inputs["infra_blessing"] is validator.outputs["blessing"]
 
 
 def test_transform_waits_for_the_data_gate(pipeline):

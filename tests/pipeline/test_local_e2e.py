@@ -5,7 +5,8 @@ The runs build on each other, in file order, in one workspace:
   2. a second run on unchanged data is answered from the run cache, and a
      forced one from TFX's per-component cache;
   3. a worse candidate (one training step) is not blessed; the served model stays;
-  4. data whose column changed type stops before Transform; the served model stays.
+  4. a candidate that misses the serving latency budget is not pushed; the served model stays;
+  5. data whose column changed type stops before Transform; the served model stays.
 """
 
 import json
@@ -58,6 +59,8 @@ def test_first_run_is_blessed_and_pushed(workspace, state):
     mse = next(m for m in summary.metrics if m.name == "mse")
     assert mse.value < 25 and mse.passed is True and mse.baseline is None
     assert summary.blessed is True
+    assert summary.infra_validation["blessed"] is True
+    assert summary.infra_validation["requests"] == 20
     assert summary.pushed_path == str(served(workspace))
     assert {c.state for c in summary.components} == {"COMPLETE"}
     state["version"] = served(workspace)
@@ -121,6 +124,19 @@ def test_worse_candidate_is_not_blessed_and_serving_is_unchanged(workspace, stat
     assert served(workspace) == state["version"]
     assert LoadedModel(served(workspace)).predict(read_instances(INSTANCES)) == \
         pytest.approx(state["predictions"])
+
+
+def test_candidate_missing_the_latency_budget_is_not_pushed(workspace, state):
+    config = with_overrides(load_config("basic_template"), train_steps=STEPS)
+    budget = config.infra_validation.model_copy(update={"max_latency_ms": 1e-6})
+    config = config.model_copy(update={"infra_validation": budget})
+    summary = run_local(config, workspace, overrides={"train_steps": STEPS},
+                        use_run_cache=False)
+    assert summary.succeeded, summary.error
+    assert summary.blessed is True  # the Evaluator is satisfied; serving is not
+    assert summary.infra_validation["blessed"] is False
+    assert "exceeds the budget" in summary.infra_validation["reason"]
+    assert summary.pushed_path is None and served(workspace) == state["version"]
 
 
 def test_column_type_change_stops_before_training(workspace, state):
