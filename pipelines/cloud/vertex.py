@@ -3,8 +3,8 @@
 The factory is the local one; the twins are swapped for the cloud parts:
 BigQueryExampleGen with the same split SQL in BigQuery's dialect, Beam on
 Dataflow (running as the model's service account, in the runner image), the
-model's bucket as pipeline root, and the Vertex Pusher deploying to the
-model's endpoint at the first canary weight.
+model's bucket as pipeline root, and the VertexPusher uploading a new model
+version and deploying it to the model's endpoint at the first canary weight.
 """
 
 from __future__ import annotations
@@ -75,24 +75,12 @@ class CloudTarget:
 
 def _vertex_pusher(target: CloudTarget):
     def make(model, blessing, infra_blessing):
-        from tfx.extensions.google_cloud_ai_platform import constants
-        from tfx.extensions.google_cloud_ai_platform.pusher.component import Pusher
+        from dataclasses import asdict
 
-        return Pusher(model=model, model_blessing=blessing, infra_blessing=infra_blessing,
-                      custom_config={
-            constants.ENABLE_VERTEX_KEY: True,
-            constants.VERTEX_REGION_KEY: target.region,
-            constants.VERTEX_CONTAINER_IMAGE_URI_KEY: SERVING_IMAGE.format(
-                region_prefix=target.region.split("-")[0]),
-            constants.SERVING_ARGS_KEY: {
-                "project_id": target.project,
-                "endpoint_name": target.endpoint,
-                "machine_type": target.machine_type,
-                "min_replica_count": target.min_replicas,
-                "max_replica_count": target.max_replicas,
-                "traffic_percentage": target.first_canary_weight,
-            },
-        })
+        from pipelines.cloud.pusher import VertexPusher
+
+        return VertexPusher(model=model, model_blessing=blessing, infra_blessing=infra_blessing,
+                            target=json.dumps(asdict(target))).with_id("Pusher")
     return make
 
 

@@ -60,7 +60,7 @@ def InfraValidator(  # noqa: N802 - TFX components are named like classes
     from pipelines.serving.infra_check import validate
 
     batches = example_requests(examples.uri, split, label_key, requests, batch_size)
-    result = validate(path_utils.serving_model_path(model.uri), batches, max_latency_ms,
+    result = validate(path_utils.serving_model_dir(model.uri), batches, max_latency_ms,
                       timeout_seconds)
     blessed = bool(result.get("blessed"))
     tf.io.gfile.makedirs(blessing.uri)

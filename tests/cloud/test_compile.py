@@ -63,12 +63,17 @@ def test_no_module_file_wheels_and_code_by_path(compiled):
 
 def test_pusher_deploys_to_the_model_endpoint_at_first_canary_weight(compiled):
     model, target, spec = compiled
-    pusher = json.dumps(spec["pipelineSpec"]["root"]["dag"]["tasks"]["Pusher"])
-    config = json.dumps(spec["pipelineSpec"]["components"])
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    pusher = tasks["Pusher"]
     assert target.endpoint == f"fc-{model.replace('_', '-')}"
-    assert f'\\"endpoint_name\\": \\"{target.endpoint}\\"' in config or \
-        target.endpoint in config + pusher
-    assert '\\"traffic_percentage\\": 10' in config + pusher
+    pushed_to = json.loads(pusher["inputs"]["parameters"]["target"]["runtimeValue"]
+                           ["constantValue"]["stringValue"])
+    assert pushed_to["endpoint"] == target.endpoint and pushed_to["first_canary_weight"] == 10
+    assert pusher["inputs"]["artifacts"]["infra_blessing"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "blessing", "producerTask": "InfraValidator"}
+    executors = json.dumps(spec["pipelineSpec"]["deploymentSpec"]["executors"])
+    assert "pipelines.cloud.pusher.VertexPusher_Executor" in executors
+    assert "pipelines.pipeline.infra_validator.InfraValidator_Executor" in executors
 
 
 def test_model_missing_from_stack_is_a_clear_error():

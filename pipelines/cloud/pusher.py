@@ -1,0 +1,44 @@
+"""VertexPusher: the blessed, infra-validated model becomes a new Model Registry version,
+deployed to the model's endpoint at the first canary weight (see ``deploy.py``).
+
+TFX's Vertex Pusher uploads a separate model each time and does not version it;
+this one keeps one registry entry per model with a version per push.
+"""
+
+import json
+import time
+
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing, PushedModel
+
+
+@component
+def VertexPusher(  # noqa: N802 - TFX components are named like classes
+    model: InputArtifact[Model],
+    model_blessing: InputArtifact[ModelBlessing],
+    pushed_model: OutputArtifact[PushedModel],
+    target: Parameter[str],
+    infra_blessing: InputArtifact[InfraBlessing] = None,
+) -> None:
+    """Pushes only when both blessings say so; otherwise records ``pushed`` = 0."""
+    from tfx.utils import path_utils
+
+    from pipelines.cloud.deploy import deploy_version
+    from pipelines.cloud.vertex import CloudTarget
+
+    blessed = model_blessing.get_int_custom_property("blessed") == 1 and (
+        infra_blessing is None or infra_blessing.get_int_custom_property("blessed") == 1)
+    if not blessed:
+        pushed_model.set_int_custom_property("pushed", 0)
+        return
+    version = str(int(time.time()))
+    deployment = deploy_version(CloudTarget(**json.loads(target)),
+                                path_utils.serving_model_dir(model.uri), version)
+    pushed_model.set_int_custom_property("pushed", 1)
+    pushed_model.set_string_custom_property("pushed_version", version)
+    pushed_model.set_string_custom_property(
+        "pushed_destination", f"{deployment.model}@{deployment.version_id}")
+    pushed_model.set_string_custom_property("deployment", json.dumps({
+        "deployed_model_id": deployment.deployed_model_id,
+        "traffic_split": deployment.traffic_split, "note": deployment.note}))
