@@ -8,7 +8,6 @@ not; where the model was pushed.
 from __future__ import annotations
 
 import json
-
 import os
 from dataclasses import dataclass, field
 from typing import Any

@@ -84,7 +84,7 @@ class LoadedModel:
                             for v in values]
                     width = max(1, *(len(r) for r in rows))
                     array = np.full((len(rows), width), np.nan, spec.dtype.as_numpy_dtype)
-                    for row, items in zip(array, rows):
+                    for row, items in zip(array, rows, strict=True):
                         row[:len(items)] = [np.nan if x is None else x for x in items]
                     feeds[name] = tf.constant(array)
                 else:

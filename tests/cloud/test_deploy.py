@@ -141,7 +141,8 @@ def test_first_version_takes_all_traffic_then_a_canary_at_the_first_weight(regis
                            credentials=AnonymousCredentials())
     assert first.version_id == "1" and first.traffic_split == {first.deployed_model_id: 100}
     (upload,) = [b for m, p, b in registry.calls if p == "models:upload"]
-    assert "parentModel" not in upload and upload["model"]["versionAliases"] == ["v1795981998", "default"]
+    assert "parentModel" not in upload
+    assert upload["model"]["versionAliases"] == ["v1795981998", "default"]
 
     second = deploy_version(target, ARTIFACTS.format(2), "1795990000",
                             credentials=AnonymousCredentials())
