@@ -28,9 +28,10 @@ venv: $(VENV)/.synced ## Create .venv from uv.lock (TFX 1.16, TF 2.16, tf-keras,
 lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock --python $(PYENV_PYTHON)
 
-demo: venv ## The main job: seed the warehouse, run basic_template, predict
+demo: venv ## The main job: seed the warehouse, train basic_template, retrain it as a canary, predict
 	$(VENV)/bin/fullcycle data seed
 	$(VENV)/bin/fullcycle run basic_template
+	$(VENV)/bin/fullcycle run basic_template --train-steps 2000
 	$(VENV)/bin/fullcycle predict basic_template --instances pipelines/models/basic_template/instances.json
 
 test: venv lint ## Lint, then run every test (unit and end-to-end)
