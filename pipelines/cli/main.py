@@ -294,12 +294,22 @@ def schedule(stack: str = typer.Option("dev"),
 @app.command("serve-endpoint")
 @cli_errors
 def serve_endpoint(model: str, port: int = typer.Option(8081),
-                   host: str = typer.Option("127.0.0.1")) -> None:
+                   host: str = typer.Option("127.0.0.1"),
+                   workers: int = typer.Option(2, help="Predictions in flight at once."),
+                   tf_threads: int = typer.Option(
+                       1, help="TensorFlow threads per prediction (0: TensorFlow's default). "
+                               "One suits small models: requests run in parallel instead.")
+                   ) -> None:
     """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
     from pipelines.pipeline.quiet import quiet_environment
 
     quiet_environment(False)
+    import tensorflow as tf
     import uvicorn
+
+    if tf_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(tf_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(tf_threads)
 
     from pipelines.config.registry import model_dir
     from pipelines.serving.endpoint import LocalEndpoint
@@ -321,7 +331,8 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
         typer.echo(f"  {deployed['id']}  {share:3d} %  {deployed['model']}")
     register_server(root, url)
     try:
-        uvicorn.run(create_endpoint_app(endpoint), host=host, port=port, log_level="warning")
+        uvicorn.run(create_endpoint_app(endpoint, workers), host=host, port=port,
+                    log_level="warning")
     finally:
         unregister_server(root)
 

@@ -29,16 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import orjson
 
 from pipelines.config.errors import FullcycleError
-
-
-def _flat(value):
-    if isinstance(value, list):
-        for item in value:
-            yield from _flat(item)
-    elif isinstance(value, float):
-        yield value
 
 
 def _without_nan(value):
@@ -115,11 +108,22 @@ class EndpointState:
 
 
 class RequestLog:
-    """Predictions and feedback in DuckDB, one writer at a time."""
+    """Predictions and feedback in DuckDB.
 
-    def __init__(self, path: Path):
+    As on Vertex AI, logging is off the request path: ``record`` queues the row
+    and a writer thread inserts the queue in one statement every
+    ``flush_seconds``. Reads (``query``, ``feedback``) flush first, so they see
+    every request answered before them; ``close`` flushes what is left.
+    """
+
+    COLUMNS = ("request_id", "ts", "deployed_model_id", "instances", "predictions",
+               "latency_ms", "error")
+
+    def __init__(self, path: Path, flush_seconds: float = 0.2):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the DuckDB connection
+        self._queue_lock = threading.Lock()
+        self._queue: list[tuple] = []
         self._db = duckdb.connect(str(path))
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS requests (request_id VARCHAR PRIMARY KEY, ts DOUBLE, "
@@ -127,17 +131,47 @@ class RequestLog:
             "latency_ms DOUBLE, error VARCHAR)")
         self._db.execute("CREATE TABLE IF NOT EXISTS feedback (request_id VARCHAR, ts DOUBLE, "
                          "labels VARCHAR)")
+        self._stop = threading.Event()
+        self._flush_seconds = flush_seconds
+        self._writer = threading.Thread(target=self._write_loop, daemon=True,
+                                        name="request-log")
+        self._writer.start()
 
     def record(self, deployed_model_id: str, instances, predictions, latency_ms: float,
                error: str | None) -> str:
         request_id = uuid.uuid4().hex
-        with self._lock:
-            self._db.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             [request_id, time.time(), deployed_model_id, json.dumps(instances),
-                              json.dumps(predictions), latency_ms, error])
+        row = (request_id, time.time(), deployed_model_id, instances, predictions, latency_ms,
+               error)
+        with self._queue_lock:
+            self._queue.append(row)
         return request_id
 
+    def _write_loop(self) -> None:
+        while not self._stop.wait(self._flush_seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes every queued request to DuckDB."""
+        import pandas as pd
+
+        with self._lock:  # one flush at a time, in queue order
+            with self._queue_lock:
+                rows, self._queue = self._queue, []
+            if not rows:
+                return
+            dumps = orjson.dumps
+            frame = pd.DataFrame(
+                [(r[0], r[1], r[2], dumps(r[3]).decode(), dumps(r[4]).decode(), r[5], r[6])
+                 for r in rows], columns=list(self.COLUMNS))
+            frame["error"] = frame["error"].astype(object)
+            self._db.register("queued_requests", frame)
+            try:
+                self._db.execute("INSERT INTO requests SELECT * FROM queued_requests")
+            finally:
+                self._db.unregister("queued_requests")
+
     def feedback(self, request_id: str, labels: list) -> None:
+        self.flush()
         with self._lock:
             if not self._db.execute("SELECT 1 FROM requests WHERE request_id = ?",
                                     [request_id]).fetchone():
@@ -146,8 +180,16 @@ class RequestLog:
                              [request_id, time.time(), json.dumps(labels)])
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        self.flush()
         with self._lock:
             return self._db.execute(sql, params or []).fetchall()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._writer.join()
+        self.flush()
+        with self._lock:
+            self._db.close()
 
 
 class LocalEndpoint:
@@ -171,6 +213,9 @@ class LocalEndpoint:
         if not Path(path).is_dir():
             raise EndpointError(f"model {path} does not exist", 404)
         return LoadedModel(Path(path))
+
+    def close(self) -> None:
+        self.log.close()
 
     def window_metrics(self, deployed_id: str, since: float, until: float) -> WindowMetrics:
         """Metrics of one deployed model over the requests logged in [since, until)."""
@@ -242,17 +287,19 @@ class LocalEndpoint:
             return chosen, self._models[chosen]
 
     def predict(self, instances: list[dict]) -> dict:
+        import numpy as np
+
         deployed_id, model = self._pick()
         started = time.perf_counter()
         try:
-            predictions = model.predict(instances)
+            outputs = model.predict_array(instances)
         except FullcycleError as err:
             self.log.record(deployed_id, instances, None,
                             (time.perf_counter() - started) * 1000, str(err))
             raise EndpointError(str(err)) from None
         # NaN is not JSON: clients get null, the log records the failure for the canary.
-        nan = any(v != v for v in _flat(predictions))
-        predictions = _without_nan(predictions)
+        nan = outputs.dtype.kind == "f" and bool(np.isnan(outputs).any())
+        predictions = _without_nan(outputs.tolist()) if nan else outputs.tolist()
         request_id = self.log.record(deployed_id, instances, predictions,
                                      (time.perf_counter() - started) * 1000,
                                      "NaN in predictions" if nan else None)

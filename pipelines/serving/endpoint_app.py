@@ -1,10 +1,21 @@
-"""The HTTP API of the local endpoint twin (the Vertex AI endpoint REST shape)."""
+"""The HTTP API of the local endpoint twin (the Vertex AI endpoint REST shape).
+
+``:predict`` is the hot path and skips the framework: a small ASGI layer reads
+the body, predicts on a pool of threads (TensorFlow releases the GIL, so one
+request's model call overlaps the next one's parsing) and writes pre-encoded
+JSON. Everything else is a FastAPI route.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -23,8 +34,63 @@ async def _body(request: Request) -> dict:
     return body
 
 
-def create_endpoint_app(local: LocalEndpoint) -> FastAPI:
-    app = FastAPI(title="fullcycle local endpoint", docs_url=None, redoc_url=None)
+PREDICT = re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/endpoints/[^/:]+:predict$")
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def _error_body(status: int, message: str) -> bytes:
+    return orjson.dumps({"error": {"code": status, "message": message}})
+
+
+class PredictPath:
+    """ASGI: ``POST ...:predict`` answered here, every other request passed to ``app``."""
+
+    def __init__(self, app, local: LocalEndpoint, workers: int = 2):
+        self.app, self.local = app, local
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="predict")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" \
+                or not PREDICT.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        status, payload = await asyncio.get_running_loop().run_in_executor(
+            self.pool, self.predict, b"".join(chunks))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    def predict(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            request = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError as err:
+            return 400, _error_body(400, f"request body is not valid JSON: {err}")
+        instances = request.get("instances") if isinstance(request, dict) else None
+        if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
+            return 400, _error_body(400, "field 'instances' must be a list of objects")
+        try:
+            return 200, orjson.dumps(self.local.predict(instances))
+        except EndpointError as err:
+            return err.status, _error_body(err.status, str(err))
+
+
+def create_endpoint_app(local: LocalEndpoint, workers: int = 2) -> PredictPath:
+    """The endpoint's ASGI app; ``workers`` predictions may run at once."""
+    fast: PredictPath | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        fast.pool.shutdown(wait=True)
+        local.close()  # the request log's last rows
+
+    app = FastAPI(title="fullcycle local endpoint", docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
 
     @app.exception_handler(EndpointError)
     async def refuse(_request: Request, err: EndpointError) -> JSONResponse:
@@ -42,14 +108,6 @@ def create_endpoint_app(local: LocalEndpoint) -> FastAPI:
     @app.get(BASE)
     def describe(project: str, location: str, endpoint: str) -> dict:  # noqa: ARG001
         return local.describe()
-
-    @app.post(BASE + ":predict")
-    async def predict(request: Request) -> dict:
-        body = await _body(request)
-        instances = body.get("instances")
-        if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
-            raise EndpointError("field 'instances' must be a list of objects")
-        return local.predict(instances)
 
     @app.post(BASE + ":deployModel")
     async def deploy(request: Request) -> dict:
@@ -84,4 +142,5 @@ def create_endpoint_app(local: LocalEndpoint) -> FastAPI:
         local.log.feedback(body["requestId"], body["labels"])
         return {}
 
-    return app
+    fast = PredictPath(app, local, workers)
+    return fast

@@ -56,6 +56,7 @@ class LoadedModel:
         self._model = tf.saved_model.load(str(path))
         self._fn = self._model.signatures["serving_default"]
         self._specs = self._fn.structured_input_signature[1]
+        self._needed = frozenset(self._specs)
 
     @property
     def feature_names(self) -> list[str]:
@@ -63,14 +64,19 @@ class LoadedModel:
 
     def predict(self, instances: Sequence[dict[str, Any]]) -> list:
         """One prediction per instance; names the missing or unknown feature on bad input."""
+        return self.predict_array(instances).tolist()
+
+    def predict_array(self, instances: Sequence[dict[str, Any]]):
+        """:meth:`predict` as a NumPy array (one row per instance)."""
         import numpy as np
         import tensorflow as tf
 
         if not instances:
-            return []
+            return np.zeros((0,), np.float32)
+        needed = self._needed
         for i, instance in enumerate(instances):
-            missing = sorted(set(self._specs) - set(instance))
-            if missing:
+            if not needed <= instance.keys():
+                missing = sorted(needed - set(instance))
                 raise FullcycleError(f"instance {i} lacks feature(s) {', '.join(missing)}; "
                                      f"the model needs: {', '.join(self.feature_names)}")
         feeds = {}
@@ -94,5 +100,4 @@ class LoadedModel:
             except (TypeError, ValueError) as err:
                 raise FullcycleError(f"feature {name!r}: values {values[:3]}... cannot be "
                                      f"read as {spec.dtype.name}: {err}") from None
-        outputs = self._fn(**feeds)["outputs"].numpy()
-        return outputs.tolist()
+        return self._fn(**feeds)["outputs"].numpy()
