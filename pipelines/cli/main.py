@@ -359,10 +359,10 @@ def _window_line(check: dict) -> str:
 @app.command()
 @cli_errors
 def rollout(model: str,
-            interval: float = typer.Option(10.0, help="Seconds between analyses (the stack's "
-                                           "interval_minutes applies in the cloud)."),
-            rate: float = typer.Option(40.0, help="Requests per second of live traffic from "
-                                       "eval rows, labels fed back; 0 sends none."),
+            interval: float = typer.Option(10.0, min=0.1, help="Seconds between analyses (the "
+                                           "stack's interval_minutes applies in the cloud)."),
+            rate: float = typer.Option(40.0, min=0.0, help="Requests per second of live traffic "
+                                       "from eval rows, labels fed back; 0 sends none."),
             candidate: Path | None = typer.Option(None, help="A SavedModel to roll out (default: "
                                                   "the one the last push deployed)."),
             stack: str = typer.Option("dev", help="Canary settings from Pulumi.<stack>.yaml."),

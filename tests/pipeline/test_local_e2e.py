@@ -6,12 +6,15 @@ The runs build on each other, in file order, in one workspace:
      forced one from TFX's per-component cache;
   3. a worse candidate (one training step) is not blessed; the served model stays;
   4. a candidate that misses the serving latency budget is not pushed; the served model stays;
-  5. data whose column changed type stops before Transform; the served model stays.
+  5. `fullcycle run` deploys a new version next to the served one at 10 %, and
+     `fullcycle rollout` promotes it on the live endpoint;
+  6. data whose column changed type stops before Transform; the served model stays.
 """
 
 import json
 import shutil
 
+import httpx
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -137,6 +140,37 @@ def test_candidate_missing_the_latency_budget_is_not_pushed(workspace, state):
     assert summary.infra_validation["blessed"] is False
     assert "exceeds the budget" in summary.infra_validation["reason"]
     assert summary.pushed_path is None and served(workspace) == state["version"]
+
+
+def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, state):
+    from pipelines.cli.main import app
+    from pipelines.serving.endpoint import LocalEndpoint
+    from pipelines.serving.endpoint_app import create_endpoint_app
+    from pipelines.serving.rollout import deploy_pushed, register_server, unregister_server
+    from tests.runner.conftest import serve
+
+    deploy_pushed(workspace, "basic_template", str(state["version"]), 10)  # serving: 100 %
+    result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS + 1)])
+    assert result.exit_code == 0, result.output
+    assert "with 10 % of traffic" in result.output
+    candidate = served(workspace)
+    assert candidate != state["version"]
+    root = workspace.endpoint_dir("basic_template")
+    url, server = serve(create_endpoint_app(LocalEndpoint(root)))
+    register_server(root, url)
+    try:
+        result = CliRunner().invoke(app, ["rollout", "basic_template", "--interval", "5",
+                                          "--rate", "100"])
+        assert result.exit_code == 0, result.output
+        assert "promoted" in result.output and result.output.count("-> pass") == 3
+        endpoint = httpx.get(f"{url}/v1/projects/local/locations/local/endpoints/"
+                             "basic_template").json()
+        assert [m["model"] for m in endpoint["deployedModels"]] == [str(candidate)]
+        assert list(endpoint["trafficSplit"].values()) == [100]
+    finally:
+        unregister_server(root)
+        server.should_exit = True
+    state["version"] = candidate
 
 
 def test_column_type_change_stops_before_training(workspace, state):
