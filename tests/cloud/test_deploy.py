@@ -11,13 +11,12 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import requests
 from google.auth.credentials import AnonymousCredentials
 
 from pipelines.cloud.deploy import deploy_version
 from pipelines.cloud.vertex import CloudTarget
 from pipelines.config.errors import FullcycleError
-from tests.runner.test_vertex_backend import _json_response
+from tests.google_http import intercepted, json_response
 
 PROJECT, REGION = "fullcycle-dev", "europe-west4"
 PARENT = f"projects/{PROJECT}/locations/{REGION}"
@@ -43,7 +42,7 @@ class FakeRegistry:
                 "supportedDeploymentResourcesTypes": ["DEDICATED_RESOURCES"]}
 
     def _done(self, request, kind: str, response: dict):
-        return _json_response(request, 200, {
+        return json_response(request, 200, {
             "name": f"{PARENT}/operations/{next(self._ids)}", "done": True,
             "response": {"@type": f"type.googleapis.com/google.cloud.aiplatform.v1.{kind}",
                          **response}})
@@ -58,16 +57,16 @@ class FakeRegistry:
         if request.method == "GET" and path == "endpoints":
             wanted = re.fullmatch(r'display_name="(.*)"', query["filter"][0]).group(1)
             found = [self.endpoint] if wanted == self.endpoint["displayName"] else []
-            return _json_response(request, 200, {"endpoints": found})
+            return json_response(request, 200, {"endpoints": found})
         if request.method == "GET" and path == "endpoints/7001":
-            return _json_response(request, 200, self.endpoint)
+            return json_response(request, 200, self.endpoint)
         if request.method == "GET" and path == "models":
             wanted = re.fullmatch(r'display_name="(.*)"', query["filter"][0]).group(1)
-            return _json_response(request, 200, {"models": [
+            return json_response(request, 200, {"models": [
                 self._model_json(i) for i, m in self.models.items()
                 if m["displayName"] == wanted]})
         if request.method == "GET" and (m := re.fullmatch(r"models/(\d+)(?:@(\w+))?", path)):
-            return _json_response(request, 200, self._model_json(m.group(1), m.group(2)))
+            return json_response(request, 200, self._model_json(m.group(1), m.group(2)))
         if request.method == "POST" and path == "models:upload":
             return self._upload(request, body)
         if request.method == "POST" and path == "endpoints/7001:deployModel":
@@ -118,14 +117,8 @@ class FakeRegistry:
 
 @pytest.fixture
 def registry(monkeypatch):
-    from google.cloud import aiplatform
-
-    fake = FakeRegistry()
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
-                        lambda adapter, request, **kw: fake.send(adapter, request, **kw))
-    aiplatform.init(api_transport="rest", credentials=AnonymousCredentials())
-    yield fake
-    aiplatform.init(api_transport="grpc")
+    with intercepted(monkeypatch, FakeRegistry()) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -13,18 +13,10 @@ from google.auth.credentials import AnonymousCredentials
 
 from pipelines.runner.backends import VertexBackend
 from pipelines.runner.store import RunStore
+from tests.google_http import intercepted, json_response
 
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
-
-
-def _json_response(request, status: int, payload: dict) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.headers["Content-Type"] = "application/json"
-    response._content = json.dumps(payload).encode()
-    response.request, response.url = request, request.url
-    return response
 
 
 class FakeVertex:
@@ -41,7 +33,7 @@ class FakeVertex:
         bucket = re.match(r"https://storage\.googleapis\.com/storage/v1/b/([^?/]+)", url)
         if bucket and request.method == "GET":
             name = bucket.group(1)
-            return _json_response(request, 200 if name in self.buckets else 404,
+            return json_response(request, 200 if name in self.buckets else 404,
                                   {"name": name} if name in self.buckets else {"error": {}})
         self.requests.append(request)
         match = re.match(r"https://([a-z0-9-]+)-aiplatform\.googleapis\.com/v1/projects/([^/]+)/"
@@ -56,21 +48,15 @@ class FakeVertex:
         spec = body["pipelineSpec"]
         assert spec["root"]["dag"]["tasks"] and spec["deploymentSpec"]["executors"]
         assert body["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
-        return _json_response(request, 200, {
+        return json_response(request, 200, {
             **body, "name": f"projects/{project}/locations/{location}/pipelineJobs/{job_id}",
             "state": "PIPELINE_STATE_PENDING"})
 
 
 @pytest.fixture
 def vertex(monkeypatch):
-    from google.cloud import aiplatform
-
-    fake = FakeVertex()
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
-                        lambda adapter, request, **kw: fake.send(adapter, request, **kw))
-    aiplatform.init(api_transport="rest", credentials=AnonymousCredentials())
-    yield fake
-    aiplatform.init(api_transport="grpc")
+    with intercepted(monkeypatch, FakeVertex()) as fake:
+        yield fake
 
 
 def test_create_pipeline_job_request(vertex, tmp_path):
@@ -103,7 +89,7 @@ def test_submission_failure_leaves_no_run(vertex, tmp_path, monkeypatch):
     from pipelines.runner.app import create_app
 
     def refuse(adapter, request, **kwargs):
-        return _json_response(request, 403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}})
+        return json_response(request, 403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}})
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
     store = RunStore(tmp_path / "runs.sqlite")
