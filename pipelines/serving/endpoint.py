@@ -212,7 +212,13 @@ class LocalEndpoint:
 
         if not Path(path).is_dir():
             raise EndpointError(f"model {path} does not exist", 404)
-        return LoadedModel(Path(path))
+        model = LoadedModel(Path(path))
+        try:  # before it takes traffic: a cold first call is not the model's latency
+            model.warm_up()
+        except Exception as err:
+            raise EndpointError(f"model {path} failed its warm-up prediction: "
+                                f"{type(err).__name__}: {err}") from None
+        return model
 
     def close(self) -> None:
         self.log.close()

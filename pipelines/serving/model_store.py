@@ -58,6 +58,14 @@ class LoadedModel:
         self._specs = self._fn.structured_input_signature[1]
         self._needed = frozenset(self._specs)
 
+    def warm_up(self) -> None:
+        """One prediction on a made-up instance, so the first real request is not the slow one."""
+        import tensorflow as tf
+
+        instance = {name: "" if spec.dtype == tf.string else
+                    ([0] if spec.shape.rank == 2 else 0) for name, spec in self._specs.items()}
+        self.predict_array([instance])
+
     @property
     def feature_names(self) -> list[str]:
         return sorted(self._specs)
