@@ -13,7 +13,7 @@ latency per request and throughput in instances/s. The in-process calls run with
 TensorFlow's default threading, as a user calling the model gets it.
 Targets: endpoint p50 at batch 1 within 3 ms of in-process; endpoint throughput at
 batch 64 at least 70 % of in-process.
-Usage: python bench/serving.py [--requests N]
+Usage: python bench/serving.py [--requests N] [--server-args "--workers 0"]
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from pipelines.serving.model_store import read_instances, served_version  # noqa
 from pipelines.settings import Workspace  # noqa: E402
 
 MODEL = "basic_template"
+SERVER_ARGS = sys.argv[sys.argv.index("--server-args") + 1].split() \
+    if "--server-args" in sys.argv else []
 PATH = f"/v1/projects/local/locations/local/endpoints/{MODEL}"
 
 
@@ -94,7 +96,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "FULLCYCLE_HOME": str(work / ".fullcycle"), "TF_CPP_MIN_LOG_LEVEL": "3"}
     server = subprocess.Popen([sys.executable, "-m", "pipelines.cli.main", "serve-endpoint",
-                               MODEL, "--port", str(port)], env=env, cwd=ROOT,
+                               MODEL, "--port", str(port), *SERVER_ARGS], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         signature = tf.saved_model.load(str(version)).signatures["serving_default"]

@@ -295,7 +295,9 @@ def schedule(stack: str = typer.Option("dev"),
 @cli_errors
 def serve_endpoint(model: str, port: int = typer.Option(8081),
                    host: str = typer.Option("127.0.0.1"),
-                   workers: int = typer.Option(2, help="Predictions in flight at once."),
+                   workers: int = typer.Option(
+                       0, min=0, help="Prediction threads; 0 predicts on the event loop, one "
+                                      "request at a time (fastest for small models)."),
                    tf_threads: int = typer.Option(
                        1, help="TensorFlow threads per prediction (0: TensorFlow's default). "
                                "One suits small models: requests run in parallel instead.")

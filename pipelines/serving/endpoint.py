@@ -19,6 +19,7 @@ and latency, to DuckDB (the twin of request-response logging to BigQuery).
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import random
@@ -132,10 +133,12 @@ class RequestLog:
         self._db.execute("CREATE TABLE IF NOT EXISTS feedback (request_id VARCHAR, ts DOUBLE, "
                          "labels VARCHAR)")
         self._stop = threading.Event()
+        self._closed = False
         self._flush_seconds = flush_seconds
         self._writer = threading.Thread(target=self._write_loop, daemon=True,
                                         name="request-log")
         self._writer.start()
+        atexit.register(self.close)  # DuckDB must not be torn down under a running writer
 
     def record(self, deployed_model_id: str, instances, predictions, latency_ms: float,
                error: str | None) -> str:
@@ -155,6 +158,8 @@ class RequestLog:
         import pandas as pd
 
         with self._lock:  # one flush at a time, in queue order
+            if self._closed:
+                return
             with self._queue_lock:
                 rows, self._queue = self._queue, []
             if not rows:
@@ -185,11 +190,18 @@ class RequestLog:
             return self._db.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
-        self._stop.set()
-        self._writer.join()
+        """Writes what is queued and closes the database; later calls do nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._stop.set()
+        if threading.current_thread() is not self._writer:
+            self._writer.join()
         self.flush()
         with self._lock:
+            self._closed = True
             self._db.close()
+        atexit.unregister(self.close)
 
 
 class LocalEndpoint:
