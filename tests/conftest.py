@@ -57,3 +57,15 @@ def models_package(tmp_path, monkeypatch):
         return folder
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def servers_shut_down():
+    """Every server a test started finishes its shutdown (and closes what it holds) first."""
+    yield
+    from tests.runner.conftest import SERVED
+
+    for server, _ in SERVED:
+        server.should_exit = True
+    for _, thread in SERVED:
+        thread.join(timeout=30)

@@ -46,6 +46,7 @@ class Traffic:
         self.ok = 0
         self.failures: list[str] = []
         self._stop = threading.Event()
+        self._count_lock = threading.Lock()
         self._random = random.Random(seed)
         self._threads = [threading.Thread(target=self._client, daemon=True, name=f"traffic-{i}")
                          for i in range(clients)]
@@ -63,7 +64,8 @@ class Traffic:
                     answer = endpoint.predict([instance])
                     if self.feedback:
                         endpoint.feedback(answer["requestId"], [label])
-                    self.ok += 1
+                    with self._count_lock:
+                        self.ok += 1
                 except EndpointError as err:
                     self.failures.append(str(err))
                 self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

@@ -16,10 +16,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVED: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+
 def serve(app) -> tuple[str, uvicorn.Server]:
+    """Serves ``app`` on a free loopback port; stop it with ``server.should_exit = True``."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    SERVED.append((server, thread))
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
