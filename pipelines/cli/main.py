@@ -367,6 +367,8 @@ def rollout(model: str,
                                        "from eval rows, labels fed back; 0 sends none."),
             candidate: Path | None = typer.Option(None, help="A SavedModel to roll out (default: "
                                                   "the one the last push deployed)."),
+            min_samples: int | None = typer.Option(
+                None, min=1, help="Candidate requests needed per analysis (default: the stack's)."),
             stack: str = typer.Option("dev", help="Canary settings from Pulumi.<stack>.yaml."),
             once: bool = typer.Option(False, "--once", help="One tick, as the runner route does."),
             ) -> None:
@@ -379,6 +381,10 @@ def rollout(model: str,
     config = load_config(model)
     workspace = _workspace()
     policy = policy_for(model, stack, interval)
+    if min_samples is not None:
+        from dataclasses import replace
+
+        policy = replace(policy, min_samples=min_samples)
     endpoint = endpoint_client(workspace, model)
     controller = controller_for(workspace, model, policy, endpoint)
     if candidate is not None:

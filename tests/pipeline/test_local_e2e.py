@@ -160,7 +160,7 @@ def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, state):
     register_server(root, url)
     try:
         result = CliRunner().invoke(app, ["rollout", "basic_template", "--interval", "5",
-                                          "--rate", "100"])
+                                          "--rate", "100", "--min-samples", "5"])
         assert result.exit_code == 0, result.output
         assert "promoted" in result.output and result.output.count("-> pass") == 3
         endpoint = httpx.get(f"{url}/v1/projects/local/locations/local/endpoints/"

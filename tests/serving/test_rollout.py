@@ -23,7 +23,8 @@ from tests.runner.conftest import serve
 from .test_endpoint import constant_model
 
 MODEL = "basic_template"
-POLICY = CanaryPolicy(steps=(10, 50, 100), interval_seconds=0.4, min_samples=3,
+# At 25 %, even a loaded machine's ~100 requests per window give the candidate ~25 (>= 3).
+POLICY = CanaryPolicy(steps=(25, 50, 100), interval_seconds=1.0, min_samples=3,
                       failure_threshold=2)
 EXAMPLES = [({"x": 1.0}, 1.0)]  # every label is 1.0: the stable model is exact
 
@@ -89,6 +90,9 @@ def test_worse_labelled_metric_is_rolled_back(workspace, versions, served):
     controller = controller_for(workspace, MODEL, policy)
     adopted = controller.tick()
     assert adopted.status == "progressing" and adopted.step == 0
+    # deployed at 10 %, which is not one of this policy's steps: moved to its first one
+    assert httpx.get(url).json()["trafficSplit"] == {adopted.candidate_id: 25,
+                                                     adopted.stable_id: 75}
     rollout, traffic = tick_until_done(controller, url)
     assert rollout.status == "aborted" and "labelled mse 0.16" in rollout.reason, rollout
     described = httpx.get(url).json()
@@ -122,7 +126,7 @@ def test_runner_route_ticks_a_rollout_to_promotion(workspace, versions, served, 
                 time.sleep(POLICY.interval_seconds + 0.05)
         final = states[-1]
         assert final["status"] == "promoted", states
-        assert [h["weight"] for h in final["history"]] == [10, 50]
+        assert [h["weight"] for h in final["history"]] == [25, 50]
         assert httpx.get(url).json()["trafficSplit"] == {final["candidate_id"]: 100}
         assert traffic.failures == []
     finally:
