@@ -125,8 +125,11 @@ def run(model: str,
 def predict(model: str,
             instances: Path = typer.Option(
                 ..., help="JSON: a list of objects or {'instances': [...]}"),
+            endpoint: bool = typer.Option(
+                False, "--endpoint", help="Through the running local endpoint (its traffic "
+                                          "split, logged) instead of the latest pushed version."),
             ) -> None:
-    """Predict with the model's served (latest pushed) version."""
+    """Predict with the model's served (latest pushed) version, or through its endpoint."""
     from pipelines.pipeline.quiet import quiet_environment
 
     quiet_environment(False)
@@ -135,6 +138,17 @@ def predict(model: str,
 
     model_dir(model)
     rows = read_instances(instances)
+    if endpoint:
+        from pipelines.serving.rollout import endpoint_client
+
+        client = endpoint_client(_workspace(), model)
+        try:
+            answer = client.predict(rows)
+        finally:
+            client.close()
+        typer.echo(json.dumps({"model": model, "deployedModelId": answer["deployedModelId"],
+                               "predictions": answer["predictions"]}, indent=2))
+        return
     version = served_version(_workspace().serving_model_dir(model), model)
     predictions = LoadedModel(version).predict(rows)
     typer.echo(json.dumps({"model": model, "version": version.name,

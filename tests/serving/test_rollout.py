@@ -141,3 +141,23 @@ def test_live_traffic_uses_labelled_eval_rows(workspace):
     instance, label = examples[0]
     assert "label" not in instance and isinstance(label, float)
     assert {"numeric_feature1", "categorical_feature"} <= set(instance)
+
+
+def test_predict_through_the_served_endpoint(workspace, versions, served, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    instances = tmp_path / "instances.json"
+    instances.write_text(json.dumps([{"x": 3.0}, {"x": 4.0}]))
+    args = ["predict", MODEL, "--instances", str(instances), "--endpoint"]
+    down = CliRunner().invoke(app, args)
+    assert down.exit_code == 2 and "serve-endpoint basic_template" in down.output
+    deploy_pushed(workspace, MODEL, versions["stable"], 10)
+    served()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["predictions"] == [1.0, 1.0] and answer["deployedModelId"]
