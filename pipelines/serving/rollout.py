@@ -80,6 +80,20 @@ def controller_for(workspace: Workspace, model: str, policy: CanaryPolicy,
                             workspace.rollout_state(model))
 
 
+def _first_split(deployed: dict[str, str], pushed: str, first_weight: int,
+                 model: str) -> dict[str, int] | str:
+    """The traffic split that deploys ``pushed`` next to ``deployed`` (id -> path), or why not."""
+    if pushed in deployed.values():
+        return f"{pushed} is already deployed"
+    if len(deployed) > 1:
+        return (f"not deployed: a rollout is under way on the endpoint of {model!r} "
+                f"({len(deployed)} models); finish it with `fullcycle rollout {model}`")
+    if not deployed:
+        return {"0": 100}
+    (stable,) = deployed
+    return {"0": first_weight, stable: 100 - first_weight}
+
+
 def deploy_pushed(workspace: Workspace, model: str, pushed: str, first_weight: int) -> str:
     """Deploys a just-pushed version to the local endpoint, as the Vertex Pusher does.
 
@@ -88,30 +102,23 @@ def deploy_pushed(workspace: Workspace, model: str, pushed: str, first_weight: i
     there is one, else edits the endpoint's saved state. Returns what happened.
     """
     root = workspace.endpoint_dir(model)
-    url = served_url(root)
-    if url is not None:
-        client = endpoint_client(workspace, model)
-        described = client.describe()
-    else:
+    if served_url(root) is None:
         state = EndpointState.load(root / "endpoint.json")
-        described = {"deployedModels": [{"id": i, "model": p} for i, p in state.deployed.items()],
-                     "trafficSplit": state.traffic_split}
-    models = described["deployedModels"]
-    if any(m["model"] == pushed for m in models):
-        return f"{pushed} is already deployed"
-    if len(models) > 1:
-        return (f"not deployed: a rollout is under way on the endpoint of {model!r} "
-                f"({len(models)} models); finish it with `fullcycle rollout {model}`")
-    if models:
-        (stable,) = [m["id"] for m in models]
-        split = {"0": first_weight, stable: 100 - first_weight}
-    else:
-        split = {"0": 100}
-    if url is not None:
-        deployed_id = client.deploy(pushed, split)
-    else:
+        split = _first_split(state.deployed, pushed, first_weight, model)
+        if isinstance(split, str):
+            return split
         deployed_id = state.add(pushed, split)
         state.save(root / "endpoint.json")
+    else:
+        client = endpoint_client(workspace, model)
+        try:
+            deployed = {m["id"]: m["model"] for m in client.describe()["deployedModels"]}
+            split = _first_split(deployed, pushed, first_weight, model)
+            if isinstance(split, str):
+                return split
+            deployed_id = client.deploy(pushed, split)
+        finally:
+            client.close()
     share = split["0"]
     return (f"deployed as {deployed_id} with {share} % of traffic"
             + ("" if share == 100 else f"; `fullcycle rollout {model}` runs the canary"))
