@@ -13,7 +13,7 @@ latency per request and throughput in instances/s. The in-process calls run with
 TensorFlow's default threading, as a user calling the model gets it.
 Targets: endpoint p50 at batch 1 within 3 ms of in-process; endpoint throughput at
 batch 64 at least 70 % of in-process.
-Usage: python bench/serving.py [--requests N] [--server-args "--workers 0"]
+Usage: python bench/serving.py [--requests N] [--server-args "--tf-threads 0"]
 """
 
 from __future__ import annotations

@@ -309,12 +309,9 @@ def schedule(stack: str = typer.Option("dev"),
 @cli_errors
 def serve_endpoint(model: str, port: int = typer.Option(8081),
                    host: str = typer.Option("127.0.0.1"),
-                   workers: int = typer.Option(
-                       0, min=0, help="Prediction threads; 0 predicts on the event loop, one "
-                                      "request at a time (fastest for small models)."),
                    tf_threads: int = typer.Option(
-                       1, help="TensorFlow threads per prediction (0: TensorFlow's default). "
-                               "One suits small models: requests run in parallel instead.")
+                       1, help="TensorFlow threads per prediction (0: TensorFlow's default); "
+                               "one is fastest for small models.")
                    ) -> None:
     """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
     from pipelines.pipeline.quiet import quiet_environment
@@ -347,8 +344,7 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
         typer.echo(f"  {deployed['id']}  {share:3d} %  {deployed['model']}")
     register_server(root, url)
     try:
-        uvicorn.run(create_endpoint_app(endpoint, workers), host=host, port=port,
-                    log_level="warning")
+        uvicorn.run(create_endpoint_app(endpoint), host=host, port=port, log_level="warning")
     finally:
         unregister_server(root)
 

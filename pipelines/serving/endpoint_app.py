@@ -1,18 +1,16 @@
 """The HTTP API of the local endpoint twin (the Vertex AI endpoint REST shape).
 
 ``:predict`` is the hot path and skips the framework: a small ASGI layer reads
-the body, predicts (on the event loop by default: for small models a thread
-hand-off costs more than it overlaps; ``workers`` > 0 uses a thread pool) and
-writes pre-encoded JSON. Everything else is a FastAPI route.
+the body, predicts on the event loop (for small models a thread hand-off costs
+more than it overlaps: bench/RESULTS.md) and writes pre-encoded JSON.
+Everything else is a FastAPI route.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import orjson
@@ -45,9 +43,8 @@ def _error_body(status: int, message: str) -> bytes:
 class PredictPath:
     """ASGI: ``POST ...:predict`` answered here, every other request passed to ``app``."""
 
-    def __init__(self, app, local: LocalEndpoint, workers: int = 0):
+    def __init__(self, app, local: LocalEndpoint):
         self.app, self.local = app, local
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="predict") if workers else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" \
@@ -59,12 +56,7 @@ class PredictPath:
             message = await receive()
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if self.pool is None:  # on the event loop: no thread hand-off, one request at a time
-            status, payload = self.predict(body)
-        else:
-            status, payload = await asyncio.get_running_loop().run_in_executor(
-                self.pool, self.predict, body)
+        status, payload = self.predict(b"".join(chunks))
         await send({"type": "http.response.start", "status": status,
                     "headers": [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
@@ -83,15 +75,12 @@ class PredictPath:
             return err.status, _error_body(err.status, str(err))
 
 
-def create_endpoint_app(local: LocalEndpoint, workers: int = 0) -> PredictPath:
-    """The endpoint's ASGI app; ``workers`` predictions may run at once (0: on the event loop)."""
-    fast: PredictPath | None = None
+def create_endpoint_app(local: LocalEndpoint) -> PredictPath:
+    """The endpoint's ASGI app."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
-        if fast.pool is not None:
-            fast.pool.shutdown(wait=True)
         local.close()  # the request log's last rows
 
     app = FastAPI(title="fullcycle local endpoint", docs_url=None, redoc_url=None,
@@ -147,5 +136,4 @@ def create_endpoint_app(local: LocalEndpoint, workers: int = 0) -> PredictPath:
         local.log.feedback(body["requestId"], body["labels"])
         return {}
 
-    fast = PredictPath(app, local, workers)
-    return fast
+    return PredictPath(app, local)
