@@ -35,17 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 import pipelines  # noqa: E402,F401 - TF_USE_LEGACY_KERAS before TensorFlow
 from pipelines.serving.model_store import read_instances, served_version  # noqa: E402
+from pipelines.serving.stats import percentile  # noqa: E402
 from pipelines.settings import Workspace  # noqa: E402
 
 MODEL = "basic_template"
 SERVER_ARGS = sys.argv[sys.argv.index("--server-args") + 1].split() \
     if "--server-args" in sys.argv else []
 PATH = f"/v1/projects/local/locations/local/endpoints/{MODEL}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def measure(call, requests: int, batch: int, callers: int = 1) -> dict[str, float]:

@@ -33,6 +33,7 @@ import duckdb
 import orjson
 
 from pipelines.config.errors import FullcycleError
+from pipelines.serving.stats import has_nan, percentile
 
 
 def _without_nan(value):
@@ -244,8 +245,7 @@ class LocalEndpoint:
             [deployed_id, since, until])
         if not rows:
             return WindowMetrics(0, 0.0, 0.0, None, None, None)
-        latencies = sorted(r[1] for r in rows)
-        p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
+        p99 = percentile([r[1] for r in rows], 0.99)
         values, errors, squared = [], 0, []
         for predictions, _, error, labels in rows:
             errors += error is not None
@@ -305,8 +305,6 @@ class LocalEndpoint:
             return chosen, self._models[chosen]
 
     def predict(self, instances: list[dict]) -> dict:
-        import numpy as np
-
         deployed_id, model = self._pick()
         started = time.perf_counter()
         try:
@@ -316,7 +314,7 @@ class LocalEndpoint:
                             (time.perf_counter() - started) * 1000, str(err))
             raise EndpointError(str(err)) from None
         # NaN is not JSON: clients get null, the log records the failure for the canary.
-        nan = outputs.dtype.kind == "f" and bool(np.isnan(outputs).any())
+        nan = has_nan(outputs)
         predictions = _without_nan(outputs.tolist()) if nan else outputs.tolist()
         request_id = self.log.record(deployed_id, instances, predictions,
                                      (time.perf_counter() - started) * 1000,

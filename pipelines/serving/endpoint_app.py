@@ -15,7 +15,7 @@ from dataclasses import asdict
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from pipelines.serving.endpoint import EndpointError, LocalEndpoint
 
@@ -87,9 +87,9 @@ def create_endpoint_app(local: LocalEndpoint) -> PredictPath:
                   lifespan=lifespan)
 
     @app.exception_handler(EndpointError)
-    async def refuse(_request: Request, err: EndpointError) -> JSONResponse:
-        return JSONResponse({"error": {"code": err.status, "message": str(err)}},
-                            status_code=err.status)
+    async def refuse(_request: Request, err: EndpointError) -> Response:
+        return Response(_error_body(err.status, str(err)), status_code=err.status,
+                        media_type="application/json")
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -12,7 +12,6 @@ pipeline with it and nothing the pipeline imported can help the model load.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -21,15 +20,10 @@ import time
 from pathlib import Path
 
 
-def _nan_in(value) -> bool:
-    if isinstance(value, list):
-        return any(_nan_in(v) for v in value)
-    return isinstance(value, float) and math.isnan(value)
-
-
 def check(model_dir: str, requests: list[list[dict]], max_latency_ms: float) -> dict:
     """Loads ``model_dir`` and queries it with ``requests`` (lists of instances)."""
     from pipelines.serving.model_store import LoadedModel
+    from pipelines.serving.stats import has_nan, percentile
 
     started = time.perf_counter()
     try:
@@ -42,20 +36,19 @@ def check(model_dir: str, requests: list[list[dict]], max_latency_ms: float) -> 
     for i, instances in enumerate([requests[0], *requests]):  # the first one warms up
         begun = time.perf_counter()
         try:
-            predictions = model.predict(instances)
+            outputs = model.predict_array(instances)
         except Exception as err:
             return {"blessed": False, "reason": f"request {i} failed: {type(err).__name__}: {err}"}
         if i:
             latencies.append((time.perf_counter() - begun) * 1000)
-        if _nan_in(predictions):
+        if has_nan(outputs):
             return {"blessed": False, "reason": f"request {i} answered NaN"}
-        if len(predictions) != len(instances):
-            return {"blessed": False, "reason": f"request {i}: {len(predictions)} predictions "
+        if len(outputs) != len(instances):
+            return {"blessed": False, "reason": f"request {i}: {len(outputs)} predictions "
                                                 f"for {len(instances)} instances"}
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
+    p99 = percentile(latencies, 0.99)
     result = {"blessed": p99 <= max_latency_ms, "requests": len(latencies),
-              "latency_p50_ms": round(latencies[len(latencies) // 2], 3),
+              "latency_p50_ms": round(percentile(latencies, 0.5), 3),
               "latency_p99_ms": round(p99, 3), "load_seconds": round(load_seconds, 3)}
     if not result["blessed"]:
         result["reason"] = f"latency p99 {p99:.1f} ms exceeds the budget of {max_latency_ms} ms"
