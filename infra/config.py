@@ -169,6 +169,10 @@ class StackConfig(_Frozen):
     def names(self, model: str) -> ModelNames:
         return ModelNames(model, self.project)
 
+    def entry(self, model: str) -> ModelEntry | None:
+        """The model's entry under ``fullcycle:models``, None if it is not in the stack."""
+        return next((m for m in self.models if m.name == model), None)
+
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], stack: str = "dev") -> StackConfig:
         """Validates Pulumi-style keys (``gcp:project``, ``fullcycle:models``, ...)."""

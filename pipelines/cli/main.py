@@ -267,7 +267,7 @@ def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
     from pipelines.runner.scheduler import scheduler_request, send
 
     config = StackConfig.from_stack_file(stack)
-    entry = next((m for m in config.models if m.name == model), None)
+    entry = config.entry(model)
     retry = entry.retry if entry else RetrySettings()
     request = scheduler_request(model, dt.datetime.now(dt.timezone.utc),
                                 config.names(model).scheduler_job)

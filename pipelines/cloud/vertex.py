@@ -43,7 +43,7 @@ class CloudTarget:
         from pipelines.config.errors import ConfigError, unknown
 
         config = StackConfig.from_stack_file(stack)
-        entry = next((m for m in config.models if m.name == model), None)
+        entry = config.entry(model)
         if entry is None:
             raise ConfigError(unknown(f"model in stack {stack!r}", model,
                                       [m.name for m in config.models])

@@ -58,19 +58,15 @@ def endpoint_client(workspace: Workspace, model: str):
     return HttpEndpoint(url + endpoint_path(model))
 
 
-def canary_settings(model: str, stack: str | None):
+def canary_settings(model: str, stack: str):
     """The model's ``canary:`` block in ``Pulumi.<stack>.yaml``; defaults if it is not there."""
     from infra.config import CanarySettings, StackConfig
 
-    if stack is None:
-        return CanarySettings()
-    config = StackConfig.from_stack_file(stack)
-    entry = next((m for m in config.models if m.name == model), None)
+    entry = StackConfig.from_stack_file(stack).entry(model)
     return entry.canary if entry else CanarySettings()
 
 
-def policy_for(model: str, stack: str | None = "dev",
-               interval_seconds: float | None = None) -> CanaryPolicy:
+def policy_for(model: str, stack: str, interval_seconds: float | None = None) -> CanaryPolicy:
     return CanaryPolicy.from_settings(canary_settings(model, stack), interval_seconds)
 
 
