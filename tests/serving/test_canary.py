@@ -1,7 +1,6 @@
 """The canary controller on the local endpoint, under a live concurrent load."""
 
 import math
-import threading
 import time
 
 import httpx
@@ -10,6 +9,7 @@ import pytest
 from pipelines.serving.canary import CanaryController, CanaryPolicy
 from pipelines.serving.endpoint import LocalEndpoint
 from pipelines.serving.endpoint_app import create_endpoint_app
+from pipelines.serving.traffic import Traffic
 from tests.runner.conftest import serve
 
 from .test_endpoint import PATH, constant_model
@@ -26,32 +26,9 @@ def versions(tmp_path_factory):
             "nan": constant_model(root / "3", math.nan), "far": constant_model(root / "4", 9.0)}
 
 
-class Load:
+def live_load(url: str) -> Traffic:
     """Concurrent clients predicting until stopped; counts failures."""
-
-    def __init__(self, url: str, clients: int = 4):
-        self.url, self.failures, self.ok = url, [], 0
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._client) for _ in range(clients)]
-
-    def _client(self):
-        with httpx.Client(timeout=30) as http:
-            while not self.stop.is_set():
-                response = http.post(f"{self.url}:predict", json={"instances": [{"x": 1.0}]})
-                if response.status_code == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(response.text)
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
+    return Traffic(url, [({"x": 1.0}, None)], rate=1000, clients=4, feedback=False)
 
 
 @pytest.fixture
@@ -81,7 +58,7 @@ def run_ticks(controller, count, url=None):
 def test_good_candidate_is_promoted_through_every_step(setup, versions):
     url, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
-    with Load(url) as load:
+    with live_load(url) as load:
         controller.start(versions["same"])
         run_ticks(controller, 6, url)
         rollout = controller.rollout
@@ -96,7 +73,7 @@ def test_good_candidate_is_promoted_through_every_step(setup, versions):
 def test_nan_candidate_is_rolled_back_with_zero_failed_requests(setup, versions):
     url, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
-    with Load(url) as load:
+    with live_load(url) as load:
         controller.start(versions["nan"])
         run_ticks(controller, 6, url)
         rollout = controller.rollout
@@ -109,7 +86,7 @@ def test_nan_candidate_is_rolled_back_with_zero_failed_requests(setup, versions)
 def test_shifted_predictions_are_rolled_back(setup, versions):
     url, endpoint, stable, state = setup
     controller = CanaryController(endpoint, POLICY, state)
-    with Load(url):
+    with live_load(url):
         controller.start(versions["far"])
         run_ticks(controller, 6, url)
         rollout = controller.rollout
@@ -128,7 +105,7 @@ def test_too_few_samples_never_promote(setup, versions):
 
 def test_killed_controller_resumes_and_repeated_ticks_do_not_skip(setup, versions):
     url, endpoint, _, state = setup
-    with Load(url):
+    with live_load(url):
         first = CanaryController(endpoint, POLICY, state)
         first.start(versions["same"])
         run_ticks(first, 1, url)
