@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -44,8 +45,19 @@ SERVER_ARGS = sys.argv[sys.argv.index("--server-args") + 1].split() \
 PATH = f"/v1/projects/local/locations/local/endpoints/{MODEL}"
 
 
-def measure(call, requests: int, batch: int, callers: int = 1) -> dict[str, float]:
-    """Latency percentiles and throughput of ``requests`` calls per caller, callers in parallel."""
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, all threads) of this process, or of process ``pid``."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(call, requests: int, batch: int, callers: int = 1,
+            server: int | None = None) -> dict[str, float]:
+    """Latency percentiles, throughput and CPU ms per request (this process, and the
+    ``server`` process if any) of ``requests`` calls per caller, callers in parallel."""
     import threading
 
     calls = [call() for _ in range(callers)]  # one client (connection) per caller
@@ -63,14 +75,18 @@ def measure(call, requests: int, batch: int, callers: int = 1) -> dict[str, floa
         latencies.extend(own)
 
     threads = [threading.Thread(target=run, args=(fn,)) for fn in calls]
+    cpu = cpu_seconds(), cpu_seconds(server) if server else 0.0
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
+    per_request = 1000 / (callers * requests)
     return {"p50": statistics.median(latencies), "p99": percentile(latencies, 0.99),
-            "throughput": callers * requests * batch / seconds}
+            "throughput": callers * requests * batch / seconds,
+            "cpu": (cpu_seconds() - cpu[0]) * per_request,
+            "server_cpu": (cpu_seconds(server) - cpu[1]) * per_request if server else 0.0}
 
 
 def free_port() -> int:
@@ -107,7 +123,7 @@ def main() -> None:
                 time.sleep(0.1)
         print(f"model {MODEL} version {version.name}; {requests} requests per caller\n")
         print(f"{'batch':>5}  {'path':<11} {'callers':>7} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'instances/s':>12}")
+              f"{'instances/s':>12} {'CPU ms/request':>15}")
         results = {}
         for batch in (1, 64):
             instances = [rows[i % len(rows)] for i in range(batch)]
@@ -130,14 +146,22 @@ def main() -> None:
                 return post
             for callers in (1, 2):
                 for name, make in (("in-process", in_process), ("endpoint", client)):
-                    r = measure(make, requests, batch, callers)
+                    r = measure(make, requests, batch, callers,
+                                server.pid if name == "endpoint" else None)
                     results[batch, name, callers] = r
+                    cpu = f"{r['cpu']:.2f}" if name == "in-process" else \
+                        f"{r['server_cpu']:.2f} + {r['cpu']:.2f}"
                     print(f"{batch:>5}  {name:<11} {callers:>7} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-                          f"{r['throughput']:>12.0f}")
+                          f"{r['throughput']:>12.0f} {cpu:>15}")
         gap = results[1, "endpoint", 1]["p50"] - results[1, "in-process", 1]["p50"]
         best = {name: max(results[64, name, c]["throughput"] for c in (1, 2))
                 for name in ("in-process", "endpoint")}
-        print(f"\np50 gap at batch 1 (one caller): {gap:.2f} ms (target <= 3 ms)")
+        own = results[64, "in-process", 2]["cpu"]
+        endpoint_cpu = results[64, "endpoint", 2]["server_cpu"] + results[64, "endpoint", 2]["cpu"]
+        print(f"\nCPU per request at batch 64, 2 callers: in-process {own:.2f} ms; endpoint "
+              f"{endpoint_cpu:.2f} ms (server + client). With the CPU shared, the endpoint's "
+              f"throughput is bounded by {own / endpoint_cpu:.0%} of in-process.")
+        print(f"p50 gap at batch 1 (one caller): {gap:.2f} ms (target <= 3 ms)")
         print(f"throughput at batch 64 (best of 1 or 2 callers each): "
               f"{best['endpoint'] / best['in-process']:.0%} of in-process (target >= 70 %)")
     finally:
