@@ -18,11 +18,11 @@ def json_response(request, status: int, payload: dict) -> requests.Response:
 
 @contextlib.contextmanager
 def intercepted(monkeypatch, fake):
-    """Every ``requests`` call goes to ``fake.send``; aiplatform uses REST, anonymously."""
+    """Every ``requests`` call goes to ``fake.send(request)``; aiplatform uses REST, anonymously."""
     from google.cloud import aiplatform
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
-                        lambda adapter, request, **kw: fake.send(adapter, request, **kw))
+                        lambda adapter, request, **kw: fake.send(request))
     aiplatform.init(api_transport="rest", credentials=AnonymousCredentials())
     try:
         yield fake

@@ -230,7 +230,7 @@ def serve_runner(
         rollout_interval: float | None = typer.Option(
             None, help="Local backend: seconds between canary analyses (default: the stack's "
                        "interval_minutes).")) -> None:
-    """Serve the runner API (POST /runs) that Cloud Scheduler calls."""
+    """Serve the runner API (POST /runs, POST /rollouts/MODEL:tick) that Cloud Scheduler calls."""
     import uvicorn
 
     from pipelines.runner.app import create_app
@@ -242,7 +242,6 @@ def serve_runner(
     store = RunStore(_workspace().home / "runner" / f"runs-{backend}.sqlite")
     impl = (LocalBackend(store, (run_args or "").split()) if backend == "local"
             else VertexBackend(store, stack))
-    rollouts = None
     if backend == "local":
         from pipelines.serving.rollout import controller_for, policy_for
 
@@ -250,6 +249,11 @@ def serve_runner(
 
         def rollouts(model: str):
             return controller_for(workspace, model, policy_for(model, stack, rollout_interval))
+    else:
+        from pipelines.cloud.rollout import cloud_controller
+
+        def rollouts(model: str):
+            return cloud_controller(model, stack)
     host = host or ("0.0.0.0" if "K_SERVICE" in os.environ else "127.0.0.1")
     uvicorn.run(create_app(store, impl, rollouts), host=host, port=port, log_level="warning")
 

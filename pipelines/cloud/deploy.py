@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.cloud.rollout import find_endpoint, quoted
 from pipelines.cloud.vertex import SERVING_IMAGE, CloudTarget
 from pipelines.config.errors import FullcycleError
 
@@ -25,31 +26,19 @@ class Deployment:
     note: str
 
 
-def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
                    credentials=None) -> Deployment:
     """Uploads ``artifact_uri`` as a new version and deploys it at the first canary weight."""
     from google.cloud import aiplatform
 
-    if target.endpoint is None:
-        raise FullcycleError(f"model {target.model!r} has no endpoint in the stack "
-                             "(endpoint.enabled is false); nothing to deploy to")
     where = {"project": target.project, "location": target.region, "credentials": credentials}
+    endpoint = find_endpoint(target, credentials)
     display_name = target.endpoint  # fc-<model>: the registry entry is named like the endpoint
-    endpoints = aiplatform.Endpoint.list(filter=f'display_name="{_quoted(target.endpoint)}"',
-                                         **where)
-    if not endpoints:
-        raise FullcycleError(f"endpoint {target.endpoint!r} does not exist in "
-                             f"{target.project}/{target.region}; create it with `pulumi up`")
-    endpoint = endpoints[0]
     deployed = list(endpoint.gca_resource.deployed_models)
     if len(deployed) > 1:
         raise FullcycleError(f"endpoint {target.endpoint!r} already serves {len(deployed)} "
                              "models: a rollout is under way; the new version waits for it")
-    existing = aiplatform.Model.list(filter=f'display_name="{_quoted(display_name)}"', **where)
+    existing = aiplatform.Model.list(filter=f'display_name="{quoted(display_name)}"', **where)
     labels = {"app": "fullcycle", "model": target.model.replace("_", "-")}
     model = aiplatform.Model.upload(
         display_name=display_name, artifact_uri=artifact_uri,

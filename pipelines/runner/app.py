@@ -4,8 +4,9 @@ POST /runs {"model": name}  -> 202 {"run_id", ...}; the same model and
                                X-CloudScheduler-ScheduleTime never start two runs
 GET  /runs/{id}             -> state, timings, link
 GET  /runs?model=name       -> recent runs
-POST /rollouts/{model}:tick -> one canary analysis of the model's endpoint (a
-                               Scheduler job calls it every interval)
+POST /rollouts/{model}:tick -> one canary analysis of the model's endpoint (the
+                               model's rollout Scheduler job calls it every interval);
+                               409 while another tick of the model runs
 GET  /healthz
 """
 
@@ -85,6 +86,7 @@ def create_app(store: RunStore, backend: Backend,
         @app.post("/rollouts/{model}:tick")
         def tick_rollout(model: str):
             from pipelines.config.registry import list_models
+            from pipelines.serving.canary import RolloutBusy
             from pipelines.serving.endpoint import EndpointError
 
             known = list_models()
@@ -97,6 +99,8 @@ def create_app(store: RunStore, backend: Backend,
                 rollout = controller.tick()
             except EndpointError as err:
                 return _error(503 if err.status in (503, 404) else 409, str(err))
+            except RolloutBusy as err:  # a concurrent or retried tick: this one changed nothing
+                return _error(409, str(err))
             except FullcycleError as err:
                 return _error(503, str(err))
             finally:

@@ -10,9 +10,10 @@ were fed back) the labelled MSE against the stable one. Pass: the next weight.
 Fail, or too few samples: ``failed += 1``; at ``failure_threshold`` failures or
 past ``progress_deadline_seconds`` the rollout aborts. Promote: candidate 100 %,
 then the stable model is undeployed. Abort: stable 100 %, the candidate is
-undeployed, and why is recorded. State is saved after every step under a file
-lock, so a restarted controller resumes, concurrent ticks (CLI, runner route)
-don't race, and a repeated tick never skips a step.
+undeployed, and why is recorded. State is saved after every step under an
+exclusive lock (a file lock locally, a lease object in GCS on the cloud runner),
+so a restarted controller resumes, concurrent ticks (CLI, runner route, a
+retried Scheduler call) don't race, and a repeated tick never skips a step.
 """
 
 from __future__ import annotations
@@ -37,6 +38,43 @@ class EndpointOps(Protocol):
     def set_split(self, split: dict[str, int]) -> None: ...
     def undeploy(self, deployed_id: str) -> None: ...
     def window_metrics(self, deployed_id: str, since: float, until: float) -> WindowMetrics: ...
+
+
+class RolloutStore(Protocol):
+    """Where a rollout's state lives, and the lock that makes one tick at a time."""
+
+    def exclusive(self) -> contextlib.AbstractContextManager: ...
+    def load(self) -> dict | None: ...
+    def save(self, state: dict) -> None: ...
+
+
+class RolloutBusy(FullcycleError):
+    """Another controller holds the rollout's lock."""
+
+
+class FileRolloutStore:
+    """The state as a JSON file, locked with ``flock`` (one machine)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def load(self) -> dict | None:
+        return json.loads(self.path.read_text()) if self.path.exists() else None
+
+    def save(self, state: dict) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.path)
 
 
 @dataclass(frozen=True)
@@ -93,31 +131,26 @@ class Rollout:
 class CanaryController:
     """Moves traffic from the stable model to a candidate, or back, one tick at a time."""
 
-    def __init__(self, endpoint: EndpointOps, policy: CanaryPolicy, state_path: Path):
-        self.endpoint, self.policy, self.state_path = endpoint, policy, Path(state_path)
+    def __init__(self, endpoint: EndpointOps, policy: CanaryPolicy,
+                 state: Path | RolloutStore):
+        """``state``: a JSON file path (locked with flock) or any :class:`RolloutStore`."""
+        self.endpoint, self.policy = endpoint, policy
+        self.store = FileRolloutStore(state) if isinstance(state, (str, Path)) else state
         self.rollout = self._load()
 
     def _load(self) -> Rollout | None:
-        if not self.state_path.exists():
-            return None
-        return Rollout(**json.loads(self.state_path.read_text()))
+        state = self.store.load()
+        return None if state is None else Rollout(**state)
 
     def _save(self) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self.rollout), indent=1))
-        tmp.replace(self.state_path)
+        self.store.save(asdict(self.rollout))
 
     @contextlib.contextmanager
     def _exclusive(self):
         """One controller at a time per rollout; the state is re-read inside the lock."""
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.state_path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self.rollout = self._load()
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with self.store.exclusive():
+            self.rollout = self._load()
+            yield
 
     def _stable_id(self) -> str:
         split = self.endpoint.describe()["trafficSplit"]

@@ -53,11 +53,26 @@ class WindowMetrics:
     std_prediction: float | None
     mse: float | None  # against fed-back labels, when there are any
 
+    @classmethod
+    def of(cls, samples: int, errors: int, latency_p99_ms: float, values: list[float],
+           squared_errors: list[float]) -> WindowMetrics:
+        """Metrics of ``samples`` requests: ``values`` holds each answered request's first
+        prediction, ``squared_errors`` those against a fed-back label."""
+        if not samples:
+            return cls(0, 0.0, 0.0, None, None, None)
+        mean = sum(values) / len(values) if values else None
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else None
+        return cls(samples, errors / samples, latency_p99_ms, mean, std,
+                   sum(squared_errors) / len(squared_errors) if squared_errors else None)
 
-def _first_number(predictions) -> float | None:
+
+def first_number(predictions) -> float | None:
+    """The first number of a (nested) prediction; None for null or NaN."""
     while isinstance(predictions, list) and predictions:
         predictions = predictions[0]
-    return predictions if isinstance(predictions, (int, float)) else None
+    if isinstance(predictions, bool) or not isinstance(predictions, (int, float)):
+        return None
+    return None if predictions != predictions else predictions
 
 
 class EndpointError(FullcycleError):
@@ -243,21 +258,16 @@ class LocalEndpoint:
             "LEFT JOIN feedback f USING (request_id) "
             "WHERE r.deployed_model_id = ? AND r.ts >= ? AND r.ts < ?",
             [deployed_id, since, until])
-        if not rows:
-            return WindowMetrics(0, 0.0, 0.0, None, None, None)
-        p99 = percentile([r[1] for r in rows], 0.99)
         values, errors, squared = [], 0, []
         for predictions, _, error, labels in rows:
             errors += error is not None
-            value = _first_number(json.loads(predictions)) if predictions else None
+            value = first_number(json.loads(predictions)) if predictions else None
             if value is not None:
                 values.append(value)
                 if labels:
-                    squared.append((value - _first_number(json.loads(labels))) ** 2)
-        mean = sum(values) / len(values) if values else None
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else None
-        return WindowMetrics(len(rows), errors / len(rows), p99, mean, std,
-                             sum(squared) / len(squared) if squared else None)
+                    squared.append((value - first_number(json.loads(labels))) ** 2)
+        p99 = percentile([r[1] for r in rows], 0.99) if rows else 0.0
+        return WindowMetrics.of(len(rows), errors, p99, values, squared)
 
     def describe(self) -> dict:
         with self._lock:

@@ -7,8 +7,6 @@ summing to 100 naming deployed models or "0" for the new one).
 """
 
 import json
-import re
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -16,103 +14,8 @@ from google.auth.credentials import AnonymousCredentials
 from pipelines.cloud.deploy import deploy_version
 from pipelines.cloud.vertex import CloudTarget
 from pipelines.config.errors import FullcycleError
-from tests.google_http import intercepted, json_response
-
-PROJECT, REGION = "fullcycle-dev", "europe-west4"
-PARENT = f"projects/{PROJECT}/locations/{REGION}"
-
-
-class FakeRegistry:
-    """Models with versions, one endpoint with deployed models and a traffic split."""
-
-    def __init__(self, endpoint_display_name="fc-basic-template"):
-        self.models: dict[str, dict] = {}  # id -> {"displayName", "versions": [...]}
-        self.endpoint = {"name": f"{PARENT}/endpoints/7001", "displayName": endpoint_display_name,
-                         "deployedModels": [], "trafficSplit": {}}
-        self.calls: list[tuple[str, str, dict | None]] = []
-        self._ids = iter(range(100, 1000))
-
-    def _model_json(self, model_id: str, version: str | None = None) -> dict:
-        model = self.models[model_id]
-        version = version or model["default"]
-        return {"name": f"{PARENT}/models/{model_id}", "displayName": model["displayName"],
-                "versionId": version, "versionAliases": model["aliases"][version],
-                "artifactUri": model["artifacts"][version], "labels": model["labels"],
-                # what Vertex reports for a model with a serving container
-                "supportedDeploymentResourcesTypes": ["DEDICATED_RESOURCES"]}
-
-    def _done(self, request, kind: str, response: dict):
-        return json_response(request, 200, {
-            "name": f"{PARENT}/operations/{next(self._ids)}", "done": True,
-            "response": {"@type": f"type.googleapis.com/google.cloud.aiplatform.v1.{kind}",
-                         **response}})
-
-    def send(self, adapter, request, **kwargs):
-        url = urlparse(request.url)
-        assert url.netloc == f"{REGION}-aiplatform.googleapis.com", request.url
-        path = url.path.removeprefix(f"/v1/{PARENT}/")
-        body = json.loads(request.body) if request.body else None
-        self.calls.append((request.method, path, body))
-        query = parse_qs(url.query)
-        if request.method == "GET" and path == "endpoints":
-            wanted = re.fullmatch(r'display_name="(.*)"', query["filter"][0]).group(1)
-            found = [self.endpoint] if wanted == self.endpoint["displayName"] else []
-            return json_response(request, 200, {"endpoints": found})
-        if request.method == "GET" and path == "endpoints/7001":
-            return json_response(request, 200, self.endpoint)
-        if request.method == "GET" and path == "models":
-            wanted = re.fullmatch(r'display_name="(.*)"', query["filter"][0]).group(1)
-            return json_response(request, 200, {"models": [
-                self._model_json(i) for i, m in self.models.items()
-                if m["displayName"] == wanted]})
-        if request.method == "GET" and (m := re.fullmatch(r"models/(\d+)(?:@(\w+))?", path)):
-            return json_response(request, 200, self._model_json(m.group(1), m.group(2)))
-        if request.method == "POST" and path == "models:upload":
-            return self._upload(request, body)
-        if request.method == "POST" and path == "endpoints/7001:deployModel":
-            return self._deploy(request, body)
-        raise AssertionError(f"unexpected call {request.method} {request.url}")
-
-    def _upload(self, request, body):
-        model = body["model"]
-        assert model["artifactUri"].startswith("gs://"), model
-        assert model["containerSpec"]["imageUri"].endswith("prediction/tf2-cpu.2-16:latest")
-        assert model["displayName"] and model["labels"]["app"] == "fullcycle"
-        if "parentModel" in body:
-            model_id = body["parentModel"].rsplit("/", 1)[1]
-            assert model_id in self.models, f"parent {body['parentModel']} does not exist"
-            entry = self.models[model_id]
-            version = str(len(entry["aliases"]) + 1)
-            assert not set(model.get("versionAliases", [])) & {
-                a for aliases in entry["aliases"].values() for a in aliases}, "alias taken"
-        else:
-            model_id, version = str(next(self._ids)), "1"
-            entry = self.models[model_id] = {"displayName": model["displayName"], "aliases": {},
-                                             "artifacts": {}, "default": "1",
-                                             "labels": model["labels"]}
-        entry["aliases"][version] = model.get("versionAliases", [])
-        entry["artifacts"][version] = model["artifactUri"]
-        return self._done(request, "UploadModelResponse", {
-            "model": f"{PARENT}/models/{model_id}", "modelVersionId": version})
-
-    def _deploy(self, request, body):
-        deployed, split = body["deployedModel"], body["trafficSplit"]
-        model_id, version = re.fullmatch(rf"{PARENT}/models/(\d+)(?:@(\w+))?",
-                                         deployed["model"]).groups()
-        assert model_id in self.models and (version is None or version in
-                                            self.models[model_id]["aliases"]), deployed["model"]
-        resources = deployed["dedicatedResources"]
-        assert resources["machineSpec"]["machineType"] and resources["minReplicaCount"] >= 1
-        known = {d["id"] for d in self.endpoint["deployedModels"]}
-        assert set(split) <= known | {"0"}, split
-        assert all(isinstance(v, int) and 0 <= v <= 100 for v in split.values())
-        assert sum(split.values()) == 100, split
-        new_id = str(next(self._ids))
-        self.endpoint["deployedModels"].append({**deployed, "id": new_id})
-        self.endpoint["trafficSplit"] = {new_id if k == "0" else k: v
-                                         for k, v in split.items() if v}
-        return self._done(request, "DeployModelResponse", {"deployedModel": {
-            **deployed, "id": new_id}})
+from tests.cloud.google_fakes import FakeRegistry
+from tests.google_http import intercepted
 
 
 @pytest.fixture

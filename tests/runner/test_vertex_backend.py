@@ -28,7 +28,7 @@ class FakeVertex:
     def __init__(self, buckets=("fullcycle-dev-fc-taxi-tips", "fullcycle-dev-fc-basic-template")):
         self.requests, self.buckets = [], set(buckets)
 
-    def send(self, adapter, request, **kwargs):
+    def send(self, request):
         url = request.url
         bucket = re.match(r"https://storage\.googleapis\.com/storage/v1/b/([^?/]+)", url)
         if bucket and request.method == "GET":

@@ -1,0 +1,303 @@
+"""The canary on Vertex AI, as the cloud runner's ``POST /rollouts/{model}:tick`` runs it.
+
+A :class:`~pipelines.serving.canary.CanaryController` over:
+
+- :class:`VertexEndpoint`: the model's endpoint (made by ``pulumi up``) through
+  google-cloud-aiplatform: traffic split, deploy, undeploy. Each deployed model's
+  window metrics come from
+  - the endpoint's request-response log, which Vertex AI writes to BigQuery
+    (``{project}.{dataset}.endpoint_requests``: ``deployed_model_id``,
+    ``logging_time``, ``response_payload`` with one JSON prediction per instance):
+    the answered requests, their predictions' mean and spread, NaN answers;
+  - Cloud Monitoring: ``prediction/online/prediction_latencies`` (p99 over the
+    window) and ``prediction/online/error_count`` (failed requests, which the log
+    does not hold).
+  The labelled metric needs fed-back labels keyed by request, which Vertex AI's
+  predict response does not identify: it is measured on the local endpoint only.
+- :class:`GcsRolloutStore`: the rollout state in the model's bucket, since Cloud
+  Run keeps nothing between requests. One tick at a time: the lock is a lease
+  object created with ``ifGenerationMatch=0`` (a second tick gets 409 until it is
+  released, or it expires after ``lease_seconds``), and the state is written with
+  the generation it was read at, so a tick whose lease expired cannot overwrite
+  a newer state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import time
+
+from pipelines.cloud.vertex import CloudTarget
+from pipelines.config.errors import FullcycleError
+from pipelines.serving.canary import CanaryController, RolloutBusy
+from pipelines.serving.endpoint import EndpointError, WindowMetrics, first_number
+
+REQUEST_LOG_TABLE = "endpoint_requests"
+LATENCY_METRIC = "aiplatform.googleapis.com/prediction/online/prediction_latencies"
+ERROR_METRIC = "aiplatform.googleapis.com/prediction/online/error_count"
+MONITORING_API = "https://monitoring.googleapis.com/v3"
+
+
+@contextlib.contextmanager
+def google_errors(what: str):
+    """A failed Google API call as a FullcycleError naming what was being done."""
+    from google.api_core.exceptions import GoogleAPICallError
+
+    try:
+        yield
+    except GoogleAPICallError as err:
+        raise FullcycleError(f"{what} failed: {err.code} {err.message}") from None
+
+
+def quoted(value: str) -> str:
+    """``value`` inside a double-quoted Vertex AI list filter."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def find_endpoint(target: CloudTarget, credentials=None):
+    """The model's Vertex AI endpoint (display name ``fc-<model>``); a clear error if absent."""
+    from google.cloud import aiplatform
+
+    if target.endpoint is None:
+        raise FullcycleError(f"model {target.model!r} has no endpoint in the stack "
+                             "(endpoint.enabled is false)")
+    endpoints = aiplatform.Endpoint.list(filter=f'display_name="{quoted(target.endpoint)}"',
+                                         project=target.project, location=target.region,
+                                         credentials=credentials)
+    if not endpoints:
+        raise FullcycleError(f"endpoint {target.endpoint!r} does not exist in "
+                             f"{target.project}/{target.region}; create it with `pulumi up`")
+    return endpoints[0]
+
+
+def _timestamp(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+class VertexEndpoint:
+    """A model's Vertex AI endpoint as :class:`~pipelines.serving.canary.EndpointOps`."""
+
+    def __init__(self, target: CloudTarget, credentials=None):
+        self.target, self.credentials = target, credentials
+        self._where = {"project": target.project, "location": target.region,
+                       "credentials": credentials}
+        self._name: str | None = None
+
+    def _endpoint(self):
+        """The endpoint as it is now (looked up by display name once, then by id)."""
+        from google.cloud import aiplatform
+
+        with google_errors(f"reading endpoint {self.target.endpoint!r}"):
+            if self._name is None:
+                self._name = find_endpoint(self.target, self.credentials).resource_name
+            return aiplatform.Endpoint(self._name, **self._where)
+
+    def describe(self) -> dict:
+        """Deployed models in the order they were deployed, and the traffic split."""
+        endpoint = self._endpoint()
+        models = sorted(endpoint.gca_resource.deployed_models,
+                        key=lambda d: d.create_time.timestamp() if d.create_time else 0.0)
+        return {"deployedModels": [{"id": d.id, "model": d.model} for d in models],
+                "trafficSplit": dict(endpoint.traffic_split)}
+
+    def deploy(self, model: str, split: dict[str, int]) -> str:
+        """Deploys a registry model (``projects/../models/ID[@version]``) with ``split``."""
+        from google.cloud import aiplatform
+
+        endpoint = self._endpoint()
+        before = {d.id for d in endpoint.gca_resource.deployed_models}
+        with google_errors(f"deploying {model} to {self.target.endpoint!r}"):
+            aiplatform.Model(model, **self._where).deploy(
+                endpoint=endpoint, traffic_split=split, machine_type=self.target.machine_type,
+                min_replica_count=self.target.min_replicas,
+                max_replica_count=self.target.max_replicas, sync=True)
+        new = [d.id for d in self._endpoint().gca_resource.deployed_models if d.id not in before]
+        if not new:
+            raise EndpointError(f"deploying {model} to {self.target.endpoint!r} added no model")
+        return new[0]
+
+    def set_split(self, split: dict[str, int]) -> None:
+        with google_errors(f"setting the traffic split of {self.target.endpoint!r} to {split}"):
+            self._endpoint().update(traffic_split=split)
+
+    def undeploy(self, deployed_id: str) -> None:
+        with google_errors(f"undeploying {deployed_id} from {self.target.endpoint!r}"):
+            self._endpoint().undeploy(deployed_model_id=deployed_id)
+
+    def window_metrics(self, deployed_id: str, since: float, until: float) -> WindowMetrics:
+        """The requests ``deployed_id`` answered in [since, until), from BigQuery and Monitoring."""
+        values, nan = [], 0
+        for payload in self._logged_predictions(deployed_id, since, until):
+            value = first_number(json.loads(payload[0])) if payload else None
+            if value is None:
+                nan += 1
+            else:
+                values.append(value)
+        answered = len(values) + nan
+        failed = self._error_count(deployed_id, since, until)
+        p99 = self._latency_p99(deployed_id, since, until) if answered else 0.0
+        return WindowMetrics.of(answered + failed, nan + failed, p99, values, [])
+
+    def _logged_predictions(self, deployed_id: str, since: float, until: float) -> list[list]:
+        from google.cloud import bigquery
+
+        table = f"{self.target.project}.{self.target.dataset}.{REQUEST_LOG_TABLE}"
+        sql = (f"SELECT response_payload FROM `{table}`\n"
+               "WHERE deployed_model_id = @deployed_model_id\n"
+               "  AND logging_time >= @since AND logging_time < @until")
+        config = bigquery.QueryJobConfig(query_parameters=[
+            bigquery.ScalarQueryParameter("deployed_model_id", "STRING", deployed_id),
+            bigquery.ScalarQueryParameter("since", "TIMESTAMP", _timestamp(since)),
+            bigquery.ScalarQueryParameter("until", "TIMESTAMP", _timestamp(until))],
+            labels={"app": "fullcycle", "model": self.target.model.replace("_", "-")})
+        with google_errors(f"reading the request log {table}"):
+            client = bigquery.Client(project=self.target.project, credentials=self.credentials)
+            return [list(row["response_payload"]) for row in
+                    client.query(sql, job_config=config).result()]
+
+    def _series(self, metric: str, aligner: str, deployed_id: str, since: float,
+                until: float) -> list[dict]:
+        """Cloud Monitoring's ``timeSeries.list`` (REST) of one metric of ``deployed_id``."""
+        import google.auth
+        from google.auth.transport.requests import AuthorizedSession
+
+        if self._name is None:
+            self._endpoint()
+        # One aligned point covers the whole window (Monitoring's minimum period is 60 s).
+        period = max(60, math.ceil(until - since))
+        params = {
+            "filter": (f'metric.type = "{metric}" AND '
+                       'resource.type = "aiplatform.googleapis.com/Endpoint" AND '
+                       f'resource.labels.endpoint_id = "{self._name.rsplit("/", 1)[-1]}" AND '
+                       f'metric.labels.deployed_model_id = "{deployed_id}"'),
+            "interval.startTime": _timestamp(until - period).isoformat().replace("+00:00", "Z"),
+            "interval.endTime": _timestamp(until).isoformat().replace("+00:00", "Z"),
+            "aggregation.alignmentPeriod": f"{period}s",
+            "aggregation.perSeriesAligner": aligner, "view": "FULL"}
+        credentials = self.credentials or google.auth.default(
+            scopes=["https://www.googleapis.com/auth/monitoring.read"])[0]
+        url = f"{MONITORING_API}/projects/{self.target.project}/timeSeries"
+        series: list[dict] = []
+        with AuthorizedSession(credentials) as session:
+            while True:
+                response = session.get(url, params=params, timeout=60)
+                if response.status_code != 200:
+                    raise FullcycleError(f"reading {metric} from Cloud Monitoring failed: "
+                                         f"{response.status_code} {response.text[:500]}")
+                page = response.json()
+                series += page.get("timeSeries", [])
+                if not page.get("nextPageToken"):
+                    return series
+                params["pageToken"] = page["nextPageToken"]
+
+    def _latency_p99(self, deployed_id: str, since: float, until: float) -> float:
+        """The highest p99 of the window across latency series (total ≥ model ≥ overhead)."""
+        series = self._series(LATENCY_METRIC, "ALIGN_PERCENTILE_99", deployed_id, since, until)
+        return max((float(p["value"]["doubleValue"]) for s in series for p in s["points"]),
+                   default=0.0)
+
+    def _error_count(self, deployed_id: str, since: float, until: float) -> int:
+        series = self._series(ERROR_METRIC, "ALIGN_SUM", deployed_id, since, until)
+        return sum(int(p["value"]["int64Value"]) for s in series for p in s["points"])
+
+
+class GcsRolloutStore:
+    """A model's rollout state at ``gs://<bucket>/rollouts/<model>.json``, leased per tick."""
+
+    def __init__(self, bucket: str, model: str, project: str | None = None, credentials=None,
+                 lease_seconds: float = 900):
+        from google.cloud import storage
+
+        self.bucket_name, self.model, self.lease_seconds = bucket, model, lease_seconds
+        self._bucket = storage.Client(project=project, credentials=credentials).bucket(bucket)
+        self.state_name, self.lease_name = f"rollouts/{model}.json", f"rollouts/{model}.lease"
+        self._generation = 0  # of the state as loaded; 0: there was none
+
+    def _take_lease(self) -> int:
+        from google.api_core.exceptions import PreconditionFailed
+
+        lease = self._bucket.blob(self.lease_name)
+        body = json.dumps({"model": self.model, "taken": time.time()})
+        try:
+            lease.upload_from_string(body, content_type="application/json",
+                                     if_generation_match=0)
+        except PreconditionFailed:
+            if not self._break_expired_lease():
+                raise RolloutBusy(f"another tick of {self.model!r} holds "
+                                  f"gs://{self.bucket_name}/{self.lease_name}; try again after "
+                                  "it finishes") from None
+            try:
+                lease.upload_from_string(body, content_type="application/json",
+                                         if_generation_match=0)
+            except PreconditionFailed:
+                raise RolloutBusy(f"another tick of {self.model!r} took the lease first") \
+                    from None
+        return lease.generation
+
+    def _break_expired_lease(self) -> bool:
+        """Deletes a lease older than ``lease_seconds`` (its tick died); True if none is held."""
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        held = self._bucket.get_blob(self.lease_name)
+        if held is None:
+            return True
+        if time.time() - held.updated.timestamp() < self.lease_seconds:
+            return False
+        with contextlib.suppress(NotFound, PreconditionFailed):
+            held.delete(if_generation_match=held.generation)
+        return True
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        with google_errors(f"taking the rollout lease in gs://{self.bucket_name}"):
+            generation = self._take_lease()
+        try:
+            yield
+        finally:
+            # Gone or replaced: it expired and another tick broke it; the state's own
+            # generation check kept this tick from overwriting that tick's state.
+            with google_errors(f"releasing the rollout lease in gs://{self.bucket_name}"), \
+                    contextlib.suppress(NotFound, PreconditionFailed):
+                self._bucket.blob(self.lease_name).delete(if_generation_match=generation)
+
+    def load(self) -> dict | None:
+        with google_errors(f"reading gs://{self.bucket_name}/{self.state_name}"):
+            blob = self._bucket.get_blob(self.state_name)
+            if blob is None:
+                self._generation = 0
+                return None
+            data = blob.download_as_bytes(if_generation_match=blob.generation)
+        self._generation = blob.generation
+        return json.loads(data)
+
+    def save(self, state: dict) -> None:
+        from google.api_core.exceptions import PreconditionFailed
+
+        blob = self._bucket.blob(self.state_name)
+        with google_errors(f"writing gs://{self.bucket_name}/{self.state_name}"):
+            try:
+                blob.upload_from_string(json.dumps(state, indent=1),
+                                        content_type="application/json",
+                                        if_generation_match=self._generation)
+            except PreconditionFailed:
+                raise RolloutBusy(f"the rollout state of {self.model!r} changed during this "
+                                  "tick (its lease expired and another tick took over); "
+                                  "nothing was overwritten") from None
+        self._generation = blob.generation
+
+
+def cloud_controller(model: str, stack: str, credentials=None) -> CanaryController:
+    """The canary controller of ``model``'s Vertex AI endpoint, policy from the stack."""
+    from pipelines.serving.rollout import policy_for
+
+    target = CloudTarget.from_stack(model, stack)
+    if target.endpoint is None:
+        raise FullcycleError(f"model {model!r} has no endpoint in stack {stack!r} "
+                             "(endpoint.enabled is false): there is nothing to roll out")
+    return CanaryController(VertexEndpoint(target, credentials), policy_for(model, stack),
+                            GcsRolloutStore(target.bucket, model, target.project, credentials))
