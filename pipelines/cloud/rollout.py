@@ -77,6 +77,14 @@ def _timestamp(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 
 
+def _created(deployed_model) -> float:
+    """When a deployed model was deployed (a protobuf or a proto-plus timestamp)."""
+    stamp = deployed_model.create_time
+    if not stamp:
+        return 0.0
+    return stamp.seconds + stamp.nanos / 1e9 if hasattr(stamp, "nanos") else stamp.timestamp()
+
+
 class VertexEndpoint:
     """A model's Vertex AI endpoint as :class:`~pipelines.serving.canary.EndpointOps`."""
 
@@ -98,8 +106,7 @@ class VertexEndpoint:
     def describe(self) -> dict:
         """Deployed models in the order they were deployed, and the traffic split."""
         endpoint = self._endpoint()
-        models = sorted(endpoint.gca_resource.deployed_models,
-                        key=lambda d: d.create_time.timestamp() if d.create_time else 0.0)
+        models = sorted(endpoint.gca_resource.deployed_models, key=_created)
         return {"deployedModels": [{"id": d.id, "model": d.model} for d in models],
                 "trafficSplit": dict(endpoint.traffic_split)}
 

@@ -9,12 +9,14 @@ routes each request by host.
 
 import datetime as dt
 import email
+import io
 import json
 import math
 import re
 from urllib.parse import parse_qs, unquote, urlparse
 
 import requests
+import urllib3
 
 from tests.google_http import json_response
 
@@ -371,24 +373,29 @@ class FakeGcs:
             return json_response(request, 200, {"kind": "storage#bucket", "name": bucket})
         if kind == "upload" and request.method == "POST":
             assert query.get("uploadType") == "multipart", request.url
+            content_type = request.headers["content-type"]
             message = email.message_from_bytes(
-                b"Content-Type: " + request.headers["content-type"].encode()
-                + b"\r\n\r\n" + request.body)
+                b"Content-Type: " + (content_type if isinstance(content_type, bytes)
+                                     else content_type.encode()) + b"\r\n\r\n" + request.body)
             metadata_part, media_part = message.get_payload()
             name = json.loads(metadata_part.get_payload())["name"]
-            if problem := self._precondition(request, query, bucket, name):
+            if (problem := self._precondition(request, query, bucket, name)) is not None:
                 return problem
             self.put(bucket, name, media_part.get_payload(decode=True), time.time())
             return json_response(request, 200, self._resource(bucket, name))
         if (bucket, name) not in self.objects:
             return _error(request, 404, "notFound", f"No such object: {bucket}/{name}")
-        if problem := self._precondition(request, query, bucket, name):
+        if (problem := self._precondition(request, query, bucket, name)) is not None:
             return problem
         if kind == "download" and request.method == "GET":
-            response = requests.Response()
-            response.status_code, response._content = 200, self.objects[bucket, name]["data"]
-            response.headers["Content-Type"] = self.objects[bucket, name]["type"]
-            response.headers["x-goog-generation"] = str(self.objects[bucket, name]["generation"])
+            obj = self.objects[bucket, name]
+            headers = {"Content-Type": obj["type"], "x-goog-generation": str(obj["generation"]),
+                       "Content-Length": str(len(obj["data"]))}
+            response = requests.Response()  # streamed, as the client reads media
+            response.status_code, response.headers = 200, requests.structures.\
+                CaseInsensitiveDict(headers)
+            response.raw = urllib3.HTTPResponse(body=io.BytesIO(obj["data"]), headers=headers,
+                                                status=200, preload_content=False)
             response.request, response.url = request, request.url
             return response
         if request.method == "GET":
