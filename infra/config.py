@@ -59,6 +59,22 @@ class CanarySettings(_Frozen):
     max_mse_increase: float | None = Field(
         None, ge=0, description="Labelled: MSE(candidate) - MSE(stable) from feedback.")
 
+    @field_validator("interval_minutes")
+    @classmethod
+    def _interval(cls, minutes: int) -> int:
+        if minutes >= 60 and minutes % 60:
+            raise ValueError(f"canary interval_minutes {minutes} cannot be a Cloud Scheduler "
+                             "cadence: use 1..59 minutes or whole hours (60, 120, ... 1440)")
+        return minutes
+
+    @property
+    def tick_schedule(self) -> str:
+        """The cron schedule of the rollout's Scheduler job: one tick per interval."""
+        if self.interval_minutes < 60:
+            return f"*/{self.interval_minutes} * * * *"
+        hours = self.interval_minutes // 60
+        return "0 0 * * *" if hours == 24 else f"0 */{hours} * * *"
+
     @field_validator("steps")
     @classmethod
     def _steps(cls, steps: tuple[int, ...]) -> tuple[int, ...]:

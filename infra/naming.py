@@ -40,6 +40,7 @@ RUNNER_SERVICE = "fullcycle-runner"
 RUNNER_ACCOUNT = "fc-runner"
 SCHEDULER_ACCOUNT = "fc-scheduler"
 REPOSITORY = "fullcycle"
+ROLLOUT_PREFIX = "rollouts/"  # the objects of a model's bucket holding its canary's state
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class ModelNames:
         return f"fc-{self.slug}-train"
 
     @property
+    def rollout_job(self) -> str:
+        return f"fc-{self.slug}-rollout"
+
+    @property
     def endpoint_display_name(self) -> str:
         return f"fc-{self.slug}"
 
@@ -77,7 +82,8 @@ class ModelNames:
         """Which generated ids GCP would refuse, and why."""
         checks = [("service account id", self.service_account_id), ("bucket name", self.bucket),
                   ("dataset id", self.dataset_id),
-                  ("Cloud Scheduler job name", self.scheduler_job)]
+                  ("Cloud Scheduler job name", self.scheduler_job),
+                  ("Cloud Scheduler job name", self.rollout_job)]
         problems = [p for kind, value in checks if (p := check(kind, value))]
         if self.model != self.model.lower():
             problems.append(f"model name {self.model!r} has upper-case letters, which GCS bucket "

@@ -24,7 +24,9 @@ def describe(resource: PlannedResource) -> str:
                  "RepositoryIamMember": "repository", "ServiceIamMember": "service"}[short]
         if "serviceAccountId" in i:
             scope = "service account"
-        return f"{i['role']} on {scope} to {i['member']}"
+        condition = i.get("condition")
+        when = f" when {condition['expression']}" if condition else ""
+        return f"{i['role']} on {scope} to {i['member']}{when}"
     if short == "Job":
         target = i.get("httpTarget", {})
         return (f"{i['name']}: '{i['schedule']}' {i['timeZone']}, POST {target.get('uri')}, "

@@ -3,7 +3,11 @@
 Per model: a BigQuery dataset, a GCS bucket for the pipeline root, a service
 account for its Vertex pipeline runs (reaching only its own dataset and bucket),
 a Cloud Scheduler job that triggers the runner with an OIDC token, and a Vertex
-AI endpoint (when enabled) that logs requests and responses to the dataset.
+AI endpoint (when enabled) that logs requests and responses to the dataset. With
+the endpoint comes its canary: a second Scheduler job ticks the runner's
+``/rollouts/{model}:tick`` every canary interval, and the runner may read the
+dataset (the request log) and write ``rollouts/`` objects (the rollout state)
+in the bucket - no other object.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.config import ModelEntry
-from infra.naming import ModelNames
+from infra.naming import ROLLOUT_PREFIX, ModelNames
 
 # Project-wide roles a model's pipeline needs: run BigQuery jobs (ExampleGen),
 # run on Vertex AI, write logs, and run Transform/statistics on Dataflow.
@@ -115,6 +119,8 @@ class ModelPlatform(pulumi.ComponentResource):
                                 lambda d: f"bq://{project}.{d}.endpoint_requests")))),
                 opts=child)
             self.endpoint_name = endpoint.name
+            self._canary(name, entry, ids, project, region, dataset, bucket, runner_url,
+                         runner_account_email, scheduler_account_email, child)
 
         self.bucket_name = bucket.name
         self.dataset_id = dataset.dataset_id
@@ -122,3 +128,41 @@ class ModelPlatform(pulumi.ComponentResource):
         self.register_outputs({"bucket": self.bucket_name, "dataset": self.dataset_id,
                                "service_account": self.service_account_email,
                                "endpoint": self.endpoint_name})
+
+    @staticmethod
+    def _canary(name: str, entry: ModelEntry, ids: ModelNames, project: str, region: str,
+                dataset: gcp.bigquery.Dataset, bucket: gcp.storage.Bucket,
+                runner_url: pulumi.Input[str], runner_account_email: pulumi.Input[str],
+                scheduler_account_email: pulumi.Input[str],
+                child: pulumi.ResourceOptions) -> None:
+        """The runner's access to the canary's inputs and state, and the job that ticks it."""
+        runner = pulumi.Output.from_input(runner_account_email).apply(
+            lambda e: f"serviceAccount:{e}")
+        gcp.bigquery.DatasetIamMember(f"{name}-runner-reads-request-log", project=project,
+                                      dataset_id=dataset.dataset_id,
+                                      role="roles/bigquery.dataViewer", member=runner,
+                                      opts=child)
+        gcp.storage.BucketIAMMember(
+            f"{name}-runner-writes-rollout-state", bucket=bucket.name,
+            role="roles/storage.objectUser", member=runner,
+            condition=gcp.storage.BucketIAMMemberConditionArgs(
+                title="rollout-state-only",
+                description="Only the canary's state and lease objects",
+                expression=bucket.name.apply(
+                    lambda b: f'resource.name.startsWith("projects/_/buckets/{b}/objects/'
+                              f'{ROLLOUT_PREFIX}")')),
+            opts=child)
+        gcp.cloudscheduler.Job(
+            f"{name}-rollout", project=project, region=region, name=ids.rollout_job,
+            description=f"fullcycle: canary analysis of {entry.name}'s endpoint",
+            schedule=entry.canary.tick_schedule, time_zone="Etc/UTC",
+            attempt_deadline="300s",  # the runner's request timeout
+            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=0),  # next tick
+            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                http_method="POST",
+                uri=pulumi.Output.from_input(runner_url).apply(
+                    lambda u: f"{u}/rollouts/{entry.name}:tick"),
+                oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                    service_account_email=scheduler_account_email, audience=runner_url)),
+            opts=child)
+

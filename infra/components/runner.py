@@ -1,9 +1,11 @@
 """The shared Runner: APIs, image repository, identities and the Cloud Run service.
 
 Who can do what:
-  - the runner's service account may create Vertex AI pipeline jobs
-    (``aiplatform.user``) and act as each model's service account (granted per
-    model by ModelPlatform) - nothing more;
+  - the runner's service account may create Vertex AI pipeline jobs and move
+    endpoint traffic (``aiplatform.user``), run BigQuery jobs and read Cloud
+    Monitoring (the canary's metrics), and - granted per model by ModelPlatform -
+    act as each model's service account, read its request log and write its
+    rollout state; nothing more;
   - the scheduler's service account is the only identity allowed to invoke the
     runner (``run.invoker`` on this service); there is no public invoker.
 """
@@ -17,7 +19,11 @@ from infra import naming
 
 APIS = ("aiplatform.googleapis.com", "artifactregistry.googleapis.com",
         "bigquery.googleapis.com", "cloudscheduler.googleapis.com", "dataflow.googleapis.com",
-        "iam.googleapis.com", "run.googleapis.com", "storage.googleapis.com")
+        "iam.googleapis.com", "monitoring.googleapis.com", "run.googleapis.com",
+        "storage.googleapis.com")
+# Project roles of the runner: submit pipeline runs and move endpoint traffic; query the
+# request logs (the datasets are granted per model); read endpoint latency and errors.
+RUNNER_ROLES = ("roles/aiplatform.user", "roles/bigquery.jobUser", "roles/monitoring.viewer")
 
 
 class Runner(pulumi.ComponentResource):
@@ -51,8 +57,9 @@ class Runner(pulumi.ComponentResource):
             display_name="fullcycle scheduler: the only identity that may invoke the runner",
             opts=child)
         runner_member = runner_account.email.apply(lambda e: f"serviceAccount:{e}")
-        gcp.projects.IAMMember(f"{name}-sa-aiplatform-user", project=project,
-                               role="roles/aiplatform.user", member=runner_member, opts=child)
+        for role in RUNNER_ROLES:
+            gcp.projects.IAMMember(f"{name}-sa-{role.split('/')[1].replace('.', '-')}",
+                                   project=project, role=role, member=runner_member, opts=child)
 
         service = gcp.cloudrunv2.Service(
             f"{name}-service", project=project, location=region, name=naming.RUNNER_SERVICE,

@@ -14,7 +14,8 @@ A :class:`~pipelines.serving.canary.CanaryController` over:
     does not hold).
   The labelled metric needs fed-back labels keyed by request, which Vertex AI's
   predict response does not identify: it is measured on the local endpoint only.
-- :class:`GcsRolloutStore`: the rollout state in the model's bucket, since Cloud
+- :class:`GcsRolloutStore`: the rollout state in the model's bucket (under
+  ``rollouts/``, the only objects the runner may write there), since Cloud
   Run keeps nothing between requests. One tick at a time: the lock is a lease
   object created with ``ifGenerationMatch=0`` (a second tick gets 409 until it is
   released, or it expires after ``lease_seconds``), and the state is written with
@@ -32,7 +33,7 @@ import time
 
 from pipelines.cloud.vertex import CloudTarget
 from pipelines.config.errors import FullcycleError
-from pipelines.serving.canary import CanaryController, RolloutBusy
+from pipelines.serving.canary import CanaryController, RolloutBusyError
 from pipelines.serving.endpoint import EndpointError, WindowMetrics, first_number
 
 REQUEST_LOG_TABLE = "endpoint_requests"
@@ -220,7 +221,10 @@ class GcsRolloutStore:
 
         self.bucket_name, self.model, self.lease_seconds = bucket, model, lease_seconds
         self._bucket = storage.Client(project=project, credentials=credentials).bucket(bucket)
-        self.state_name, self.lease_name = f"rollouts/{model}.json", f"rollouts/{model}.lease"
+        from infra.naming import ROLLOUT_PREFIX
+
+        self.state_name = f"{ROLLOUT_PREFIX}{model}.json"
+        self.lease_name = f"{ROLLOUT_PREFIX}{model}.lease"
         self._generation = 0  # of the state as loaded; 0: there was none
 
     def _take_lease(self) -> int:
@@ -233,14 +237,14 @@ class GcsRolloutStore:
                                      if_generation_match=0)
         except PreconditionFailed:
             if not self._break_expired_lease():
-                raise RolloutBusy(f"another tick of {self.model!r} holds "
+                raise RolloutBusyError(f"another tick of {self.model!r} holds "
                                   f"gs://{self.bucket_name}/{self.lease_name}; try again after "
                                   "it finishes") from None
             try:
                 lease.upload_from_string(body, content_type="application/json",
                                          if_generation_match=0)
             except PreconditionFailed:
-                raise RolloutBusy(f"another tick of {self.model!r} took the lease first") \
+                raise RolloutBusyError(f"another tick of {self.model!r} took the lease first") \
                     from None
         return lease.generation
 
@@ -292,7 +296,7 @@ class GcsRolloutStore:
                                         content_type="application/json",
                                         if_generation_match=self._generation)
             except PreconditionFailed:
-                raise RolloutBusy(f"the rollout state of {self.model!r} changed during this "
+                raise RolloutBusyError(f"the rollout state of {self.model!r} changed during this "
                                   "tick (its lease expired and another tick took over); "
                                   "nothing was overwritten") from None
         self._generation = blob.generation

@@ -86,7 +86,7 @@ def create_app(store: RunStore, backend: Backend,
         @app.post("/rollouts/{model}:tick")
         def tick_rollout(model: str):
             from pipelines.config.registry import list_models
-            from pipelines.serving.canary import RolloutBusy
+            from pipelines.serving.canary import RolloutBusyError
             from pipelines.serving.endpoint import EndpointError
 
             known = list_models()
@@ -99,7 +99,7 @@ def create_app(store: RunStore, backend: Backend,
                 rollout = controller.tick()
             except EndpointError as err:
                 return _error(503 if err.status in (503, 404) else 409, str(err))
-            except RolloutBusy as err:  # a concurrent or retried tick: this one changed nothing
+            except RolloutBusyError as err:  # a concurrent or retried tick; nothing changed
                 return _error(409, str(err))
             except FullcycleError as err:
                 return _error(503, str(err))

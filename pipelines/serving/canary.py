@@ -48,7 +48,7 @@ class RolloutStore(Protocol):
     def save(self, state: dict) -> None: ...
 
 
-class RolloutBusy(FullcycleError):
+class RolloutBusyError(FullcycleError):
     """Another controller holds the rollout's lock."""
 
 

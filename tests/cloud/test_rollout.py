@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from google.auth.credentials import AnonymousCredentials
 
+from pipelines.cloud import rollout as cloud_rollout
 from pipelines.cloud.deploy import deploy_version
-from pipelines.cloud.rollout import ERROR_METRIC, LATENCY_METRIC, GcsRolloutStore, \
-    cloud_controller
+from pipelines.cloud.rollout import GcsRolloutStore, cloud_controller
 from pipelines.cloud.vertex import CloudTarget
 from pipelines.config.errors import FullcycleError
-from pipelines.serving.canary import RolloutBusy
+from pipelines.serving.canary import RolloutBusyError
 from tests.cloud.google_fakes import FakeGoogleCloud
 from tests.google_http import intercepted
 
@@ -61,9 +61,9 @@ def serve(cloud, target, deployed_id, start, count=30, prediction=0.5, spread=0.
         value = prediction if isinstance(prediction, str) else \
             [prediction + spread * ((i % 5) - 2) / 2]
         cloud.bigquery.log(table, deployed_id, at, [value, value])  # two instances a request
-        cloud.monitoring.record(LATENCY_METRIC, deployed_id, at, latency_ms)
+        cloud.monitoring.record(cloud_rollout.LATENCY_METRIC, deployed_id, at, latency_ms)
     if errors:
-        cloud.monitoring.record(ERROR_METRIC, deployed_id, start + 5, errors)
+        cloud.monitoring.record(cloud_rollout.ERROR_METRIC, deployed_id, start + 5, errors)
 
 
 def state_in_gcs(cloud, target):
@@ -157,7 +157,7 @@ def test_a_held_lease_refuses_a_second_tick_and_an_expired_one_is_broken(cloud, 
     cloud.gcs.put(*lease, b"{}", updated=time.time())  # another tick is running
     serve(cloud, target, candidate, T0)
     serve(cloud, target, stable, T0)
-    with pytest.raises(RolloutBusy, match="holds gs://fullcycle-dev-fc-basic-template/"):
+    with pytest.raises(RolloutBusyError, match="holds gs://fullcycle-dev-fc-basic-template/"):
         controller().tick(now=T0 + INTERVAL)
     assert cloud.registry.splits == []  # nothing moved
     cloud.gcs.put(*lease, b"{}", updated=time.time() - 3600)  # its tick died long ago
@@ -170,7 +170,7 @@ def test_a_tick_whose_state_changed_underneath_overwrites_nothing(cloud, target)
     with store.exclusive():
         assert store.load() is None
         cloud.gcs.put(target.bucket, f"rollouts/{MODEL}.json", b'{"newer": true}', 0.0)
-        with pytest.raises(RolloutBusy, match="changed during this tick"):
+        with pytest.raises(RolloutBusyError, match="changed during this tick"):
             store.save({"older": True})
     assert state_in_gcs(cloud, target) == {"newer": True}
 

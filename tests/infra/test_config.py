@@ -47,6 +47,16 @@ def test_canary_steps_must_end_at_100():
     assert "must rise strictly" in message
 
 
+def test_canary_interval_must_be_a_scheduler_cadence():
+    message = error([{"name": "taxi_tips", "canary": {"interval_minutes": 90}}])
+    assert "fullcycle:models[0].canary.interval_minutes: canary interval_minutes 90 cannot be " \
+        "a Cloud Scheduler cadence: use 1..59 minutes or whole hours" in message
+    ticks = {minutes: stack([{"name": "taxi_tips", "canary": {"interval_minutes": minutes}}])
+             .models[0].canary.tick_schedule for minutes in (5, 60, 180, 1440)}
+    assert ticks == {5: "*/5 * * * *", 60: "0 */1 * * *", 180: "0 */3 * * *",
+                     1440: "0 0 * * *"}
+
+
 def test_name_that_makes_an_invalid_gcp_id(models_package):
     from pipelines.models.basic_template import config as template
 

@@ -16,6 +16,7 @@ from .conftest import stack
 LABELABLE = {"gcp:storage/bucket:Bucket", "gcp:bigquery/dataset:Dataset",
              "gcp:vertex/aiEndpoint:AiEndpoint", "gcp:artifactregistry/repository:Repository",
              "gcp:cloudrunv2/service:Service"}
+RUNNER = "serviceAccount:fc-runner@acme-ml-prod.iam.gserviceaccount.com"
 MODEL_PROJECT_ROLES = {"roles/bigquery.jobUser", "roles/aiplatform.user",
                        "roles/logging.logWriter", "roles/dataflow.developer",
                        "roles/dataflow.worker"}
@@ -71,28 +72,49 @@ def test_each_model_reaches_only_its_own_dataset_and_bucket(planned):
                 assert grant.inputs["role"] == "roles/artifactregistry.reader", grant.urn
             else:
                 pytest.fail(f"{grant.urn}: unexpected grant {grant.type}")
-    for resource in planned.custom:  # no dataset or bucket grant to anyone else
+    for resource in planned.custom:  # besides the runner's read access, no one else
         if resource.type == "gcp:bigquery/datasetIamMember:DatasetIamMember":
             owner = resource.inputs["datasetId"].removeprefix("fc_")
-            assert resource.inputs["member"] == f"serviceAccount:{email(owner)}", resource.urn
+            assert (resource.inputs["member"], resource.inputs["role"]) in (
+                (f"serviceAccount:{email(owner)}", "roles/bigquery.dataEditor"),
+                (RUNNER, "roles/bigquery.dataViewer")), resource.urn
 
 
-def test_runner_may_only_submit_and_act_as_model_accounts(planned):
-    runner = "serviceAccount:fc-runner@acme-ml-prod.iam.gserviceaccount.com"
-    grants = [r for r in planned.custom if r.inputs.get("member") == runner]
+def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
+    grants = [r for r in planned.custom if r.inputs.get("member") == RUNNER]
     roles = sorted({g.inputs["role"] for g in grants})
-    assert roles == ["roles/aiplatform.user", "roles/iam.serviceAccountUser"], roles
-    acts_as = [g for g in grants if g.inputs["role"] == "roles/iam.serviceAccountUser"]
-    assert len(acts_as) == len(planned.config.models)
-    for grant in acts_as:  # granted on a model's account, never on the project
+    assert roles == ["roles/aiplatform.user", "roles/bigquery.dataViewer",
+                     "roles/bigquery.jobUser", "roles/iam.serviceAccountUser",
+                     "roles/monitoring.viewer", "roles/storage.objectUser"], roles
+    by_role = {role: [g for g in grants if g.inputs["role"] == role] for role in roles}
+    models = planned.config.models
+    for grant in by_role["roles/iam.serviceAccountUser"]:  # on a model's account only
         assert grant.type == "gcp:serviceaccount/iAMMember:IAMMember", grant.urn
+    for grant in by_role["roles/bigquery.dataViewer"]:  # the request logs: model datasets
+        assert grant.type == "gcp:bigquery/datasetIamMember:DatasetIamMember", grant.urn
+    assert sorted(g.inputs["datasetId"] for g in by_role["roles/bigquery.dataViewer"]) == \
+        sorted(planned.config.names(m.name).dataset_id for m in models)
+    for grant in by_role["roles/storage.objectUser"]:  # the rollout state, nothing else
+        bucket = grant.inputs["bucket"]
+        assert grant.inputs["condition"]["expression"] == (
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/rollouts/")'), \
+            grant.urn
+    assert len(by_role["roles/iam.serviceAccountUser"]) == len(by_role[
+        "roles/storage.objectUser"]) == len(models)
 
 
 def test_schedulers_use_oidc_with_runner_url_as_audience(planned):
     (service,) = planned.of_type("gcp:cloudrunv2/service:Service")
     scheduler = "fc-scheduler@acme-ml-prod.iam.gserviceaccount.com"
     jobs = {j.inputs["name"]: j for j in planned.of_type("gcp:cloudscheduler/job:Job")}
-    assert len(jobs) == len(planned.config.models)
+    assert len(jobs) == 2 * len(planned.config.models)  # training and canary ticks
+    for entry in planned.config.models:
+        rollout = jobs[planned.config.names(entry.name).rollout_job]
+        target = rollout.inputs["httpTarget"]
+        assert target["oidcToken"]["serviceAccountEmail"] == scheduler, rollout.urn
+        assert target["uri"] == f"{target['oidcToken']['audience']}/rollouts/{entry.name}:tick"
+        assert rollout.inputs["schedule"] == entry.canary.tick_schedule, rollout.urn
+        assert rollout.inputs["retryConfig"]["retryCount"] == 0, rollout.urn  # the next tick
     for entry in planned.config.models:
         job = jobs[planned.config.names(entry.name).scheduler_job]
         target = job.inputs["httpTarget"]
@@ -139,14 +161,18 @@ def test_a_model_added_to_the_stack_gets_all_its_resources(many_models):
     one = plan(stack([{"name": many_models[0]}]))
     two = plan(stack([{"name": many_models[0]}, {"name": many_models[1]}]))
     added = [r for r in two.custom if f"::{many_models[1].replace('_', '-')}-" in r.urn]
-    assert len(two.custom) - len(one.custom) == len(added) == 14
+    assert len(two.custom) - len(one.custom) == len(added) == 17
     assert {r.type.split(":")[-1] for r in added} >= {"Bucket", "Dataset", "Account", "Job",
                                                       "AiEndpoint"}
 
 
-def test_endpoint_is_optional():
+def test_endpoint_is_optional_and_without_it_there_is_no_canary():
     planned = plan(stack([{"name": "taxi_tips", "endpoint": {"enabled": False}}]))
     assert not planned.of_type("gcp:vertex/aiEndpoint:AiEndpoint")
+    assert [j.inputs["name"] for j in planned.of_type("gcp:cloudscheduler/job:Job")] == \
+        ["fc-taxi-tips-train"]
+    runner_roles = {r.inputs["role"] for r in planned.custom if r.inputs.get("member") == RUNNER}
+    assert not runner_roles & {"roles/bigquery.dataViewer", "roles/storage.objectUser"}
 
 
 def test_mocks_refuse_what_gcp_refuses(monkeypatch):
