@@ -78,11 +78,11 @@ class ModelPlatform(pulumi.ComponentResource):
             repository=repository_id, role="roles/artifactregistry.reader", member=member,
             opts=child)
         # The runner submits this model's runs as this account, and nothing else may.
+        runner = pulumi.Output.from_input(runner_account_email).apply(
+            lambda e: f"serviceAccount:{e}")
         gcp.serviceaccount.IAMMember(
             f"{name}-runner-acts-as-sa", service_account_id=account.name,
-            role="roles/iam.serviceAccountUser",
-            member=pulumi.Output.from_input(runner_account_email).apply(
-                lambda e: f"serviceAccount:{e}"), opts=child)
+            role="roles/iam.serviceAccountUser", member=runner, opts=child)
 
         retry = entry.retry
         gcp.cloudscheduler.Job(
@@ -120,7 +120,7 @@ class ModelPlatform(pulumi.ComponentResource):
                 opts=child)
             self.endpoint_name = endpoint.name
             self._canary(name, entry, ids, project, region, dataset, bucket, runner_url,
-                         runner_account_email, scheduler_account_email, child)
+                         runner, scheduler_account_email, child)
 
         self.bucket_name = bucket.name
         self.dataset_id = dataset.dataset_id
@@ -132,12 +132,10 @@ class ModelPlatform(pulumi.ComponentResource):
     @staticmethod
     def _canary(name: str, entry: ModelEntry, ids: ModelNames, project: str, region: str,
                 dataset: gcp.bigquery.Dataset, bucket: gcp.storage.Bucket,
-                runner_url: pulumi.Input[str], runner_account_email: pulumi.Input[str],
+                runner_url: pulumi.Input[str], runner: pulumi.Output[str],
                 scheduler_account_email: pulumi.Input[str],
                 child: pulumi.ResourceOptions) -> None:
         """The runner's access to the canary's inputs and state, and the job that ticks it."""
-        runner = pulumi.Output.from_input(runner_account_email).apply(
-            lambda e: f"serviceAccount:{e}")
         gcp.bigquery.DatasetIamMember(f"{name}-runner-reads-request-log", project=project,
                                       dataset_id=dataset.dataset_id,
                                       role="roles/bigquery.dataViewer", member=runner,
@@ -148,9 +146,8 @@ class ModelPlatform(pulumi.ComponentResource):
             condition=gcp.storage.BucketIAMMemberConditionArgs(
                 title="rollout-state-only",
                 description="Only the canary's state and lease objects",
-                expression=bucket.name.apply(
-                    lambda b: f'resource.name.startsWith("projects/_/buckets/{b}/objects/'
-                              f'{ROLLOUT_PREFIX}")')),
+                expression=f'resource.name.startsWith("projects/_/buckets/{ids.bucket}/'
+                           f'objects/{ROLLOUT_PREFIX}")'),
             opts=child)
         gcp.cloudscheduler.Job(
             f"{name}-rollout", project=project, region=region, name=ids.rollout_job,
