@@ -10,11 +10,9 @@ cron expressions, IAM members), naming the resource's URN.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import hashlib
 import threading
-import zoneinfo
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from infra.config import StackConfig
+from infra.config import StackConfig, time_zones
 from infra.naming import check
 from pipelines.config.errors import FullcycleError
 
@@ -79,12 +77,6 @@ def _fail(urn: str, message: str) -> None:
     raise InvalidResourceError(f"{urn}: {message}")
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    """The IANA zones (``available_timezones`` walks the tz database on every call)."""
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _validate(urn: str, type_: str, inputs: dict[str, Any]) -> None:
     """The checks the real API would make before creating the resource."""
     for key, value in (inputs.get("labels") or {}).items():
@@ -110,7 +102,7 @@ def _validate(urn: str, type_: str, inputs: dict[str, Any]) -> None:
 
         if not croniter.is_valid(inputs.get("schedule", "")):
             _fail(urn, f"schedule {inputs.get('schedule')!r} is not a cron expression")
-        if inputs.get("timeZone") not in _time_zones():
+        if inputs.get("timeZone") not in time_zones():
             _fail(urn, f"time zone {inputs.get('timeZone')!r} is unknown")
         seconds = int(str(inputs.get("attemptDeadline", "0s")).rstrip("s"))
         if not 15 <= seconds <= 1800:
