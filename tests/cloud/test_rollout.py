@@ -127,6 +127,18 @@ def test_a_bad_candidate_is_rolled_back_to_the_stable_model(cloud, target, canar
     assert state_in_gcs(cloud, target)["reason"] == rollout.reason
 
 
+def test_a_rollout_started_by_hand_deploys_the_version_at_the_first_step(cloud, target):
+    stable = deploy_version(target, ARTIFACTS.format(1), "1", AnonymousCredentials())
+    controller().start(stable.model + "@1", now=T0)  # e.g. re-canary a registry version
+    (deploy,) = [b for m, p, b in cloud.registry.calls if p.endswith(":deployModel")][1:]
+    assert deploy["deployedModel"]["dedicatedResources"]["machineSpec"]["machineType"] == \
+        "n1-standard-2"
+    rollout = state_in_gcs(cloud, target)
+    assert rollout["stable_id"] == stable.deployed_model_id and rollout["step"] == 0
+    assert cloud.registry.endpoint["trafficSplit"] == {rollout["candidate_id"]: 10,
+                                                       stable.deployed_model_id: 90}
+
+
 def test_too_few_samples_never_promote(cloud, target, canary):
     stable, candidate = canary
     controller().tick(now=T0)
