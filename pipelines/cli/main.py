@@ -315,7 +315,10 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
                    host: str = typer.Option("127.0.0.1"),
                    tf_threads: int = typer.Option(
                        1, help="TensorFlow threads per prediction (0: TensorFlow's default); "
-                               "one is fastest for small models.")
+                               "one is fastest for small models."),
+                   log_retention_days: float = typer.Option(
+                       30, min=0.001, help="Days the request log keeps requests (the canary "
+                                           "reads minutes of them).")
                    ) -> None:
     """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
     from pipelines.pipeline.quiet import quiet_environment
@@ -337,7 +340,7 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
     model_dir(model)
     workspace = _workspace()
     root = workspace.endpoint_dir(model)
-    endpoint = LocalEndpoint(root)
+    endpoint = LocalEndpoint(root, log_retention_days=log_retention_days)
     if not endpoint.state.deployed:
         version = served_version(workspace.serving_model_dir(model), model)
         endpoint.deploy(str(version), {"0": 100})

@@ -131,12 +131,17 @@ class RequestLog:
     and a writer thread inserts the queue in one statement every
     ``flush_seconds``. Reads (``query``, ``feedback``) flush first, so they see
     every request answered before them; ``close`` flushes what is left.
+    Requests older than ``retention_days`` (None: kept forever) are dropped
+    when the log opens and hourly while it runs.
     """
 
     COLUMNS = ("request_id", "ts", "deployed_model_id", "instances", "predictions",
                "latency_ms", "error")
 
-    def __init__(self, path: Path, flush_seconds: float = 0.2):
+    PRUNE_SECONDS = 3600  # how often a running log drops requests past retention
+
+    def __init__(self, path: Path, flush_seconds: float = 0.2,
+                 retention_days: float | None = 30):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the DuckDB connection
         self._queue_lock = threading.Lock()
@@ -151,6 +156,8 @@ class RequestLog:
         self._stop = threading.Event()
         self._closed = False
         self._flush_seconds = flush_seconds
+        self.retention_days = retention_days
+        self.prune()
         self._writer = threading.Thread(target=self._write_loop, daemon=True,
                                         name="request-log")
         self._writer.start()
@@ -166,8 +173,26 @@ class RequestLog:
         return request_id
 
     def _write_loop(self) -> None:
+        pruned = time.monotonic()
         while not self._stop.wait(self._flush_seconds):
             self.flush()
+            if time.monotonic() - pruned > self.PRUNE_SECONDS:
+                self.prune()
+                pruned = time.monotonic()
+
+    def prune(self, now: float | None = None) -> int:
+        """Drops requests (and their feedback) older than ``retention_days``; how many."""
+        if self.retention_days is None:
+            return 0
+        cutoff = (time.time() if now is None else now) - self.retention_days * 86400
+        with self._lock:
+            if self._closed:
+                return 0
+            self._db.execute("DELETE FROM feedback WHERE request_id IN "
+                             "(SELECT request_id FROM requests WHERE ts < ?)", [cutoff])
+            (dropped,) = self._db.execute("DELETE FROM requests WHERE ts < ?",
+                                          [cutoff]).fetchone()
+        return dropped
 
     def flush(self) -> None:
         """Writes every queued request to DuckDB."""
@@ -223,11 +248,12 @@ class RequestLog:
 class LocalEndpoint:
     """Routes predictions by the traffic split across loaded model versions."""
 
-    def __init__(self, root: Path, seed: int | None = None):
+    def __init__(self, root: Path, seed: int | None = None,
+                 log_retention_days: float | None = 30):
         self.root = root
         self._state_path = root / "endpoint.json"
         self.state = EndpointState.load(self._state_path)
-        self.log = RequestLog(root / "requests.duckdb")
+        self.log = RequestLog(root / "requests.duckdb", retention_days=log_retention_days)
         self._models: dict = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)

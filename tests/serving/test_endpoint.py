@@ -61,6 +61,24 @@ def test_deploy_predict_and_log(endpoint, models):
     assert unknown.status_code == 404
 
 
+def test_request_log_drops_requests_past_retention(tmp_path):
+    from pipelines.serving.endpoint import RequestLog
+
+    log = RequestLog(tmp_path / "requests.duckdb", retention_days=30)
+    old, recent = (log.record("7", [{"x": 1}], [[0.5]], 1.0, None) for _ in range(2))
+    log.feedback(old, [0.4])
+    log.feedback(recent, [0.6])
+    log.query("UPDATE requests SET ts = ts - 31 * 86400 WHERE request_id = ?", [old])
+    assert log.prune() == 1
+    assert log.query("SELECT request_id FROM requests") == [(recent,)]
+    assert log.query("SELECT request_id FROM feedback") == [(recent,)]
+    log.close()
+    kept = RequestLog(tmp_path / "requests.duckdb", retention_days=None)
+    assert kept.prune(now=time.time() + 10**9) == 0 and len(kept.query(
+        "SELECT * FROM requests")) == 1
+    kept.close()
+
+
 def test_canary_split_routes_by_weight_and_persists(endpoint, models, tmp_path):
     url, local = endpoint
     v1 = local.deploy(models[0], {"0": 100})
