@@ -90,7 +90,10 @@ def run(model: str,
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Show TF/Beam/TFX logs."),
         force: bool = typer.Option(False, "--force", help="Run TFX even if nothing changed "
                                    "(its per-component cache still applies)."),
-        json_out: Path | None = typer.Option(None, "--json", help="Also write the summary here.")
+        json_out: Path | None = typer.Option(None, "--json", help="Also write the summary here."),
+        stack: str = typer.Option(os.environ.get("FULLCYCLE_STACK", "dev"),
+                                  help="Canary steps (the first one deploys a new version) "
+                                       "from Pulumi.<stack>.yaml.")
         ) -> None:
     """Run the model's full TFX pipeline locally and print a summary."""
     from pipelines.pipeline.quiet import quiet_environment
@@ -102,18 +105,19 @@ def run(model: str,
 
     overrides = {k: v for k, v in (("train_steps", train_steps), ("eval_steps", eval_steps))
                  if v is not None}
+    from pipelines.serving.rollout import canary_settings, deploy_pushed
+
     config = load_config(model)
     if overrides:
         config = with_overrides(config, **overrides)
+    first_step = canary_settings(model, stack).steps[0]  # a bad stack fails before the run
     console.print(f"Running [bold]{model}[/] locally (warehouse {_workspace().warehouse})")
     summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
                         use_run_cache=not force, on_event=progress)
     print_summary(summary)
     if summary.pushed_path and summary.cache is None and "Pusher" not in summary.cached:
-        from pipelines.serving.rollout import canary_settings, deploy_pushed
-
-        first = canary_settings(model, "dev").steps[0]
-        console.print(f"Endpoint: {deploy_pushed(_workspace(), model, summary.pushed_path, first)}")
+        deployed = deploy_pushed(_workspace(), model, summary.pushed_path, first_step)
+        console.print(f"Endpoint: {deployed}")
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
     if not summary.succeeded:
