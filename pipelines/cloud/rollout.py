@@ -11,7 +11,9 @@ A :class:`~pipelines.serving.canary.CanaryController` over:
     the answered requests, their predictions' mean and spread, NaN answers;
   - Cloud Monitoring: ``prediction/online/prediction_latencies`` (p99 over the
     window) and ``prediction/online/error_count`` (failed requests, which the log
-    does not hold).
+    does not hold). Monitoring publishes with a delay of a few minutes, so the
+    last minutes of a window may count in the next one; an interval of 10
+    minutes (the default) keeps that small.
   The labelled metric needs fed-back labels keyed by request, which Vertex AI's
   predict response does not identify: it is measured on the local endpoint only.
 - :class:`GcsRolloutStore`: the rollout state in the model's bucket (under
