@@ -379,6 +379,22 @@ def _window_line(check: dict) -> str:
             f"p99 {c['latency_p99_ms']:.1f} ms{mse}")
 
 
+def _cloud_tick(model: str, stack: str, candidate: Path | None,
+                min_samples: int | None) -> None:
+    from pipelines.cloud.rollout import cloud_controller
+
+    if candidate is not None or min_samples is not None:
+        raise FullcycleError("--candidate and --min-samples are for the local endpoint; on "
+                             "Vertex AI the Pusher deploys the candidate and the stack's canary "
+                             "block sets the policy")
+    state = cloud_controller(model, stack).tick()
+    typer.echo(f"{model} on Vertex AI (stack {stack}): {_rollout_line(state)}")
+    if state is not None and state.history:
+        typer.echo(f"  last window: {_window_line(state.history[-1])}")
+    if state is not None and state.status == "aborted":
+        raise typer.Exit(1)
+
+
 @app.command()
 @cli_errors
 def rollout(model: str,
@@ -392,6 +408,9 @@ def rollout(model: str,
                 None, min=1, help="Candidate requests needed per analysis (default: the stack's)."),
             stack: str = typer.Option("dev", help="Canary settings from Pulumi.<stack>.yaml."),
             once: bool = typer.Option(False, "--once", help="One tick, as the runner route does."),
+            cloud: bool = typer.Option(False, "--cloud", help="One tick of the rollout on the "
+                                       "model's Vertex AI endpoint in --stack, as its Scheduler "
+                                       "job does (Application Default Credentials)."),
             ) -> None:
     """Run MODEL's canary on its local endpoint: analyse, step traffic, promote or roll back."""
     import time
@@ -400,6 +419,9 @@ def rollout(model: str,
     from pipelines.serving.rollout import controller_for, endpoint_client, policy_for
 
     config = load_config(model)
+    if cloud:
+        _cloud_tick(model, stack, candidate, min_samples)
+        return
     workspace = _workspace()
     policy = policy_for(model, stack, interval)
     if min_samples is not None:

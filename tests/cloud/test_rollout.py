@@ -214,3 +214,21 @@ def test_the_cloud_runner_route_ticks_the_rollout(cloud, target, canary, tmp_pat
     busy = client.post(f"/rollouts/{MODEL}:tick")
     assert busy.status_code == 409 and "holds gs://" in busy.json()["error"]
     assert client.post("/rollouts/no_such_model:tick").status_code == 404
+
+
+def test_the_cli_ticks_a_cloud_rollout_with_application_default_credentials(
+        cloud, target, canary, monkeypatch):
+    import google.auth
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    monkeypatch.setattr(google.auth, "default",
+                        lambda *a, **kw: (AnonymousCredentials(), target.project))
+    stable, candidate = canary
+    result = CliRunner().invoke(app, ["rollout", MODEL, "--cloud", "--stack", "dev"])
+    assert result.exit_code == 0, result.output
+    assert f"step 0: candidate {candidate}, stable {stable}, failed 0" in result.output
+    refused = CliRunner().invoke(app, ["rollout", MODEL, "--cloud", "--min-samples", "3"])
+    assert refused.exit_code == 2 and "are for the local endpoint" in refused.output
+
