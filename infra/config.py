@@ -24,11 +24,11 @@ from pipelines.config.errors import ConfigError, problem_text, unknown
 PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).resolve().parents[1]))
 
 
-
 @functools.cache
 def time_zones() -> frozenset[str]:
     """The IANA time zones (``zoneinfo.available_timezones`` walks the tz database: ~60 ms)."""
     return frozenset(zoneinfo.available_timezones())
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -39,14 +39,14 @@ def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
         raise FullcycleError(f"endpoint {target.endpoint!r} already serves {len(deployed)} "
                              "models: a rollout is under way; the new version waits for it")
     existing = aiplatform.Model.list(filter=f'display_name="{quoted(display_name)}"', **where)
-    labels = {"app": "fullcycle", "model": target.model.replace("_", "-")}
     model = aiplatform.Model.upload(
         display_name=display_name, artifact_uri=artifact_uri,
         serving_container_image_uri=SERVING_IMAGE.format(
             region_prefix=target.region.split("-")[0]),
         parent_model=existing[0].resource_name if existing else None,
         is_default_version=not existing, version_aliases=[f"v{version}"],
-        version_description=f"fullcycle push {version}", labels=labels, sync=True, **where)
+        version_description=f"fullcycle push {version}", labels=target.labels, sync=True,
+        **where)
     traffic = target.first_canary_weight if deployed else 100
     model.deploy(endpoint=endpoint, deployed_model_display_name=f"{display_name}-v{version}",
                  traffic_percentage=traffic, machine_type=target.machine_type,

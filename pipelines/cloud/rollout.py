@@ -33,6 +33,7 @@ import json
 import math
 import time
 
+from infra.naming import ROLLOUT_PREFIX
 from pipelines.cloud.vertex import CloudTarget
 from pipelines.config.errors import FullcycleError
 from pipelines.serving.canary import CanaryController, RolloutBusyError
@@ -80,6 +81,10 @@ def _timestamp(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 
 
+def _rfc3339(seconds: float) -> str:
+    return _timestamp(seconds).isoformat().replace("+00:00", "Z")
+
+
 def _created(deployed_model) -> float:
     """When a deployed model was deployed (a protobuf or a proto-plus timestamp)."""
     stamp = deployed_model.create_time
@@ -96,6 +101,8 @@ class VertexEndpoint:
         self._where = {"project": target.project, "location": target.region,
                        "credentials": credentials}
         self._name: str | None = None
+        self._bigquery = None  # clients made on first use, then reused for the tick
+        self._monitoring_credentials = credentials
 
     def _endpoint(self):
         """The endpoint as it is now (looked up by display name once, then by id)."""
@@ -162,11 +169,13 @@ class VertexEndpoint:
             bigquery.ScalarQueryParameter("deployed_model_id", "STRING", deployed_id),
             bigquery.ScalarQueryParameter("since", "TIMESTAMP", _timestamp(since)),
             bigquery.ScalarQueryParameter("until", "TIMESTAMP", _timestamp(until))],
-            labels={"app": "fullcycle", "model": self.target.model.replace("_", "-")})
+            labels=self.target.labels)
         with google_errors(f"reading the request log {table}"):
-            client = bigquery.Client(project=self.target.project, credentials=self.credentials)
+            if self._bigquery is None:
+                self._bigquery = bigquery.Client(project=self.target.project,
+                                                 credentials=self.credentials)
             return [list(row["response_payload"]) for row in
-                    client.query(sql, job_config=config).result()]
+                    self._bigquery.query(sql, job_config=config).result()]
 
     def _series(self, metric: str, aligner: str, deployed_id: str, since: float,
                 until: float) -> list[dict]:
@@ -183,15 +192,16 @@ class VertexEndpoint:
                        'resource.type = "aiplatform.googleapis.com/Endpoint" AND '
                        f'resource.labels.endpoint_id = "{self._name.rsplit("/", 1)[-1]}" AND '
                        f'metric.labels.deployed_model_id = "{deployed_id}"'),
-            "interval.startTime": _timestamp(until - period).isoformat().replace("+00:00", "Z"),
-            "interval.endTime": _timestamp(until).isoformat().replace("+00:00", "Z"),
+            "interval.startTime": _rfc3339(until - period),
+            "interval.endTime": _rfc3339(until),
             "aggregation.alignmentPeriod": f"{period}s",
             "aggregation.perSeriesAligner": aligner, "view": "FULL"}
-        credentials = self.credentials or google.auth.default(
-            scopes=["https://www.googleapis.com/auth/monitoring.read"])[0]
+        if self._monitoring_credentials is None:
+            self._monitoring_credentials = google.auth.default(
+                scopes=["https://www.googleapis.com/auth/monitoring.read"])[0]
         url = f"{MONITORING_API}/projects/{self.target.project}/timeSeries"
         series: list[dict] = []
-        with AuthorizedSession(credentials) as session:
+        with AuthorizedSession(self._monitoring_credentials) as session:
             while True:
                 response = session.get(url, params=params, timeout=60)
                 if response.status_code != 200:
@@ -223,8 +233,6 @@ class GcsRolloutStore:
 
         self.bucket_name, self.model, self.lease_seconds = bucket, model, lease_seconds
         self._bucket = storage.Client(project=project, credentials=credentials).bucket(bucket)
-        from infra.naming import ROLLOUT_PREFIX
-
         self.state_name = f"{ROLLOUT_PREFIX}{model}.json"
         self.lease_name = f"{ROLLOUT_PREFIX}{model}.lease"
         self._generation = 0  # of the state as loaded; 0: there was none

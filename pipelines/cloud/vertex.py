@@ -60,6 +60,11 @@ class CloudTarget:
                    first_canary_weight=entry.canary.steps[0])
 
     @property
+    def labels(self) -> dict[str, str]:
+        """The labels of everything fullcycle creates for this model at run time."""
+        return {"app": "fullcycle", "model": self.model.replace("_", "-")}
+
+    @property
     def pipeline_root(self) -> str:
         return f"gs://{self.bucket}/pipeline_root"
 
@@ -70,7 +75,7 @@ class CloudTarget:
                 f"--region={self.region}", f"--temp_location=gs://{self.bucket}/tmp",
                 f"--service_account_email={self.service_account}",
                 f"--sdk_container_image={self.image}", "--experiments=use_runner_v2",
-                "--labels=app=fullcycle", f"--labels=model={self.model.replace('_', '-')}"]
+                *(f"--labels={key}={value}" for key, value in self.labels.items())]
 
 
 def _vertex_pusher(target: CloudTarget):

@@ -157,7 +157,7 @@ def create_pipeline(
         check = config.infra_validation
         infra_validator = InfraValidator(
             model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
-            split="eval" if "eval" in config.source.splits else list(config.source.splits)[-1],
+            split="eval",
             label_key=config.label_key, requests=check.requests, batch_size=check.batch_size,
             max_latency_ms=check.max_latency_ms, timeout_seconds=check.timeout_seconds)
         infra_blessing = infra_validator.outputs["blessing"]

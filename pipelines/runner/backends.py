@@ -90,8 +90,7 @@ class VertexBackend:
             job = aiplatform.PipelineJob(
                 display_name=name, template_path=str(spec), job_id=f"{name}-{run.id}",
                 pipeline_root=target.pipeline_root, enable_caching=False,
-                labels={"app": "fullcycle", "model": run.model.replace("_", "-"),
-                        "trigger": run.trigger},
+                labels={**target.labels, "trigger": run.trigger},
                 project=target.project, location=target.region, credentials=self.credentials)
             job.submit(service_account=target.service_account)
         self.store.update(run.id, state="SUBMITTED", started=time.time(), link=(

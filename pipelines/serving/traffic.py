@@ -22,8 +22,8 @@ def eval_examples(config: ModelConfig, workspace: Workspace,
     from pipelines.data.splits import split_queries
     from pipelines.data.warehouse import connect
 
-    queries = {q.name: q for q in split_queries(config.source, config.label_key, "duckdb")}
-    query = queries.get("eval") or list(queries.values())[-1]
+    (query,) = [q for q in split_queries(config.source, config.label_key, "duckdb")
+                if q.name == "eval"]
     con = connect(workspace.warehouse)
     try:
         frame = con.execute(f"{query.sql}\nLIMIT {int(limit)}").fetchdf()
