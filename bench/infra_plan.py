@@ -37,8 +37,8 @@ def make_models(count: int) -> list[str]:
 
 
 def main() -> None:
-    from infra.config import StackConfig
     from infra.plan import plan
+    from pipelines.stack.config import StackConfig
 
     counts = [int(a) for a in sys.argv[1:]] or [1, 10, 100, 500]
     names = make_models(max(counts))

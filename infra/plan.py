@@ -20,9 +20,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from infra.config import StackConfig, time_zones
-from infra.naming import check
 from pipelines.config.errors import FullcycleError
+from pipelines.stack.config import StackConfig, time_zones
+from pipelines.stack.names import check, slug
 
 PROJECT = "fullcycle"
 
@@ -66,7 +66,7 @@ class Plan:
 
     def model_component(self, model: str) -> PlannedResource:
         return next(c for c in self.components("fullcycle:infra:ModelPlatform")
-                    if c.name == model.replace("_", "-"))
+                    if c.name == slug(model))
 
 
 class InvalidResourceError(FullcycleError):

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pulumi
 
 from infra.components import ModelPlatform, Runner
-from infra.config import StackConfig
+from pipelines.stack.config import StackConfig, labels
+from pipelines.stack.names import slug
 
 
 def build(config: StackConfig) -> dict[str, ModelPlatform]:
     """Declares every resource of the stack and exports the outputs operators need."""
-    labels = {**config.labels, "app": "fullcycle", "stack": config.stack}
     runner = Runner("runner", project=config.project, region=config.region,
-                    image=config.runner_image, stack=config.stack, labels=labels)
+                    image=config.runner_image, stack=config.stack, labels=labels(config))
     platforms = {}
     for entry in config.models:
         platforms[entry.name] = ModelPlatform(
-            entry.name.replace("_", "-"), entry=entry, project=config.project,
-            region=config.region, labels=labels, runner_url=runner.url,
+            slug(entry.name), entry=entry, project=config.project,
+            region=config.region, labels=labels(config, entry.name), runner_url=runner.url,
             runner_account_email=runner.service_account_email,
             scheduler_account_email=runner.scheduler_account_email,
             repository_id=runner.repository_id)

@@ -63,9 +63,6 @@ def models_package(tmp_path, monkeypatch):
 def servers_shut_down():
     """Every server a test started finishes its shutdown (and closes what it holds) first."""
     yield
-    from tests.runner.conftest import SERVED
+    from tests.support.servers import shut_down_all
 
-    for server, _ in SERVED:
-        server.should_exit = True
-    for _, thread in SERVED:
-        thread.join(timeout=30)
+    shut_down_all()

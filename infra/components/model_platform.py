@@ -18,8 +18,14 @@ import json
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.config import ModelEntry
-from infra.naming import ROLLOUT_PREFIX, ModelNames
+from pipelines.stack.config import ModelEntry
+from pipelines.stack.names import (
+    REQUEST_LOG_TABLE,
+    ROLLOUT_PREFIX,
+    RUNS_ROUTE,
+    ModelNames,
+    rollout_tick_route,
+)
 
 # Project-wide roles a model's pipeline needs: run BigQuery jobs (ExampleGen),
 # run on Vertex AI, write logs, and run Transform/statistics on Dataflow.
@@ -44,7 +50,6 @@ class ModelPlatform(pulumi.ComponentResource):
         super().__init__("fullcycle:infra:ModelPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ids = ModelNames(entry.name, project)
-        labels = {**labels, **entry.labels, "app": "fullcycle", "model": ids.slug}
 
         dataset = gcp.bigquery.Dataset(
             f"{name}-dataset", project=project, dataset_id=ids.dataset_id,
@@ -97,7 +102,7 @@ class ModelPlatform(pulumi.ComponentResource):
                 max_doublings=retry.max_doublings),
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
                 http_method="POST",
-                uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}/runs"),
+                uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}{RUNS_ROUTE}"),
                 body=base64.b64encode(json.dumps({"model": entry.name}).encode()).decode(),
                 headers={"Content-Type": "application/json"},
                 oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
@@ -116,7 +121,7 @@ class ModelPlatform(pulumi.ComponentResource):
                         bigquery_destination=gcp.vertex.
                         AiEndpointPredictRequestResponseLoggingConfigBigqueryDestinationArgs(
                             output_uri=dataset.dataset_id.apply(
-                                lambda d: f"bq://{project}.{d}.endpoint_requests")))),
+                                lambda d: f"bq://{project}.{d}.{REQUEST_LOG_TABLE}")))),
                 opts=child)
             self.endpoint_name = endpoint.name
             self._canary(name, entry, ids, project, region, dataset, bucket, runner_url,
@@ -158,7 +163,7 @@ class ModelPlatform(pulumi.ComponentResource):
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
                 http_method="POST",
                 uri=pulumi.Output.from_input(runner_url).apply(
-                    lambda u: f"{u}/rollouts/{entry.name}:tick"),
+                    lambda u: f"{u}{rollout_tick_route(entry.name)}"),
                 oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
                     service_account_email=scheduler_account_email, audience=runner_url)),
             opts=child)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra import naming
+from pipelines.stack import names
 
 APIS = ("aiplatform.googleapis.com", "artifactregistry.googleapis.com",
         "bigquery.googleapis.com", "cloudscheduler.googleapis.com", "dataflow.googleapis.com",
@@ -45,15 +45,15 @@ class Runner(pulumi.ComponentResource):
         after_apis = pulumi.ResourceOptions(parent=self, depends_on=services)
 
         repository = gcp.artifactregistry.Repository(
-            f"{name}-images", project=project, location=region, repository_id=naming.REPOSITORY,
+            f"{name}-images", project=project, location=region, repository_id=names.REPOSITORY,
             format="DOCKER", description="fullcycle runner and pipeline component images",
             labels=labels, opts=after_apis)
 
         runner_account = gcp.serviceaccount.Account(
-            f"{name}-sa", project=project, account_id=naming.RUNNER_ACCOUNT,
+            f"{name}-sa", project=project, account_id=names.RUNNER_ACCOUNT,
             display_name="fullcycle runner: compiles and submits pipeline runs", opts=child)
         scheduler_account = gcp.serviceaccount.Account(
-            f"{name}-scheduler-sa", project=project, account_id=naming.SCHEDULER_ACCOUNT,
+            f"{name}-scheduler-sa", project=project, account_id=names.SCHEDULER_ACCOUNT,
             display_name="fullcycle scheduler: the only identity that may invoke the runner",
             opts=child)
         runner_member = runner_account.email.apply(lambda e: f"serviceAccount:{e}")
@@ -62,7 +62,7 @@ class Runner(pulumi.ComponentResource):
                                    project=project, role=role, member=runner_member, opts=child)
 
         service = gcp.cloudrunv2.Service(
-            f"{name}-service", project=project, location=region, name=naming.RUNNER_SERVICE,
+            f"{name}-service", project=project, location=region, name=names.RUNNER_SERVICE,
             ingress="INGRESS_TRAFFIC_ALL",  # reachable by Cloud Scheduler; IAM decides who may call
             deletion_protection=False, labels=labels,
             template=gcp.cloudrunv2.ServiceTemplateArgs(

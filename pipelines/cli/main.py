@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -28,15 +27,32 @@ app.add_typer(infra_app, name="infra")
 
 
 def cli_errors(fn):
-    """Prints a FullcycleError as one clear message and exits 2; no traceback."""
+    """Prints a FullcycleError as one clear message and exits 2; no traceback
+    (``--verbose`` adds the trace of an error raised by a model's own code)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except FullcycleError as err:
+            trace = getattr(err, "trace", None)
+            if trace and os.environ.get("FULLCYCLE_VERBOSE"):
+                typer.echo(trace, err=True)
             typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
     return wrapper
+
+
+def stack_option(help_text: str = "The stack config: Pulumi.<stack>.yaml.") -> typer.Option:
+    """``--stack``, from ``FULLCYCLE_STACK`` when not given, else ``dev`` (every command)."""
+    return typer.Option("dev", "--stack", envvar="FULLCYCLE_STACK", show_envvar=True,
+                        help=help_text)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                       help="Show library logs and the traces of errors.")):
+    if verbose:
+        os.environ["FULLCYCLE_VERBOSE"] = "1"
 
 
 def _workspace():
@@ -68,6 +84,9 @@ def validate(model: str) -> None:
     from pipelines.config.registry import load_config
 
     config = load_config(model)
+    from pipelines.config.registry import check_model_code
+
+    check_model_code(model)
     workspace = _workspace()
     checked = "config"
     if workspace.warehouse.exists():
@@ -91,33 +110,26 @@ def run(model: str,
         force: bool = typer.Option(False, "--force", help="Run TFX even if nothing changed "
                                    "(its per-component cache still applies)."),
         json_out: Path | None = typer.Option(None, "--json", help="Also write the summary here."),
-        stack: str = typer.Option(os.environ.get("FULLCYCLE_STACK", "dev"),
-                                  help="Canary steps (the first one deploys a new version) "
-                                       "from Pulumi.<stack>.yaml.")
+        stack: str = stack_option("Canary steps (the first one deploys a new version) "
+                                  "from Pulumi.<stack>.yaml.")
         ) -> None:
-    """Run the model's full TFX pipeline locally and print a summary."""
+    """Run the model's full TFX pipeline locally, deploy what it pushed, print a summary."""
     from pipelines.pipeline.quiet import quiet_environment
 
-    quiet_environment(verbose)
+    quiet_environment(verbose or bool(os.environ.get("FULLCYCLE_VERBOSE")))
     from pipelines.cli.render import console, print_summary, progress
     from pipelines.config.registry import load_config, with_overrides
     from pipelines.pipeline.local import run_local
 
     overrides = {k: v for k, v in (("train_steps", train_steps), ("eval_steps", eval_steps))
                  if v is not None}
-    from pipelines.serving.rollout import canary_settings, deploy_pushed
-
     config = load_config(model)
     if overrides:
         config = with_overrides(config, **overrides)
-    first_step = canary_settings(model, stack).steps[0]  # a bad stack fails before the run
     console.print(f"Running [bold]{model}[/] locally (warehouse {_workspace().warehouse})")
     summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
-                        use_run_cache=not force, on_event=progress)
+                        use_run_cache=not force, stack=stack, on_event=progress)
     print_summary(summary)
-    if summary.pushed_path and summary.cache is None and "Pusher" not in summary.cached:
-        deployed = deploy_pushed(_workspace(), model, summary.pushed_path, first_step)
-        console.print(f"Endpoint: {deployed}")
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
     if not summary.succeeded:
@@ -163,22 +175,13 @@ def predict(model: str,
 @cli_errors
 def new(name: str, from_: str = typer.Option("basic_template", "--from",
                                               help="The model folder to copy.")) -> None:
-    """Scaffold a new model folder from an existing one."""
-    from pipelines.config.model_config import _IDENTIFIER
-    from pipelines.config.registry import MODELS_DIR, model_dir
+    """Scaffold a new model folder from an existing one, with a test of its own."""
+    from pipelines.config.scaffold import scaffold_model
 
-    source = model_dir(from_)
-    if not _IDENTIFIER.match(name):
-        raise FullcycleError(f"model name {name!r} must be a letter or _ followed by letters, "
-                             "digits or _ (it becomes a Python package)")
-    target = MODELS_DIR / name
-    if target.exists():
-        raise FullcycleError(f"model folder {target} already exists")
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "__init__.py").write_text(f'"""{name}: a fullcycle model."""\n')
-    typer.secho(f"created {target}", fg=typer.colors.GREEN)
-    typer.echo(f"next: edit {target / 'config.py'} (label, features, source), then\n"
-               f"  fullcycle validate {name}\n  fullcycle run {name}")
+    folder, test = scaffold_model(name, from_)
+    typer.secho(f"created {folder}\ncreated {test}", fg=typer.colors.GREEN)
+    typer.echo(f"next: edit {folder / 'config.py'} (label, features, source), then\n"
+               f"  fullcycle validate {name}\n  pytest {test}\n  fullcycle run {name}")
 
 
 @data_app.command("seed")
@@ -204,13 +207,14 @@ def data_load(table: str, file: Path) -> None:
 
 @app.command("compile")
 @cli_errors
-def compile_(model: str, stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml."),
+def compile_(model: str, stack: str = stack_option(),
              output: Path = typer.Option(Path("pipeline.json"), "-o", "--output")) -> None:
     """Compile the model's pipeline for Vertex AI Pipelines (offline, no credentials)."""
     from pipelines.pipeline.quiet import quiet_environment
 
     quiet_environment(False)
-    from pipelines.cloud.vertex import CloudTarget, compile_pipeline
+    from pipelines.cloud.compile import compile_pipeline
+    from pipelines.cloud.target import CloudTarget
     from pipelines.config.registry import load_config
 
     spec = compile_pipeline(load_config(model), CloudTarget.from_stack(model, stack), output)
@@ -223,56 +227,40 @@ def compile_(model: str, stack: str = typer.Option("dev", help="Reads Pulumi.<st
 @cli_errors
 def serve_runner(
         host: str | None = typer.Option(None, help="Default 127.0.0.1; 0.0.0.0 on Cloud Run."),
-        port: int = typer.Option(int(os.environ.get("PORT", "8080")),
-                                 help="Env PORT on Cloud Run."),
-        backend: str = typer.Option(os.environ.get("FULLCYCLE_BACKEND", "local"),
+        port: int = typer.Option(8080, envvar="PORT", help="Env PORT on Cloud Run."),
+        backend: str = typer.Option("local", envvar="FULLCYCLE_BACKEND",
                                     help="local (LocalDagRunner) or vertex."),
-        stack: str = typer.Option(os.environ.get("FULLCYCLE_STACK", "dev"),
-                                  help="Stack config for the vertex backend."),
-        run_args: str | None = typer.Option(None, help="Local backend: extra `fullcycle run` "
-                                               "arguments, e.g. '--train-steps 200'."),
+        stack: str = stack_option(),
+        train_steps: int | None = typer.Option(None, help="Local backend: train every run this "
+                                               "many steps."),
+        eval_steps: int | None = typer.Option(None, help="Local backend: evaluate this many "
+                                              "steps."),
         rollout_interval: float | None = typer.Option(
             None, help="Local backend: seconds between canary analyses (default: the stack's "
                        "interval_minutes).")) -> None:
     """Serve the runner API (POST /runs, POST /rollouts/MODEL:tick) that Cloud Scheduler calls."""
     import uvicorn
 
-    from pipelines.runner.app import create_app
-    from pipelines.runner.backends import LocalBackend, VertexBackend
-    from pipelines.runner.store import RunStore
+    from pipelines.runner.app import runner_app
 
-    if backend not in ("local", "vertex"):
-        raise FullcycleError(f"backend {backend!r} is not allowed; allowed: local, vertex")
-    store = RunStore(_workspace().home / "runner" / f"runs-{backend}.sqlite")
-    impl = (LocalBackend(store, (run_args or "").split()) if backend == "local"
-            else VertexBackend(store, stack))
-    if backend == "local":
-        from pipelines.serving.rollout import controller_for, policy_for
-
-        workspace = _workspace()
-
-        def rollouts(model: str):
-            return controller_for(workspace, model, policy_for(model, stack, rollout_interval))
-    else:
-        from pipelines.cloud.rollout import cloud_controller
-
-        def rollouts(model: str):
-            return cloud_controller(model, stack)
+    overrides = {k: v for k, v in (("train_steps", train_steps), ("eval_steps", eval_steps))
+                 if v is not None}
+    app_ = runner_app(backend, stack, _workspace(), overrides, rollout_interval)
     host = host or ("0.0.0.0" if "K_SERVICE" in os.environ else "127.0.0.1")
-    uvicorn.run(create_app(store, impl, rollouts), host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()
 @cli_errors
 def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
-            stack: str = typer.Option("dev")) -> None:
+            stack: str = stack_option()) -> None:
     """Send the runner one tick for MODEL now, exactly as Cloud Scheduler would."""
     import datetime as dt
 
     import httpx
 
-    from infra.config import RetrySettings, StackConfig
     from pipelines.runner.scheduler import scheduler_request, send
+    from pipelines.stack.config import RetrySettings, StackConfig
 
     config = StackConfig.from_stack_file(stack)
     entry = config.entry(model)
@@ -291,14 +279,14 @@ def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
 
 @app.command()
 @cli_errors
-def schedule(stack: str = typer.Option("dev"),
+def schedule(stack: str = stack_option(),
              runner_url: str = typer.Option("http://127.0.0.1:8080")) -> None:
     """Send the runner each model's cron ticks from the stack config (Ctrl-C stops)."""
     import datetime as dt
     import threading
 
-    from infra.config import StackConfig
     from pipelines.runner.scheduler import next_tick, run_schedule
+    from pipelines.stack.config import StackConfig
 
     config = StackConfig.from_stack_file(stack)
     now = dt.datetime.now(dt.timezone.utc)
@@ -336,20 +324,16 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
         tf.config.threading.set_inter_op_parallelism_threads(tf_threads)
 
     from pipelines.config.registry import model_dir
-    from pipelines.serving.endpoint import LocalEndpoint
     from pipelines.serving.endpoint_app import create_endpoint_app
-    from pipelines.serving.model_store import served_version
-    from pipelines.serving.rollout import endpoint_path, register_server, unregister_server
+    from pipelines.serving.rollout import open_local_endpoint, register_server, unregister_server
+    from pipelines.stack.names import local_endpoint_path
 
     model_dir(model)
     workspace = _workspace()
     root = workspace.endpoint_dir(model)
-    endpoint = LocalEndpoint(root, log_retention_days=log_retention_days)
-    if not endpoint.state.deployed:
-        version = served_version(workspace.serving_model_dir(model), model)
-        endpoint.deploy(str(version), {"0": 100})
+    endpoint = open_local_endpoint(workspace, model, log_retention_days)
     url = f"http://{host}:{port}"
-    typer.echo(f"endpoint {model}: {url}{endpoint_path(model)}")
+    typer.echo(f"endpoint {model}: {url}{local_endpoint_path(model)}")
     for deployed in endpoint.describe()["deployedModels"]:
         share = endpoint.state.traffic_split.get(deployed["id"], 0)
         typer.echo(f"  {deployed['id']}  {share:3d} %  {deployed['model']}")
@@ -360,27 +344,9 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
         unregister_server(root)
 
 
-def _rollout_line(rollout) -> str:
-    if rollout is None:
-        return "no rollout"
-    last = rollout.history[-1] if rollout.history else None
-    at = (f"step {rollout.step}" if rollout.status == "progressing" else rollout.status)
-    detail = f"; last check at {last['weight']} %: {last['result']}" if last else ""
-    why = f"; {rollout.reason}" if rollout.reason else ""
-    return (f"{at}: candidate {rollout.candidate_id}, stable {rollout.stable_id}, "
-            f"failed {rollout.failed}{detail}{why}")
-
-
-def _window_line(check: dict) -> str:
-    c, s = check["candidate"], check["stable"]
-    mse = f", mse {c['mse']:.3g} vs {s['mse']:.3g}" if c["mse"] is not None \
-        and s["mse"] is not None else ""
-    return (f"{c['samples']} requests, errors {c['error_rate']:.1%}, "
-            f"p99 {c['latency_p99_ms']:.1f} ms{mse}")
-
-
 def _cloud_tick(model: str, stack: str, candidate: Path | None,
                 min_samples: int | None) -> None:
+    from pipelines.cli.render import rollout_line, window_line
     from pipelines.cloud.rollout import cloud_controller
 
     if candidate is not None or min_samples is not None:
@@ -388,9 +354,9 @@ def _cloud_tick(model: str, stack: str, candidate: Path | None,
                              "Vertex AI the Pusher deploys the candidate and the stack's canary "
                              "block sets the policy")
     state = cloud_controller(model, stack).tick()
-    typer.echo(f"{model} on Vertex AI (stack {stack}): {_rollout_line(state)}")
+    typer.echo(f"{model} on Vertex AI (stack {stack}): {rollout_line(state)}")
     if state is not None and state.history:
-        typer.echo(f"  last window: {_window_line(state.history[-1])}")
+        typer.echo(f"  last window: {window_line(state.history[-1])}")
     if state is not None and state.status == "aborted":
         raise typer.Exit(1)
 
@@ -406,71 +372,64 @@ def rollout(model: str,
                                                   "the one the last push deployed)."),
             min_samples: int | None = typer.Option(
                 None, min=1, help="Candidate requests needed per analysis (default: the stack's)."),
-            stack: str = typer.Option("dev", help="Canary settings from Pulumi.<stack>.yaml."),
+            stack: str = stack_option("Canary settings from Pulumi.<stack>.yaml."),
             once: bool = typer.Option(False, "--once", help="One tick, as the runner route does."),
             cloud: bool = typer.Option(False, "--cloud", help="One tick of the rollout on the "
                                        "model's Vertex AI endpoint in --stack, as its Scheduler "
                                        "job does (Application Default Credentials)."),
             ) -> None:
     """Run MODEL's canary on its local endpoint: analyse, step traffic, promote or roll back."""
-    import time
+    from contextlib import nullcontext
 
+    from pipelines.canary.policy import CanaryPolicy
+    from pipelines.cli.render import rollout_line, window_line
     from pipelines.config.registry import load_config
-    from pipelines.serving.rollout import controller_for, endpoint_client, policy_for
+    from pipelines.serving.rollout import canary_settings, controller_for, endpoint_client, watch
 
     config = load_config(model)
     if cloud:
         _cloud_tick(model, stack, candidate, min_samples)
         return
     workspace = _workspace()
-    policy = policy_for(model, stack, interval)
-    if min_samples is not None:
-        from dataclasses import replace
-
-        policy = replace(policy, min_samples=min_samples)
+    policy = CanaryPolicy.of(canary_settings(model, stack), interval, min_samples)
     endpoint = endpoint_client(workspace, model)
     controller = controller_for(workspace, model, policy, endpoint)
     if candidate is not None:
         controller.start(str(candidate.resolve()))
     state = controller.tick()
     if state is None or state.status != "progressing":
-        typer.echo(f"{model}: nothing to roll out ({_rollout_line(state)}); a push deploys the "
+        typer.echo(f"{model}: nothing to roll out ({rollout_line(state)}); a push deploys the "
                    f"next version at {policy.steps[0]} % (`fullcycle run {model} --force`)")
         return
     typer.echo(f"{model}: canary {state.candidate_id} next to {state.stable_id}, steps "
                f"{list(policy.steps)} every {policy.interval_seconds:g} s, "
-               f"min {policy.min_samples} samples")
+               f"min {policy.settings.min_samples} samples")
     if once:
-        typer.echo(_rollout_line(state))
+        typer.echo(rollout_line(state))
         return
-    from contextlib import nullcontext
-
     from pipelines.serving.traffic import Traffic, eval_examples
+
+    def show(check: dict, now) -> None:
+        weight = policy.steps[min(now.step, len(policy.steps) - 1)]
+        typer.echo(f"  {check['weight']:3d} %: {window_line(check)} -> {check['result']}"
+                   + (f"; now {weight} %" if now.status == "progressing" else ""))
 
     traffic = (Traffic(endpoint.url, eval_examples(config, workspace), rate) if rate > 0
                else nullcontext())
     with traffic:
-        seen = len(state.history)
-        while state.status == "progressing":
-            time.sleep(max(0.05, state.last_tick + policy.interval_seconds - time.time() + 0.05))
-            state = controller.tick()
-            for check in state.history[seen:]:
-                weight = policy.steps[min(state.step, len(policy.steps) - 1)]
-                typer.echo(f"  {check['weight']:3d} %: {_window_line(check)} -> {check['result']}"
-                           + (f"; now {weight} %" if state.status == "progressing" else ""))
-            seen = len(state.history)
-    typer.echo(_rollout_line(state))
+        state = watch(controller, show)
+    typer.echo(rollout_line(state))
     if state.status == "aborted":
         raise typer.Exit(1)
 
 
 @infra_app.command("plan")
 @cli_errors
-def infra_plan(stack: str = typer.Option("dev", help="Reads Pulumi.<stack>.yaml.")) -> None:
+def infra_plan(stack: str = stack_option()) -> None:
     """Print every resource `pulumi up` would create, grouped by model (no credentials)."""
-    from infra.config import StackConfig
     from infra.plan import plan
     from infra.render import render_plan
+    from pipelines.stack.config import StackConfig
 
     typer.echo(render_plan(plan(StackConfig.from_stack_file(stack))))
 

@@ -67,3 +67,24 @@ def print_summary(summary: RunSummary) -> None:
                   + (f"; from cache: {', '.join(cached)}" if cached else ""))
     if summary.error:
         console.print(f"[red]run failed:[/] {summary.error}")
+
+
+def rollout_line(rollout) -> str:
+    """Where a rollout stands, in one line."""
+    if rollout is None:
+        return "no rollout"
+    last = rollout.history[-1] if rollout.history else None
+    at = (f"step {rollout.step}" if rollout.status == "progressing" else rollout.status)
+    detail = f"; last check at {last['weight']} %: {last['result']}" if last else ""
+    why = f"; {rollout.reason}" if rollout.reason else ""
+    return (f"{at}: candidate {rollout.candidate_id}, stable {rollout.stable_id}, "
+            f"failed {rollout.failed}{detail}{why}")
+
+
+def window_line(check: dict) -> str:
+    """One analysis window of the candidate: requests, errors, latency, labelled MSE."""
+    c, s = check["candidate"], check["stable"]
+    mse = f", mse {c['mse']:.3g} vs {s['mse']:.3g}" if c["mse"] is not None \
+        and s["mse"] is not None else ""
+    return (f"{c['samples']} requests, errors {c['error_rate']:.1%}, "
+            f"p99 {c['latency_p99_ms']:.1f} ms{mse}")

@@ -1,5 +1,5 @@
 """VertexPusher: the blessed, infra-validated model becomes a new Model Registry version,
-deployed to the model's endpoint at the first canary weight (see ``deploy.py``).
+deployed to the model's endpoint at the first canary weight (see ``registry.py``).
 
 TFX's Vertex Pusher uploads a separate model each time and does not version it;
 this one keeps one registry entry per model with a version per push.
@@ -24,8 +24,8 @@ def VertexPusher(  # noqa: N802 - TFX components are named like classes
     """Pushes only when both blessings say so; otherwise records ``pushed`` = 0."""
     from tfx.utils import path_utils
 
-    from pipelines.cloud.deploy import deploy_version
-    from pipelines.cloud.vertex import CloudTarget
+    from pipelines.cloud.registry import deploy_version
+    from pipelines.cloud.target import CloudTarget
 
     blessed = model_blessing.get_int_custom_property("blessed") == 1 and (
         infra_blessing is None or infra_blessing.get_int_custom_property("blessed") == 1)

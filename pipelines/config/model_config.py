@@ -24,7 +24,7 @@ from pydantic import (
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.metrics import MetricSpec, Task
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 OPTIMIZERS = ("Adagrad", "Adam", "Adamax", "Ftrl", "Nadam", "RMSprop", "SGD")
 ACTIVATIONS = ("elu", "gelu", "linear", "relu", "selu", "sigmoid", "swish", "tanh")
@@ -87,12 +87,12 @@ class DataSource(_Frozen):
     def _check(self) -> DataSource:
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of 'table' or 'query'")
-        if self.table is not None and not _IDENTIFIER.match(self.table):
+        if self.table is not None and not IDENTIFIER.match(self.table):
             raise ValueError(f"table {self.table!r} is not a plain table name")
         if not self.split_key:
             raise ValueError("split_key needs at least one column")
         for col in self.split_key:
-            if not _IDENTIFIER.match(col):
+            if not IDENTIFIER.match(col):
                 raise ValueError(f"split_key column {col!r} is not a valid column name")
         total = sum(self.splits.values())
         if total != 100:
@@ -213,7 +213,7 @@ class ModelConfig(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         for key in (self.label_key, *self.raw_feature_keys):
-            if not _IDENTIFIER.match(key):
+            if not IDENTIFIER.match(key):
                 raise ValueError(f"feature name {key!r} must be a letter or _ followed by "
                                  "letters, digits or _ (at most 128)")
         if not self.raw_feature_keys:

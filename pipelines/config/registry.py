@@ -8,6 +8,7 @@ A model folder is ``pipelines/models/<name>/`` with a ``config.py`` defining
 from __future__ import annotations
 
 import importlib
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,59 @@ def model_dir(name: str) -> Path:
     return MODELS_DIR / name
 
 
+class ModelCodeError(ConfigError):
+    """A model folder's Python file raised while it was imported; ``trace`` has the details."""
+
+    def __init__(self, message: str, trace: str):
+        super().__init__(message)
+        self.trace = trace
+
+
+def _where(err: BaseException, folder: Path) -> tuple[str, int | None]:
+    """The model-folder file and line an import error comes from."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return err.filename, err.lineno
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if Path(f.filename).resolve().is_relative_to(folder)]
+    return (frames[-1].filename, frames[-1].lineno) if frames else (str(folder), None)
+
+
+def import_model_module(name: str, module: str):
+    """Imports ``<models package>.<name>.<module>``; any exception it raises becomes one
+    ModelCodeError naming the file, the line and the exception."""
+    folder = model_dir(name).resolve()
+    try:
+        return importlib.import_module(f"{MODELS_PACKAGE}.{name}.{module}")
+    except (ValidationError, FullcycleError):
+        raise
+    except Exception as err:  # noqa: BLE001 - user code: anything can come out of it
+        path, line = _where(err, folder)
+        try:
+            path = str(Path(path).resolve().relative_to(Path.cwd()))
+        except ValueError:
+            pass
+        at = f"{path}, line {line}" if line else path
+        text = err.msg if isinstance(err, SyntaxError) else str(err)
+        raise ModelCodeError(f"model {name!r}: {at}: {type(err).__name__}: {text}",
+                             traceback.format_exc()) from None
+
+
+def check_model_code(name: str) -> None:
+    """Imports the folder's optional ``preprocessing.py`` and ``model.py`` (ModelCodeError)."""
+    folder = model_dir(name)
+    for module in ("preprocessing", "model"):
+        if (folder / f"{module}.py").exists():
+            import_model_module(name, module)
+
+
 def load_config(name: str) -> ModelConfig:
     """Imports ``pipelines.models.<name>.config`` and returns its validated CONFIG."""
-    model_dir(name)
     try:
-        module = importlib.import_module(f"{MODELS_PACKAGE}.{name}.config")
+        module = import_model_module(name, "config")
     except ValidationError as err:
         raise ConfigError(format_validation_error(name, err)) from None
+    except ModelCodeError:
+        raise
     except FullcycleError as err:
         raise ConfigError(f"model {name!r}: {err}") from None
     config = getattr(module, "CONFIG", None)

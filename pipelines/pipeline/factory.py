@@ -46,13 +46,14 @@ from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fingerprint import code_fingerprint
 from pipelines.pipeline.gate import DataGate, expected_types
 from pipelines.pipeline.infra_validator import InfraValidator
+from pipelines.stack.names import slug
 
 RUN_FN = "pipelines.trainer.run_fn.run_fn"
 
 
 def pipeline_name(model: str) -> str:
     """The pipeline's name: lowercase with dashes, as Vertex AI Pipelines requires."""
-    return f"fullcycle-{model.replace('_', '-').lower()}"
+    return f"fullcycle-{slug(model)}"
 
 
 # Config fields the preprocessing_fn reads; other overrides must not re-run Transform.

@@ -23,6 +23,7 @@ from pipelines.data.splits import LOCAL_DATASET, source_sql, split_queries
 from pipelines.pipeline.fingerprint import run_key
 from pipelines.pipeline.summary import RunSummary
 from pipelines.settings import Workspace
+from pipelines.stack.config import default_stack
 
 # In-memory DirectRunner: on small data, worker processes cost more than they save.
 # Naming the SDK image (the runner image, as on Dataflow) tells TFX the Beam
@@ -106,7 +107,7 @@ def _store_run(workspace: Workspace, config: ModelConfig, key: str, summary: Run
 
 def run_local(config: ModelConfig, workspace: Workspace, *,
               overrides: dict[str, Any] | None = None, verbose: bool = False,
-              use_run_cache: bool = True,
+              use_run_cache: bool = True, deploy: bool = True, stack: str | None = None,
               on_event: Callable[[str, str, float | None], None] | None = None) -> RunSummary:
     """Runs the pipeline with LocalDagRunner and returns a RunSummary (also on failure).
 
@@ -114,14 +115,27 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     unchanged since the last successful run, that run is the answer: nothing is
     imported, re-evaluated or pushed again (``use_run_cache=False`` runs TFX,
     whose per-component cache still applies).
+
+    A freshly pushed version is deployed to the model's local endpoint, as the
+    Vertex Pusher does in the cloud: 100 % on an empty endpoint, else the first
+    canary step of ``stack`` (``FULLCYCLE_STACK``, default ``dev``), read before
+    the run so that a bad stack config fails first. ``deploy=False`` only pushes.
     """
     started = time.monotonic()
+    first_weight = None
+    if deploy:
+        from pipelines.serving.rollout import canary_settings
+
+        first_weight = canary_settings(config.name, stack or default_stack()).steps[0]
     queries, data_fingerprint = check_source(config, workspace)
     key = run_key(config, overrides, [q.sql for q in queries], data_fingerprint)
     if use_run_cache and (summary := cached_run(workspace, config, key)):
         summary.seconds = time.monotonic() - started
         return summary
 
+    from pipelines.config.registry import check_model_code
+
+    check_model_code(config.name)  # a broken preprocessing.py/model.py fails here, clearly
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines.compat import patch_beam_for_tft
@@ -142,6 +156,11 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
         sys.argv = argv
     summary = summarize(config, workspace, pipeline, hook.timings,
                         time.monotonic() - started, error)
+    if first_weight is not None and summary.pushed_path and "Pusher" not in summary.cached:
+        from pipelines.serving.rollout import deploy_pushed
+
+        summary.deployment = deploy_pushed(workspace, config.name, summary.pushed_path,
+                                           first_weight)
     if summary.succeeded:
         _store_run(workspace, config, key, summary)
     return summary

@@ -49,6 +49,7 @@ class RunSummary:
     blessed: bool | None = None
     infra_validation: dict[str, Any] | None = None  # InfraValidator's result
     pushed_path: str | None = None
+    deployment: str | None = None  # what deploying the pushed version to its endpoint did
     cache: str | None = None  # "run" when the whole run was answered from the run cache
 
     @property

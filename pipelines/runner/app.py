@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse
 from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean
 from pipelines.runner.backends import Backend
 from pipelines.runner.store import RunStore
+from pipelines.settings import Workspace
+from pipelines.stack.names import ROLLOUT_TICK_ROUTE, RUNS_ROUTE
 
 SCHEDULE_TIME = "X-CloudScheduler-ScheduleTime"
 
@@ -39,7 +41,7 @@ def create_app(store: RunStore, backend: Backend,
     def healthz() -> dict:
         return {"status": "ok", "backend": backend.name}
 
-    @app.post("/runs", status_code=202)
+    @app.post(RUNS_ROUTE, status_code=202)
     async def create_run(request: Request):
         from pipelines.config.registry import list_models, load_config
 
@@ -83,11 +85,11 @@ def create_app(store: RunStore, backend: Backend,
         return data
 
     if rollouts is not None:
-        @app.post("/rollouts/{model}:tick")
+        @app.post(ROLLOUT_TICK_ROUTE)
         def tick_rollout(model: str):
+            from pipelines.canary.controller import RolloutBusyError
+            from pipelines.canary.endpoint import EndpointError
             from pipelines.config.registry import list_models
-            from pipelines.serving.canary import RolloutBusyError
-            from pipelines.serving.endpoint import EndpointError
 
             known = list_models()
             if model not in known:
@@ -114,3 +116,37 @@ def create_app(store: RunStore, backend: Backend,
         return {"runs": [r.as_dict() for r in store.list(model)]}
 
     return app
+
+
+BACKENDS = ("local", "vertex")
+
+
+def runner_app(backend: str, stack: str, workspace: Workspace,
+               overrides: dict | None = None,
+               rollout_interval: float | None = None) -> FastAPI:
+    """The runner as ``fullcycle serve-runner`` serves it: its run store, backend and canary.
+
+    ``local``: pipelines with ``LocalDagRunner`` (``overrides`` such as
+    ``train_steps`` apply to every run) and the canary over the local endpoints
+    (``rollout_interval`` seconds instead of the stack's minutes). ``vertex``:
+    Vertex AI Pipelines and the canary over the Vertex AI endpoints of ``stack``.
+    """
+    from pipelines.config.errors import not_allowed
+    from pipelines.runner.backends import LocalBackend, VertexBackend
+
+    if backend not in BACKENDS:
+        raise FullcycleError(not_allowed("backend", backend, BACKENDS))
+    store = RunStore(workspace.home / "runner" / f"runs-{backend}.sqlite")
+    if backend == "local":
+        from pipelines.canary.policy import CanaryPolicy
+        from pipelines.serving.rollout import canary_settings, controller_for
+
+        def rollouts(model: str):
+            policy = CanaryPolicy.of(canary_settings(model, stack), rollout_interval)
+            return controller_for(workspace, model, policy)
+
+        return create_app(store, LocalBackend(store, overrides, stack=stack), rollouts)
+
+    from pipelines.cloud.rollout import cloud_controller
+
+    return create_app(store, VertexBackend(store, stack), lambda m: cloud_controller(m, stack))

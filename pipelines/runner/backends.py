@@ -6,15 +6,14 @@ Both only *start* the run; the runner answers 202 without waiting for it.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import queue
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipelines.runner.store import Run, RunStore
 
@@ -26,20 +25,66 @@ class Backend(Protocol):
         """Starts ``run`` (raises if it could not be started)."""
 
 
+def run_model(model: str, overrides: dict[str, Any], stack: str,
+              env: dict[str, str]) -> dict[str, Any]:
+    """One local run of ``model`` (with its deploy), in this process: the summary as a dict."""
+    os.environ.update(env)
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.config.registry import load_config, with_overrides
+    from pipelines.pipeline.local import run_local
+    from pipelines.settings import Workspace
+
+    config = load_config(model)
+    if overrides:
+        config = with_overrides(config, **overrides)
+    return run_local(config, Workspace.from_env(), overrides=overrides, stack=stack).as_dict()
+
+
+def _child(conn, *args) -> None:
+    try:
+        conn.send(run_model(*args))
+    except Exception as err:  # reported as the run's error; the runner keeps serving
+        conn.send({"error": f"{type(err).__name__}: {err}"})
+    finally:
+        conn.close()
+
+
 class LocalBackend:
-    """Runs each pipeline as a ``fullcycle run`` process; one run per model at a time."""
+    """Runs each pipeline with the library's ``run_local`` in a process of its own.
+
+    One run per model at a time (others queue); different models run at once. A
+    process per run, not a thread: TFX's launcher hook, ``sys.argv`` and
+    TensorFlow's seeds are process-wide, and a finished run returns its memory.
+    """
 
     name = "local"
 
-    def __init__(self, store: RunStore, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None):
-        self.store, self.extra_args = store, list(extra_args or [])
-        self.env = {**os.environ, **(env or {})}
+    def __init__(self, store: RunStore, overrides: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None, stack: str | None = None):
+        from pipelines.stack.config import default_stack
+
+        self.store, self.overrides = store, dict(overrides or {})
+        self.env, self.stack = dict(env or {}), stack or default_stack()
         self._queues: dict[str, queue.Queue] = {}
+        self._running: dict[str, multiprocessing.process.BaseProcess] = {}
         self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Stops the runs under way (their runs are marked FAILED) and starts no more."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running.values())
+        for process in running:
+            process.terminate()
+            process.join(timeout=30)
 
     def submit(self, run: Run) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the local backend is shut down")
             if run.model not in self._queues:
                 self._queues[run.model] = queue.Queue()
                 threading.Thread(target=self._worker, args=(run.model,), daemon=True,
@@ -52,16 +97,28 @@ class LocalBackend:
 
     def _execute(self, run: Run) -> None:
         self.store.update(run.id, state="RUNNING", started=time.time())
-        with tempfile.TemporaryDirectory() as tmp:
-            summary_file = Path(tmp) / "summary.json"
-            cmd = [sys.executable, "-m", "pipelines.cli.main", "run", run.model,
-                   "--json", str(summary_file), *self.extra_args]
-            done = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
-            summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-        ok = done.returncode == 0
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_child, name=f"run-{run.id}", daemon=True,
+                                  args=(send, run.model, self.overrides, self.stack, self.env))
+        with self._lock:
+            if self._closed:
+                return
+            process.start()
+            self._running[run.id] = process
+        send.close()
+        try:
+            summary = receive.recv()
+        except EOFError:
+            summary = {"error": f"the run's process ended (exit code {process.exitcode}) "
+                                "without a summary"}
+        process.join()
+        with self._lock:
+            self._running.pop(run.id, None)
+        ok = summary.get("error") is None
         detail = {"blessed": summary.get("blessed"), "pushed_path": summary.get("pushed_path"),
-                  "pipeline_run_id": summary.get("run_id"),
-                  "error": None if ok else (summary.get("error") or done.stderr[-2000:])}
+                  "deployment": summary.get("deployment"),
+                  "pipeline_run_id": summary.get("run_id"), "error": summary.get("error")}
         self.store.update(run.id, state="SUCCEEDED" if ok else "FAILED", finished=time.time(),
                           detail=json.dumps(detail),
                           link=summary.get("pushed_path") and f"file://{summary['pushed_path']}")
@@ -78,7 +135,8 @@ class VertexBackend:
     def submit(self, run: Run) -> None:
         from google.cloud import aiplatform
 
-        from pipelines.cloud.vertex import CloudTarget, compile_pipeline
+        from pipelines.cloud.compile import compile_pipeline
+        from pipelines.cloud.target import CloudTarget
         from pipelines.config.registry import load_config
         from pipelines.pipeline.factory import pipeline_name
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from infra.config import ModelEntry, RetrySettings
+from pipelines.stack.config import ModelEntry, RetrySettings
 
 
 @dataclass(frozen=True)

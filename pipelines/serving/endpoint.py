@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import math
 import random
 import threading
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from pipelines.canary.endpoint import EndpointError, WindowMetrics, first_number
 from pipelines.config.errors import FullcycleError
 from pipelines.serving.stats import has_nan, percentile
 
@@ -40,47 +40,6 @@ def _without_nan(value):
     if isinstance(value, list):
         return [_without_nan(v) for v in value]
     return None if isinstance(value, float) and value != value else value
-
-
-@dataclass(frozen=True)
-class WindowMetrics:
-    """What one deployed model served over an analysis window."""
-
-    samples: int
-    error_rate: float
-    latency_p99_ms: float
-    mean_prediction: float | None
-    std_prediction: float | None
-    mse: float | None  # against fed-back labels, when there are any
-
-    @classmethod
-    def of(cls, samples: int, errors: int, latency_p99_ms: float, values: list[float],
-           squared_errors: list[float]) -> WindowMetrics:
-        """Metrics of ``samples`` requests: ``values`` holds each answered request's first
-        prediction, ``squared_errors`` those against a fed-back label."""
-        if not samples:
-            return cls(0, 0.0, 0.0, None, None, None)
-        mean = sum(values) / len(values) if values else None
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else None
-        return cls(samples, errors / samples, latency_p99_ms, mean, std,
-                   sum(squared_errors) / len(squared_errors) if squared_errors else None)
-
-
-def first_number(predictions) -> float | None:
-    """The first number of a (nested) prediction; None for null or NaN."""
-    while isinstance(predictions, list) and predictions:
-        predictions = predictions[0]
-    if isinstance(predictions, bool) or not isinstance(predictions, (int, float)):
-        return None
-    return None if predictions != predictions else predictions
-
-
-class EndpointError(FullcycleError):
-    """A request Vertex AI would refuse (400 / 404)."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def check_split(split: dict[str, int], deployed: set[str]) -> dict[str, int]:

@@ -11,18 +11,21 @@ test compares actual transformed values (analyzers included) with expected ones:
         out = run_preprocessing_fn(my_preprocessing_fn, rows)
         assert_rows_close(out, [{"x_xf": -1.0}, {"x_xf": 1.0}])
 
-``model_for`` builds a model folder's Keras model from its config, and
-``transformed_batch`` makes a batch for it from raw rows.
+``model_for`` builds a model folder's Keras model from its config,
+``transformed_batch`` makes a batch for it from transformed rows, and
+``example_rows`` draws raw rows that fit a config (what ``fullcycle new``'s
+scaffolded test starts from).
 """
 
 from pipelines.testing.harness import (
-                                       assert_rows_close,
-                                       feature_spec_for_rows,
-                                       model_for,
-                                       preprocessing_fn_for,
-                                       run_preprocessing_fn,
-                                       transformed_batch,
+    assert_rows_close,
+    example_rows,
+    feature_spec_for_rows,
+    model_for,
+    preprocessing_fn_for,
+    run_preprocessing_fn,
+    transformed_batch,
 )
 
-__all__ = ["assert_rows_close", "feature_spec_for_rows", "model_for", "preprocessing_fn_for",
-           "run_preprocessing_fn", "transformed_batch"]
+__all__ = ["assert_rows_close", "example_rows", "feature_spec_for_rows", "model_for",
+           "preprocessing_fn_for", "run_preprocessing_fn", "transformed_batch"]

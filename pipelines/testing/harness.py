@@ -164,3 +164,31 @@ def transformed_batch(rows: Sequence[Row]) -> dict[str, tf.Tensor]:
             values = values.reshape(-1, 1)
         batch[key] = tf.constant(values)
     return batch
+
+
+def example_rows(config: ModelConfig, n: int = 8, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` raw rows holding every declared feature and the label, drawn to fit the config.
+
+    Floats for dense and bucket features, ids below each categorical feature's
+    count, a few strings per vocab feature, sequences up to ``max_length``, and
+    labels of the task's kind with every class present. Enough to run a model's
+    ``preprocessing_fn`` and model end to end; exact expectations need rows of
+    your own.
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for i, row in enumerate(rows):
+        for key in config.numeric_keys:
+            row[key] = float(rng.normal(10.0, 3.0))
+        for key, count in config.categorical_int_features.items():
+            row[key] = int(rng.integers(0, count))
+        for key, spec in config.vocab_features.items():
+            row[key] = f"value_{int(rng.integers(0, spec.top_k + 1))}"
+        for key, spec in config.sequence_features.items():
+            length = int(rng.integers(1, spec.max_length + 1))
+            row[key] = [float(v) for v in rng.normal(size=length)]
+        if config.task == "regression":
+            row[config.label_key] = float(rng.normal())
+        else:
+            row[config.label_key] = i % (config.num_classes or 2)
+    return rows

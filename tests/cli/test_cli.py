@@ -31,26 +31,76 @@ def test_validate_checks_source_columns(workspace):
     assert "config and source columns OK" in result.output
 
 
-def test_new_scaffolds_a_valid_model(models_package):
-    from pipelines.config import registry
+def test_new_scaffolds_a_model_and_a_test_that_passes(models_package, tmp_path, monkeypatch):
+    import importlib.util
+
+    from pipelines.config import registry, scaffold
     from pipelines.models.basic_template import config as template
 
+    monkeypatch.setattr(scaffold, "TESTS_DIR", tmp_path / "tests" / "models")
     models_package("basic_template", open(template.__file__).read())
     result = runner.invoke(app, ["new", "churn"])
     assert result.exit_code == 0, result.output
     assert (registry.MODELS_DIR / "churn" / "config.py").exists()
     assert registry.load_config("churn").name == "churn"
+    test_file = tmp_path / "tests" / "models" / "test_churn.py"
+    assert f"pytest {test_file}" in result.output
+    # the scaffolded test runs the new model's real preprocessing_fn and Keras model
+    spec = importlib.util.spec_from_file_location("test_churn_scaffold", test_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.MODEL == "churn"
+    module.test_preprocessing_gives_finite_values_and_the_label()
+    module.test_model_predicts_one_finite_answer_per_row()
     again = runner.invoke(app, ["new", "churn"])
     assert again.exit_code == 2 and "already exists" in again.output
     bad = runner.invoke(app, ["new", "my-model"])
     assert bad.exit_code == 2 and "must be a letter" in bad.output
 
 
-def test_data_load_then_validate(workspace, tmp_path):
+MINE = """from pipelines.config import DataSource, ModelConfig
+CONFIG = ModelConfig(label_key="y", dense_float_features=["{feature}"], train_steps=10,
+                     source=DataSource(table="mine", split_key="id"))
+"""
+
+
+def test_data_load_then_validate(workspace, tmp_path, models_package):
     csv = tmp_path / "mine.csv"
     csv.write_text("id,x,y\n1,0.5,1.0\n2,1.5,2.0\n")
     result = runner.invoke(app, ["data", "load", "mine", str(csv)])
     assert result.exit_code == 0 and "loaded 2 rows into mine" in result.output
+    models_package("mine", MINE.format(feature="x"))
+    result = runner.invoke(app, ["validate", "mine"])
+    assert result.exit_code == 0, result.output
+    assert "mine: config and source columns OK" in result.output
+    models_package("mine_typo", MINE.format(feature="xx"))
+    result = runner.invoke(app, ["validate", "mine_typo"])
+    assert result.exit_code == 2
+    assert "the source has no column 'xx' (did you mean \"x\"?)" in result.output
+    assert "its columns: id, x, y" in result.output
+
+
+@pytest.mark.parametrize("file, source, expected", [
+    ("config.py", "from pipelines.config import ModelConfig\nCONFIG = ModelConfig(\n",
+     "config.py, line 2: SyntaxError: "),
+    ("config.py", "from pipelines.config import ModelConfig\n\nCONFIG = make_config()\n",
+     "config.py, line 3: NameError: name 'make_config' is not defined"),
+    ("preprocessing.py", "import math\n\n\ndef preprocessing_fn(inputs):\n    return inputs\n"
+     "\n\nSCALE = 1 / 0\n", "preprocessing.py, line 8: ZeroDivisionError: division by zero"),
+    ("model.py", "from pipelines.no_such_module import build\n",
+     "model.py, line 1: ModuleNotFoundError: No module named 'pipelines.no_such_module'"),
+])
+def test_an_error_in_model_code_is_one_clean_line(models_package, monkeypatch, file, source,
+                                                  expected):
+    monkeypatch.setenv("FULLCYCLE_VERBOSE", "")  # restored after --verbose sets it
+    folder = models_package("broken", MINE.format(feature="x"))
+    (folder / file).write_text(source)
+    result = runner.invoke(app, ["validate", "broken"])
+    assert result.exit_code == 2, result.output
+    assert "error: model 'broken': " in result.output and expected in result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
+    verbose = runner.invoke(app, ["--verbose", "validate", "broken"])
+    assert verbose.exit_code == 2 and "Traceback" in verbose.output and expected in verbose.output
 
 
 def test_predict_without_pushed_model_says_what_to_do(workspace, tmp_path):

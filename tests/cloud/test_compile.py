@@ -5,7 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cloud.vertex import CloudTarget, compile_pipeline
+from pipelines.cloud.compile import compile_pipeline
+from pipelines.cloud.target import CloudTarget
 from pipelines.config import ConfigError, list_models, load_config
 
 IMAGE = "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest"

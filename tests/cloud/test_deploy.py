@@ -11,11 +11,11 @@ import json
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from pipelines.cloud.deploy import deploy_version
-from pipelines.cloud.vertex import CloudTarget
+from pipelines.cloud.registry import deploy_version
+from pipelines.cloud.target import CloudTarget
 from pipelines.config.errors import FullcycleError
-from tests.cloud.google_fakes import FakeRegistry
-from tests.google_http import intercepted
+from tests.support.google_fakes import FakeRegistry
+from tests.support.google_http import intercepted
 
 
 @pytest.fixture

@@ -15,14 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from google.auth.credentials import AnonymousCredentials
 
-from pipelines.cloud import rollout as cloud_rollout
-from pipelines.cloud.deploy import deploy_version
-from pipelines.cloud.rollout import GcsRolloutStore, cloud_controller
-from pipelines.cloud.vertex import CloudTarget
+from pipelines.canary.controller import RolloutBusyError
+from pipelines.cloud.endpoint import ERROR_METRIC, LATENCY_METRIC
+from pipelines.cloud.registry import deploy_version
+from pipelines.cloud.rollout import cloud_controller
+from pipelines.cloud.rollout_store import GcsRolloutStore
+from pipelines.cloud.target import CloudTarget
 from pipelines.config.errors import FullcycleError
-from pipelines.serving.canary import RolloutBusyError
-from tests.cloud.google_fakes import FakeGoogleCloud
-from tests.google_http import intercepted
+from pipelines.stack.names import REQUEST_LOG_TABLE
+from tests.support.google_fakes import FakeGoogleCloud
+from tests.support.google_http import intercepted
 
 MODEL = "basic_template"
 ARTIFACTS = "gs://fullcycle-dev-fc-basic-template/pipeline_root/Trainer/model/{}/Format-Serving"
@@ -38,7 +40,7 @@ def target():
 @pytest.fixture
 def cloud(monkeypatch, target):
     with intercepted(monkeypatch, FakeGoogleCloud({target.bucket})) as fake:
-        fake.bigquery.tables[f"{target.project}.{target.dataset}.endpoint_requests"] = []
+        fake.bigquery.tables[f"{target.project}.{target.dataset}.{REQUEST_LOG_TABLE}"] = []
         yield fake
 
 
@@ -55,15 +57,15 @@ def canary(cloud, target):
 def serve(cloud, target, deployed_id, start, count=30, prediction=0.5, spread=0.1,
           latency_ms=40.0, errors=0):
     """What Vertex AI records for ``count`` answered requests (and ``errors`` failed ones)."""
-    table = f"{target.project}.{target.dataset}.endpoint_requests"
+    table = f"{target.project}.{target.dataset}.{REQUEST_LOG_TABLE}"
     for i in range(count):
         at = start + 1 + i * (INTERVAL - 10) / count
         value = prediction if isinstance(prediction, str) else \
             [prediction + spread * ((i % 5) - 2) / 2]
         cloud.bigquery.log(table, deployed_id, at, [value, value])  # two instances a request
-        cloud.monitoring.record(cloud_rollout.LATENCY_METRIC, deployed_id, at, latency_ms)
+        cloud.monitoring.record(LATENCY_METRIC, deployed_id, at, latency_ms)
     if errors:
-        cloud.monitoring.record(cloud_rollout.ERROR_METRIC, deployed_id, start + 5, errors)
+        cloud.monitoring.record(ERROR_METRIC, deployed_id, start + 5, errors)
 
 
 def state_in_gcs(cloud, target):

@@ -1,16 +1,6 @@
-"""Stacks to plan: the committed dev stack, one model, and many generated models."""
+"""Fixtures for planning stacks: many generated models."""
 
 import pytest
-
-from infra.config import StackConfig
-
-BASE = {"gcp:project": "acme-ml-prod", "gcp:region": "europe-west4",
-        "fullcycle:runnerImage": "europe-west4-docker.pkg.dev/acme-ml-prod/fullcycle/runner:1",
-        "fullcycle:labels": {"team": "ds"}}
-
-
-def stack(models, **extra) -> StackConfig:
-    return StackConfig.from_mapping({**BASE, "fullcycle:models": models, **extra}, "prod")
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import json
 
 import pytest
 
-from infra.naming import ModelNames, check
 from infra.plan import plan
-
-from .conftest import stack
+from pipelines.stack.names import ModelNames, check
+from tests.support.stacks import stack
 
 LABELABLE = {"gcp:storage/bucket:Bucket", "gcp:bigquery/dataset:Dataset",
              "gcp:vertex/aiEndpoint:AiEndpoint", "gcp:artifactregistry/repository:Repository",

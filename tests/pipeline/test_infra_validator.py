@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from pipelines.pipeline.infra_validator import example_requests
 from pipelines.serving.infra_check import validate
-from tests.serving.test_endpoint import constant_model
+from tests.support.models import constant_model
 
 REQUESTS = [[{"x": 1.0}, {"x": 2.0}]] * 5
 

@@ -147,7 +147,7 @@ def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, state):
     from pipelines.serving.endpoint import LocalEndpoint
     from pipelines.serving.endpoint_app import create_endpoint_app
     from pipelines.serving.rollout import deploy_pushed, register_server, unregister_server
-    from tests.runner.conftest import serve
+    from tests.support.servers import serve
 
     deploy_pushed(workspace, "basic_template", str(state["version"]), 10)  # serving: 100 %
     result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS + 1)])

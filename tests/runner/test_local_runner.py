@@ -9,8 +9,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from infra.config import RetrySettings
 from pipelines.runner.scheduler import backoffs, scheduler_request, send
+from pipelines.stack.config import RetrySettings
 
 TICK = dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.timezone.utc)
 
@@ -78,19 +78,22 @@ def test_scheduler_retries_of_one_tick_start_one_run(runner):
 
 def test_concurrent_triggers_of_two_models_complete(runner):
     url, store, _ = runner
-    (basic,) = [r for r in store.list("basic_template") if r.trigger == "scheduler"]
+    basic = send(url, scheduler_request("basic_template", TICK, "fc-basic-template-train"),
+                 RetrySettings()).json()
     taxi = post(url, b'{"model": "taxi_tips"}').json()
     assert taxi["state"] in ("QUEUED", "RUNNING")
     listed = httpx.get(f"{url}/runs", params={"model": "taxi_tips"}).json()["runs"]
     assert [r["id"] for r in listed] == [taxi["run_id"]]
     done = {name: wait_done(url, run_id) for name, run_id in
-            (("basic_template", basic.id), ("taxi_tips", taxi["run_id"]))}
+            (("basic_template", basic["run_id"]), ("taxi_tips", taxi["run_id"]))}
     for name, run in done.items():
         assert run["state"] == "SUCCEEDED", (name, run["detail"])
         assert run["started"] >= run["created"] and run["finished"] > run["started"]
     basic_detail = done["basic_template"]["detail"]
     assert basic_detail["blessed"] is True
     assert Path(basic_detail["pushed_path"]).is_dir()
+    # the library deployed what the run pushed, as `fullcycle run` does
+    assert basic_detail["deployment"].startswith("deployed as ")
     # the two models ran at the same time, not one after the other
     assert done["taxi_tips"]["started"] < done["basic_template"]["finished"]
 
@@ -139,8 +142,8 @@ def test_send_retries_server_errors_then_gives_up(monkeypatch):
 def test_schedule_loop_sends_each_tick_once(monkeypatch):
     import threading
 
-    from infra.config import ModelEntry
     from pipelines.runner import scheduler
+    from pipelines.stack.config import ModelEntry
 
     tick = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.timezone.utc)
     sent = []

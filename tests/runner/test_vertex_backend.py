@@ -13,7 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from pipelines.runner.backends import VertexBackend
 from pipelines.runner.store import RunStore
-from tests.google_http import intercepted, json_response
+from tests.support.google_http import intercepted, json_response
 
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
@@ -71,7 +71,10 @@ def test_create_pipeline_job_request(vertex, tmp_path):
     body = json.loads(request.body)
     assert body["displayName"] == "fullcycle-taxi-tips"
     assert body["serviceAccount"] == "fc-taxi-tips@fullcycle-dev.iam.gserviceaccount.com"
-    assert body["labels"] == {"app": "fullcycle", "model": "taxi-tips", "trigger": "scheduler"}
+    # the stack's labels (where the cost goes) and the stack name, as on what pulumi up creates
+    assert body["labels"] == {"app": "fullcycle", "model": "taxi-tips", "trigger": "scheduler",
+                              "stack": "dev", "cost-center": "mobility", "env": "dev",
+                              "team": "data-science"}
     assert body["runtimeConfig"]["gcsOutputDirectory"] == \
         "gs://fullcycle-dev-fc-taxi-tips/pipeline_root"
     spec = json.dumps(body["pipelineSpec"])

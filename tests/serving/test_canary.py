@@ -6,16 +6,20 @@ import time
 import httpx
 import pytest
 
-from pipelines.serving.canary import CanaryController, CanaryPolicy
+from pipelines.canary.controller import CanaryController
+from pipelines.canary.policy import CanaryPolicy
 from pipelines.serving.endpoint import LocalEndpoint
 from pipelines.serving.endpoint_app import create_endpoint_app
+from pipelines.serving.rollout import FileRolloutStore
 from pipelines.serving.traffic import Traffic
-from tests.runner.conftest import serve
+from pipelines.stack.config import CanarySettings
+from pipelines.stack.names import local_endpoint_path
+from tests.support.models import constant_model
+from tests.support.servers import serve
 
-from .test_endpoint import PATH, constant_model
-
-POLICY = CanaryPolicy(steps=(10, 25, 50, 100), interval_seconds=0.3, min_samples=3,
-                      failure_threshold=2, max_error_rate=0.01)
+POLICY = CanaryPolicy(CanarySettings(steps=(10, 25, 50, 100), min_samples=3, failure_threshold=2,
+                                     max_error_rate=0.01), interval_seconds=0.3)
+PATH = local_endpoint_path("basic")
 BURST = 150  # requests before each tick: at 10 %, fewer than 3 reach the candidate ~1e-4 of times
 
 
@@ -36,7 +40,7 @@ def setup(tmp_path, versions):
     endpoint = LocalEndpoint(tmp_path / "endpoint", seed=3)
     stable = endpoint.deploy(versions["stable"], {"0": 100})
     url, server = serve(create_endpoint_app(endpoint))
-    yield url + PATH, endpoint, stable, tmp_path / "rollout.json"
+    yield url + PATH, endpoint, stable, FileRolloutStore(tmp_path / "rollout.json")
     server.should_exit = True
 
 

@@ -7,24 +7,14 @@ from collections import Counter
 
 import httpx
 import pytest
-import tensorflow as tf
 
 from pipelines.serving.endpoint import LocalEndpoint
 from pipelines.serving.endpoint_app import create_endpoint_app
-from tests.runner.conftest import serve
+from tests.support.models import constant_model
+from tests.support.servers import serve
 
 PATH = "/v1/projects/local/locations/local/endpoints/basic"
 
-
-def constant_model(path, value: float) -> str:
-    class Model(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
-        def serve(self, x):
-            return {"outputs": tf.fill(tf.shape(x), value)}
-
-    module = Model()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -6,26 +6,26 @@ import time
 import httpx
 import pytest
 
-from pipelines.serving.canary import CanaryPolicy
+from pipelines.canary.policy import CanaryPolicy
 from pipelines.serving.endpoint import LocalEndpoint
 from pipelines.serving.endpoint_app import create_endpoint_app
 from pipelines.serving.rollout import (
     controller_for,
     deploy_pushed,
     endpoint_client,
-    endpoint_path,
     register_server,
     unregister_server,
 )
 from pipelines.serving.traffic import Traffic, eval_examples
-from tests.runner.conftest import serve
-
-from .test_endpoint import constant_model
+from pipelines.stack.config import CanarySettings
+from pipelines.stack.names import local_endpoint_path
+from tests.support.models import constant_model
+from tests.support.servers import serve
 
 MODEL = "basic_template"
 # At 25 %, even a loaded machine's ~100 requests per window give the candidate ~25 (>= 3).
-POLICY = CanaryPolicy(steps=(25, 50, 100), interval_seconds=1.0, min_samples=3,
-                      failure_threshold=2)
+SETTINGS = CanarySettings(steps=(25, 50, 100), min_samples=3, failure_threshold=2)
+POLICY = CanaryPolicy(SETTINGS, interval_seconds=1.0)
 EXAMPLES = [({"x": 1.0}, 1.0)]  # every label is 1.0: the stable model is exact
 
 
@@ -46,7 +46,7 @@ def served(workspace):
         url, server = serve(create_endpoint_app(LocalEndpoint(root, seed=5)))
         register_server(root, url)
         servers.append((root, server))
-        return url + endpoint_path(MODEL)
+        return url + local_endpoint_path(MODEL)
 
     yield start
     for root, server in servers:
@@ -86,7 +86,8 @@ def test_worse_labelled_metric_is_rolled_back(workspace, versions, served):
     url = served()
     deploy_pushed(workspace, MODEL, versions["worse"], 10)
     # Only the labelled metric may fail it: the shift check is off.
-    policy = CanaryPolicy(**{**POLICY.__dict__, "max_mean_shift": 1e9, "max_mse_increase": 0.05})
+    policy = CanaryPolicy(SETTINGS.model_copy(update={"max_prediction_shift": 1e9,
+                                                      "max_mse_increase": 0.05}), 1.0)
     controller = controller_for(workspace, MODEL, policy)
     adopted = controller.tick()
     assert adopted.status == "progressing" and adopted.step == 0

@@ -17,11 +17,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from infra.naming import ModelNames, check
 from pipelines.config.errors import ConfigError, problem_text, unknown
+from pipelines.stack.names import ModelNames, check, slug
 
 # Where Pulumi.yaml and the stack files are: the checkout, or /app in the runner image.
-PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).resolve().parents[1]))
+PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).resolve().parents[2]))
+
+
+STACK_ENV = "FULLCYCLE_STACK"
+
+
+def default_stack() -> str:
+    """The stack every command uses unless told otherwise: ``FULLCYCLE_STACK``, else ``dev``."""
+    return os.environ.get(STACK_ENV) or "dev"
 
 
 @functools.cache
@@ -234,6 +242,21 @@ class StackConfig(_Frozen):
                "fullcycle:models": ours.get_object("models")}
         return cls.from_mapping({k: v for k, v in raw.items() if v is not None},
                                 pulumi.get_stack())
+
+
+def labels(stack: StackConfig, model: str | None = None) -> dict[str, str]:
+    """The labels of every labelable resource and run-time job of ``stack`` (and ``model``).
+
+    The stack's own labels (``fullcycle:labels``, e.g. a cost center), then the
+    model entry's, then ``app``, ``stack`` and ``model``, which always win: the
+    same labels on what ``pulumi up`` creates and on the Vertex pipeline jobs,
+    Dataflow jobs, BigQuery jobs and model versions a run creates.
+    """
+    entry = stack.entry(model) if model is not None else None
+    fixed = {"app": "fullcycle", "stack": stack.stack}
+    if model is not None:
+        fixed["model"] = slug(model)
+    return {**stack.labels, **(entry.labels if entry else {}), **fixed}
 
 
 _KEYS = {"project": "gcp:project", "region": "gcp:region", "runner_image": "fullcycle:runnerImage",

@@ -10,78 +10,17 @@ version and deploying it to the model's endpoint at the first canary weight.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pipelines.cloud.target import CloudTarget
 from pipelines.config.model_config import ModelConfig
-
-# Vertex AI's prebuilt TensorFlow serving container for TF 2.16 on CPU.
-SERVING_IMAGE = "{region_prefix}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
-
-
-@dataclass(frozen=True)
-class CloudTarget:
-    """Where one model runs in the cloud, derived from the stack config."""
-
-    model: str
-    project: str
-    region: str
-    image: str
-    dataset: str
-    bucket: str
-    service_account: str
-    endpoint: str | None
-    machine_type: str
-    min_replicas: int
-    max_replicas: int
-    first_canary_weight: int
-
-    @classmethod
-    def from_stack(cls, model: str, stack: str = "dev") -> CloudTarget:
-        from infra.config import StackConfig
-        from pipelines.config.errors import ConfigError, unknown
-
-        config = StackConfig.from_stack_file(stack)
-        entry = config.entry(model)
-        if entry is None:
-            raise ConfigError(unknown(f"model in stack {stack!r}", model,
-                                      [m.name for m in config.models])
-                              + f"; add it to fullcycle:models in Pulumi.{stack}.yaml")
-        names = config.names(model)
-        return cls(model=model, project=config.project, region=config.region,
-                   image=config.runner_image, dataset=names.dataset_id, bucket=names.bucket,
-                   service_account=f"{names.service_account_id}@{config.project}"
-                                   ".iam.gserviceaccount.com",
-                   endpoint=names.endpoint_display_name if entry.endpoint.enabled else None,
-                   machine_type=entry.endpoint.machine_type,
-                   min_replicas=entry.endpoint.min_replicas,
-                   max_replicas=entry.endpoint.max_replicas,
-                   first_canary_weight=entry.canary.steps[0])
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The labels of everything fullcycle creates for this model at run time."""
-        return {"app": "fullcycle", "model": self.model.replace("_", "-")}
-
-    @property
-    def pipeline_root(self) -> str:
-        return f"gs://{self.bucket}/pipeline_root"
-
-    @property
-    def beam_pipeline_args(self) -> list[str]:
-        """Dataflow, as the model's service account, in the runner image."""
-        return ["--runner=DataflowRunner", f"--project={self.project}",
-                f"--region={self.region}", f"--temp_location=gs://{self.bucket}/tmp",
-                f"--service_account_email={self.service_account}",
-                f"--sdk_container_image={self.image}", "--experiments=use_runner_v2",
-                *(f"--labels={key}={value}" for key, value in self.labels.items())]
 
 
 def _vertex_pusher(target: CloudTarget):
     def make(model, blessing, infra_blessing):
-        from dataclasses import asdict
-
         from pipelines.cloud.pusher import VertexPusher
 
         return VertexPusher(model=model, model_blessing=blessing, infra_blessing=infra_blessing,
@@ -112,8 +51,6 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget):
 def compile_pipeline(config: ModelConfig, target: CloudTarget,
                      output: Path | None = None) -> dict[str, Any]:
     """The KFP v2 pipeline job JSON for Vertex AI; written to ``output`` if given."""
-    import tempfile
-
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
 
     pipeline = build_vertex_pipeline(config, target)

@@ -1,7 +1,9 @@
-"""GCP resource ids derived from a model name, and the rules GCP enforces on them.
+"""Names shared by the infrastructure and the runtime, and the rules GCP enforces on ids.
 
-One place decides every id, so the stack config can be refused before any
-resource is declared when a model name would make an invalid id.
+One place decides every id, table, route and prefix: the Pulumi program creates
+them and the runner, pipelines and canary read them from here, so the two sides
+cannot drift apart. The stack config is refused before any resource is declared
+when a model name would make an invalid id.
 """
 
 from __future__ import annotations
@@ -41,6 +43,23 @@ RUNNER_ACCOUNT = "fc-runner"
 SCHEDULER_ACCOUNT = "fc-scheduler"
 REPOSITORY = "fullcycle"
 ROLLOUT_PREFIX = "rollouts/"  # the objects of a model's bucket holding its canary's state
+REQUEST_LOG_TABLE = "endpoint_requests"  # in the model's dataset: the endpoint's request log
+RUNS_ROUTE = "/runs"  # the runner route each model's training Scheduler job POSTs to
+ROLLOUT_TICK_ROUTE = "/rollouts/{model}:tick"  # the route its rollout Scheduler job POSTs to
+
+
+def slug(model: str) -> str:
+    """A model name as GCP ids and label values take it (``taxi_tips`` -> ``taxi-tips``)."""
+    return model.replace("_", "-").lower()
+
+
+def rollout_tick_route(model: str) -> str:
+    return ROLLOUT_TICK_ROUTE.format(model=model)
+
+
+def local_endpoint_path(model: str) -> str:
+    """The local endpoint's resource path, as on Vertex AI (project and location "local")."""
+    return f"/v1/projects/local/locations/local/endpoints/{model}"
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,7 @@ class ModelNames:
 
     @property
     def slug(self) -> str:
-        return self.model.replace("_", "-")
+        return slug(self.model)
 
     @property
     def service_account_id(self) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import requests
 import urllib3
 
-from tests.google_http import json_response
+from tests.support.google_http import json_response
 
 PROJECT, REGION = "fullcycle-dev", "europe-west4"
 PARENT = f"projects/{PROJECT}/locations/{REGION}"

@@ -2,10 +2,9 @@
 
 import pytest
 
-from infra.config import StackConfig
 from pipelines.config import ConfigError
-
-from .conftest import stack
+from pipelines.stack.config import StackConfig
+from tests.support.stacks import stack
 
 
 def error(models, **extra) -> str:

@@ -1,0 +1,74 @@
+"""Where one model runs in the cloud: project, region, image, dataset, bucket, endpoint, labels.
+
+Derived from the stack config in one place, and passed whole (as JSON) to the
+components that run inside a Vertex AI pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.config.errors import ConfigError, unknown
+from pipelines.stack.config import StackConfig, labels
+
+# Vertex AI's prebuilt TensorFlow serving container for TF 2.16 on CPU.
+SERVING_IMAGE = "{region_prefix}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
+
+
+@dataclass(frozen=True)
+class CloudTarget:
+    """Where one model runs in the cloud, derived from the stack config."""
+
+    model: str
+    project: str
+    region: str
+    image: str
+    dataset: str
+    bucket: str
+    service_account: str
+    endpoint: str | None
+    machine_type: str
+    min_replicas: int
+    max_replicas: int
+    first_canary_weight: int
+    labels: dict[str, str]  # of every job, query and model version a run creates
+
+    @classmethod
+    def from_stack(cls, model: str, stack: str = "dev") -> CloudTarget:
+        return cls.of(StackConfig.from_stack_file(stack), model)
+
+    @classmethod
+    def of(cls, config: StackConfig, model: str) -> CloudTarget:
+        entry = config.entry(model)
+        if entry is None:
+            raise ConfigError(unknown(f"model in stack {config.stack!r}", model,
+                                      [m.name for m in config.models])
+                              + f"; add it to fullcycle:models in Pulumi.{config.stack}.yaml")
+        names = config.names(model)
+        return cls(model=model, project=config.project, region=config.region,
+                   image=config.runner_image, dataset=names.dataset_id, bucket=names.bucket,
+                   service_account=f"{names.service_account_id}@{config.project}"
+                                   ".iam.gserviceaccount.com",
+                   endpoint=names.endpoint_display_name if entry.endpoint.enabled else None,
+                   machine_type=entry.endpoint.machine_type,
+                   min_replicas=entry.endpoint.min_replicas,
+                   max_replicas=entry.endpoint.max_replicas,
+                   first_canary_weight=entry.canary.steps[0],
+                   labels=labels(config, model))
+
+    @property
+    def pipeline_root(self) -> str:
+        return f"gs://{self.bucket}/pipeline_root"
+
+    @property
+    def serving_image(self) -> str:
+        return SERVING_IMAGE.format(region_prefix=self.region.split("-")[0])
+
+    @property
+    def beam_pipeline_args(self) -> list[str]:
+        """Dataflow, as the model's service account, in the runner image, with its labels."""
+        return ["--runner=DataflowRunner", f"--project={self.project}",
+                f"--region={self.region}", f"--temp_location=gs://{self.bucket}/tmp",
+                f"--service_account_email={self.service_account}",
+                f"--sdk_container_image={self.image}", "--experiments=use_runner_v2",
+                *(f"--labels={key}={value}" for key, value in self.labels.items())]
