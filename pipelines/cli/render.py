@@ -60,6 +60,8 @@ def print_summary(summary: RunSummary) -> None:
             console.print(f"  infra validation: [red]failed[/]: {infra.get('reason')}")
     if summary.pushed_path:
         console.print(f"  pushed to: {summary.pushed_path}")
+    if summary.deployment:
+        console.print(f"  endpoint: {summary.deployment}")
     elif summary.blessed is False or (infra and not infra.get("blessed")):
         console.print("  pushed: no (the served model is unchanged)")
     cached = summary.cached

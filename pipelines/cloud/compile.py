@@ -32,8 +32,7 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget):
     """The model's pipeline wired to BigQuery, Dataflow and Vertex AI."""
     from tfx.extensions.google_cloud_big_query.example_gen.component import BigQueryExampleGen
 
-    from pipelines.data.example_gen import input_config
-    from pipelines.data.splits import split_queries
+    from pipelines.data.splits import input_config, split_queries
     from pipelines.pipeline.factory import create_pipeline
 
     queries = split_queries(config.source, config.label_key, "bigquery",

@@ -23,6 +23,7 @@ from pydantic import (
 
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.metrics import MetricSpec, Task
+from pipelines.features.kinds import FEATURE_KINDS, declared
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -188,13 +189,10 @@ class ModelConfig(_Frozen):
     # -- derived views -------------------------------------------------------
     @property
     def feature_groups(self) -> dict[str, tuple[str, ...]]:
-        return {
-            "dense_float_features": tuple(self.dense_float_features),
-            "categorical_int_features": tuple(self.categorical_int_features),
-            "bucket_features": tuple(self.bucket_features),
-            "vocab_features": tuple(self.vocab_features),
-            "sequence_features": tuple(self.sequence_features),
-        }
+        """Declared columns per feature kind (``pipelines.features.kinds``), in field order."""
+        order = list(type(self).model_fields)
+        return {kind.field: tuple(key for key, _ in declared(self, kind))
+                for kind in sorted(FEATURE_KINDS, key=lambda kind: order.index(kind.field))}
 
     @property
     def raw_feature_keys(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from tfx.types import Channel, ComponentSpec, standard_artifacts
 from tfx.types.component_spec import ExecutionParameter
 from tfx.types.standard_component_specs import QueryBasedExampleGenSpec
 
-from pipelines.data.splits import SplitQuery
+from pipelines.data.splits import SplitQuery, input_config
 
 
 def _feature(value: Any) -> tf.train.Feature:
@@ -109,8 +109,3 @@ class DuckDBExampleGen(base_beam_component.BaseBeamComponent):
             examples=Channel(type=standard_artifacts.Examples),
         ))
 
-
-def input_config(split_queries: list[SplitQuery]) -> example_gen_pb2.Input:
-    """The ExampleGen input config: one split per query (same for BigQuery)."""
-    return example_gen_pb2.Input(splits=[
-        example_gen_pb2.Input.Split(name=q.name, pattern=q.sql) for q in split_queries])

@@ -66,3 +66,11 @@ def split_queries(source: DataSource, label_key: str, dialect: Dialect,
         queries.append(SplitQuery(name=name, low=low, high=high, sql=sql))
         low = high
     return queries
+
+
+def input_config(queries: list[SplitQuery]):
+    """The ExampleGen input config: one split per query (DuckDB and BigQuery alike)."""
+    from tfx.proto import example_gen_pb2
+
+    return example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name=q.name, pattern=q.sql) for q in queries])

@@ -19,6 +19,7 @@ import tensorflow_transform as tft
 
 from pipelines.compat import patch_beam_for_tft
 from pipelines.config.model_config import Impute, ModelConfig, SequenceSpec, VocabSpec
+from pipelines.features.kinds import TRANSFORM_ARGS
 from pipelines.features.naming import bucketized_name, transformed_name
 
 Tensor = tf.Tensor | tf.SparseTensor
@@ -168,17 +169,7 @@ def transform_from_config(inputs: Mapping[str, Tensor],
                           config: ModelConfig) -> dict[str, tf.Tensor]:
     """``features_transform`` with every argument taken from a model config."""
     return features_transform(
-        inputs,
-        label_key=config.label_key,
-        dense_features=config.dense_float_features,
-        vocab_features=config.vocab_features,
-        bucket_features=config.bucket_features,
-        categorical_int_features=config.categorical_int_features,
-        sequence_features=config.sequence_features,
-        imputation=config.imputation,
-        scaling=config.scaling,
-        task=config.task,
-    )
+        inputs, **{arg: getattr(config, field) for field, arg in TRANSFORM_ARGS.items()})
 
 
 def preprocessing_fn(inputs: Mapping[str, Tensor], custom_config: Mapping[str, Any]) -> dict:

@@ -42,6 +42,7 @@ from tfx.types import Channel, standard_artifacts
 
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import model_dir, preprocessing_fn_path
+from pipelines.features.kinds import TRANSFORM_FIELDS
 from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fingerprint import code_fingerprint
 from pipelines.pipeline.gate import DataGate, expected_types
@@ -54,12 +55,6 @@ RUN_FN = "pipelines.trainer.run_fn.run_fn"
 def pipeline_name(model: str) -> str:
     """The pipeline's name: lowercase with dashes, as Vertex AI Pipelines requires."""
     return f"fullcycle-{slug(model)}"
-
-
-# Config fields the preprocessing_fn reads; other overrides must not re-run Transform.
-TRANSFORM_FIELDS = frozenset({"task", "label_key", "dense_float_features",
-                              "categorical_int_features", "bucket_features", "vocab_features",
-                              "sequence_features", "imputation", "scaling"})
 
 
 def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None, code: str,

@@ -14,17 +14,14 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, Schema
 
 from pipelines.config.model_config import ModelConfig
-
-# Types a declared feature may have in the schema (tensorflow_metadata FeatureType names).
-NUMERIC = ["INT", "FLOAT"]
+from pipelines.features.kinds import FEATURE_KINDS, NUMERIC, declared
 
 
 def expected_types(config: ModelConfig) -> dict[str, list[str]]:
     """Feature -> allowed schema types, from the config's declarations."""
-    expected = {key: NUMERIC for key in (*config.numeric_keys, *config.sequence_features)}
-    expected.update({key: ["INT"] for key in config.categorical_int_features})
-    expected.update({key: ["BYTES", "INT"] for key in config.vocab_features})
-    expected[config.label_key] = NUMERIC if config.task == "regression" else ["INT"]
+    expected = {key: list(kind.schema_types) for kind in FEATURE_KINDS
+                for key, _ in declared(config, kind)}
+    expected[config.label_key] = list(NUMERIC) if config.task == "regression" else ["INT"]
     return expected
 
 

@@ -111,7 +111,7 @@ def create_app(store: RunStore, backend: Backend,
                 return {"model": model, "status": "idle"}
             return {"model": model, **asdict(rollout)}
 
-    @app.get("/runs")
+    @app.get(RUNS_ROUTE)
     def list_runs(model: str | None = None) -> dict:
         return {"runs": [r.as_dict() for r in store.list(model)]}
 

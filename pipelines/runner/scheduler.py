@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from pipelines.stack.config import ModelEntry, RetrySettings
+from pipelines.stack.names import RUNS_ROUTE
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def scheduler_request(model: str, schedule_time: dt.datetime, job_name: str) -> 
     """Exactly what Cloud Scheduler sends for a tick of ``model``'s job."""
     stamp = schedule_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return SchedulerRequest(
-        path="/runs", body=json.dumps({"model": model}).encode(),
+        path=RUNS_ROUTE, body=json.dumps({"model": model}).encode(),
         headers={"Content-Type": "application/json", "User-Agent": "Google-Cloud-Scheduler",
                  "X-CloudScheduler": "true", "X-CloudScheduler-JobName": job_name,
                  "X-CloudScheduler-ScheduleTime": stamp})

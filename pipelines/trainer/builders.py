@@ -17,7 +17,7 @@ import tensorflow as tf
 from pipelines.compat import patch_autograph_for_tf_keras
 from pipelines.config.errors import ConfigError
 from pipelines.config.model_config import ModelConfig
-from pipelines.features.naming import bucketized_name, transformed_name
+from pipelines.features.kinds import FEATURE_KINDS, declared
 
 patch_autograph_for_tf_keras()  # Trainer imports this module before it builds a model
 
@@ -33,16 +33,14 @@ class ModelInput:
 
 def model_inputs(config: ModelConfig) -> list[ModelInput]:
     """The transformed features a prebuilt model takes, derived from the config."""
-    inputs = [ModelInput(transformed_name(k), "numeric", 1) for k in config.dense_float_features]
-    inputs += [ModelInput(bucketized_name(k), "categorical", n)
-               for k, n in config.bucket_features.items()]
-    inputs += [ModelInput(transformed_name(k), "categorical", v.top_k + v.num_oov_buckets)
-               for k, v in config.vocab_features.items()]
-    inputs += [ModelInput(transformed_name(k), "categorical", n + 1)
-               for k, n in config.categorical_int_features.items()]
-    inputs += [ModelInput(transformed_name(k), "sequence", s.max_length)
-               for k, s in config.sequence_features.items()]
-    return inputs
+    return [ModelInput(kind.output_name(key), kind.model_input, kind.width(spec))
+            for kind in FEATURE_KINDS for key, spec in declared(config, kind)]
+
+
+def as_model_inputs(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Transformed features as the model's inputs: a rank-1 ``[batch]`` tensor becomes
+    ``[batch, 1]`` (every non-sequence input has shape ``(1,)``)."""
+    return {k: tf.reshape(v, [-1, 1]) if v.shape.rank == 1 else v for k, v in features.items()}
 
 
 def _keras_inputs(specs: list[ModelInput]) -> dict[str, tf.keras.Input]:

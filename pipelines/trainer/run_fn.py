@@ -18,7 +18,7 @@ from tfx_bsl.public import tfxio
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import custom_model_module, load_config, with_overrides
 from pipelines.features.naming import transformed_name
-from pipelines.trainer.builders import build_keras_model
+from pipelines.trainer.builders import as_model_inputs, build_keras_model
 from pipelines.trainer.signatures import make_signatures
 
 
@@ -40,8 +40,7 @@ def input_dataset(file_pattern: list[str], data_accessor: DataAccessor,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
                                        num_epochs=num_epochs, shuffle_seed=config.seed),
         tf_transform_output.transformed_metadata.schema)
-    return dataset.map(lambda features, y: (
-        {k: tf.reshape(v, [-1, 1]) if v.shape.rank == 1 else v for k, v in features.items()}, y))
+    return dataset.map(lambda features, y: (as_model_inputs(features), y))
 
 
 def run_fn(fn_args: FnArgs) -> None:

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipelines.config.model_config import ModelConfig
+from pipelines.trainer.builders import as_model_inputs
 
 SERVING_DEFAULT = "serving_default"
 SERVING_TF_EXAMPLE = "serving_tf_example"
@@ -28,12 +29,8 @@ def serving_feature_spec(tf_transform_output: tft.TFTransformOutput,
     return {key: raw[key] for key in config.raw_feature_keys}
 
 
-def _as_model_inputs(transformed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    return {k: tf.reshape(v, [-1, 1]) if v.shape.rank == 1 else v for k, v in transformed.items()}
-
-
 def _outputs(model: tf.keras.Model, config: ModelConfig, transformed) -> dict[str, tf.Tensor]:
-    outputs = model(_as_model_inputs(transformed))
+    outputs = model(as_model_inputs(transformed))
     if config.task != "multiclass_classification":
         outputs = tf.reshape(outputs, [-1])
     return {"outputs": outputs}

@@ -3,8 +3,8 @@
 import datetime
 import decimal
 
-from pipelines.data.example_gen import _feature, _query_examples, input_config
-from pipelines.data.splits import SplitQuery
+from pipelines.data.example_gen import _feature, _query_examples
+from pipelines.data.splits import SplitQuery, input_config
 
 
 def test_value_mapping():

@@ -88,10 +88,3 @@ def test_sequences_are_z_scored_padded_and_cut(out):
 
 def test_classification_label_is_int(out):
     assert [row["y_xf"] for row in out] == [1, 0, 1, 0]
-
-
-def test_assert_rows_close_reports_differences():
-    with pytest.raises(AssertionError, match=r"row 0: x = 1.0, expected 2.0"):
-        assert_rows_close([{"x": 1.0}], [{"x": 2.0}])
-    with pytest.raises(AssertionError, match="no output 'z'"):
-        assert_rows_close([{"x": 1.0}], [{"z": 1.0}])

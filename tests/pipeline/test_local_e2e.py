@@ -1,9 +1,10 @@
 """The local full cycle, end to end on the embedded warehouse (slow: marked e2e).
 
-The runs build on each other, in file order, in one workspace:
-  1. a first run is blessed and pushed, and the pushed model predicts;
-  2. a second run on unchanged data is answered from the run cache, and a
-     forced one from TFX's per-component cache;
+One workspace per module; the first blessed run (``first_run``) is a fixture, so
+every test passes alone or in any selection, and checks what it needs itself:
+  1. a first run is blessed, pushed and deployed, and the pushed model predicts;
+  2. an unchanged run is answered from the run cache, and a forced one from
+     TFX's per-component cache;
   3. a worse candidate (one training step) is not blessed; the served model stays;
   4. a candidate that misses the serving latency budget is not pushed; the served model stays;
   5. `fullcycle run` deploys a new version next to the served one at 10 %, and
@@ -40,11 +41,6 @@ def workspace(tmp_path_factory, seeded_warehouse):
         yield Workspace.from_env()
 
 
-@pytest.fixture(scope="module")
-def state():
-    return {}
-
-
 def run(workspace, steps):
     config = with_overrides(load_config("basic_template"), train_steps=steps)
     return run_local(config, workspace, overrides={"train_steps": steps})
@@ -54,8 +50,15 @@ def served(workspace):
     return pushed_versions(workspace.serving_model_dir("basic_template"))[-1]
 
 
-def test_first_run_is_blessed_and_pushed(workspace, state):
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    """The first run of basic_template in this workspace: blessed, pushed and deployed."""
     summary = run(workspace, STEPS)
+    return summary, served(workspace) if summary.pushed_path else None
+
+
+def test_first_run_is_blessed_and_pushed(first_run, workspace):
+    summary, version = first_run
     assert summary.succeeded, summary.error
     assert summary.split_rows == {"train": 1605, "eval": 395}
     assert summary.anomalies == []
@@ -64,15 +67,17 @@ def test_first_run_is_blessed_and_pushed(workspace, state):
     assert summary.blessed is True
     assert summary.infra_validation["blessed"] is True
     assert summary.infra_validation["requests"] == 20
-    assert summary.pushed_path == str(served(workspace))
+    assert summary.pushed_path == str(version)
     assert {c.state for c in summary.components} == {"COMPLETE"}
-    state["version"] = served(workspace)
+    # deployed as the Vertex Pusher would: the first version takes all of the endpoint
+    assert summary.deployment.startswith("deployed as ") and "100 %" in summary.deployment
 
 
-def test_pushed_model_predicts_the_same_through_both_signatures(workspace, state):
+def test_pushed_model_predicts_the_same_through_both_signatures(first_run):
     import tensorflow as tf
 
-    model = LoadedModel(state["version"])
+    _, version = first_run
+    model = LoadedModel(version)
     instances = read_instances(INSTANCES)
     raw = model.predict(instances)
     assert len(raw) == 3 and all(np.isfinite(raw))
@@ -83,15 +88,16 @@ def test_pushed_model_predicts_the_same_through_both_signatures(workspace, state
     examples = [tf.train.Example(features=tf.train.Features(
         feature={k: _feature(v) for k, v in row.items()})).SerializeToString()
         for row in instances]
-    by_example = tf.saved_model.load(str(state["version"])).signatures["serving_tf_example"](
+    by_example = tf.saved_model.load(str(version)).signatures["serving_tf_example"](
         examples=tf.constant(examples))["outputs"].numpy()
     assert np.allclose(by_example, raw, atol=1e-5)
-    state["predictions"] = raw
 
 
-def test_unchanged_run_is_answered_from_the_run_cache(workspace, state, tmp_path):
+def test_unchanged_run_is_answered_from_the_run_cache(workspace, first_run, tmp_path):
     from pipelines.cli.main import app
 
+    last = run(workspace, STEPS)  # whatever ran before, this is now the last run
+    assert last.succeeded, last.error
     out = tmp_path / "summary.json"
     result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS),
                                       "--json", str(out)])
@@ -100,10 +106,10 @@ def test_unchanged_run_is_answered_from_the_run_cache(workspace, state, tmp_path
     summary = json.loads(out.read_text())
     assert summary["cache"] == "run" and summary["blessed"] is True
     assert {c["state"] for c in summary["components"]} == {"CACHED"}
-    assert summary["pushed_path"] == str(state["version"]) == str(served(workspace))
+    assert summary["pushed_path"] == last.pushed_path == str(served(workspace))
 
 
-def test_forced_run_reuses_tfx_component_cache(workspace, state):
+def test_forced_run_reuses_tfx_component_cache(workspace, first_run):
     config = with_overrides(load_config("basic_template"), train_steps=STEPS)
     summary = run_local(config, workspace, overrides={"train_steps": STEPS},
                         use_run_cache=False)
@@ -113,10 +119,11 @@ def test_forced_run_reuses_tfx_component_cache(workspace, state):
                  "DataGate", "Transform", "Trainer"):
         assert states[node] == "CACHED", (node, states)
     assert summary.blessed is True
-    state["version"] = served(workspace)
 
 
-def test_worse_candidate_is_not_blessed_and_serving_is_unchanged(workspace, state):
+def test_worse_candidate_is_not_blessed_and_serving_is_unchanged(workspace, first_run):
+    before = served(workspace)
+    predictions = LoadedModel(before).predict(read_instances(INSTANCES))
     summary = run(workspace, 1)
     assert summary.succeeded, summary.error
     states = {c.node_id: c.state for c in summary.components}
@@ -124,12 +131,13 @@ def test_worse_candidate_is_not_blessed_and_serving_is_unchanged(workspace, stat
     assert summary.blessed is False and summary.pushed_path is None
     mse = next(m for m in summary.metrics if m.name == "mse")
     assert mse.passed is False and mse.baseline is not None and mse.value > mse.baseline + 1
-    assert served(workspace) == state["version"]
+    assert served(workspace) == before
     assert LoadedModel(served(workspace)).predict(read_instances(INSTANCES)) == \
-        pytest.approx(state["predictions"])
+        pytest.approx(predictions)
 
 
-def test_candidate_missing_the_latency_budget_is_not_pushed(workspace, state):
+def test_candidate_missing_the_latency_budget_is_not_pushed(workspace, first_run):
+    before = served(workspace)
     config = with_overrides(load_config("basic_template"), train_steps=STEPS)
     budget = config.infra_validation.model_copy(update={"max_latency_ms": 1e-6})
     config = config.model_copy(update={"infra_validation": budget})
@@ -139,22 +147,22 @@ def test_candidate_missing_the_latency_budget_is_not_pushed(workspace, state):
     assert summary.blessed is True  # the Evaluator is satisfied; serving is not
     assert summary.infra_validation["blessed"] is False
     assert "exceeds the budget" in summary.infra_validation["reason"]
-    assert summary.pushed_path is None and served(workspace) == state["version"]
+    assert summary.pushed_path is None and served(workspace) == before
 
 
-def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, state):
+def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, first_run):
     from pipelines.cli.main import app
     from pipelines.serving.endpoint import LocalEndpoint
     from pipelines.serving.endpoint_app import create_endpoint_app
-    from pipelines.serving.rollout import deploy_pushed, register_server, unregister_server
+    from pipelines.serving.rollout import register_server, unregister_server
     from tests.support.servers import serve
 
-    deploy_pushed(workspace, "basic_template", str(state["version"]), 10)  # serving: 100 %
+    stable = served(workspace)  # deployed at 100 % by the run that pushed it
     result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS + 1)])
     assert result.exit_code == 0, result.output
     assert "with 10 % of traffic" in result.output
     candidate = served(workspace)
-    assert candidate != state["version"]
+    assert candidate != stable
     root = workspace.endpoint_dir("basic_template")
     url, server = serve(create_endpoint_app(LocalEndpoint(root)))
     register_server(root, url)
@@ -170,21 +178,24 @@ def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, state):
     finally:
         unregister_server(root)
         server.should_exit = True
-    state["version"] = candidate
 
 
-def test_column_type_change_stops_before_training(workspace, state):
+def test_column_type_change_stops_before_training(workspace, first_run, seeded_warehouse):
     from pipelines.data import warehouse
 
+    before = served(workspace)
     con = warehouse.connect(workspace.warehouse, read_only=False)
     con.execute("ALTER TABLE basic_template ALTER numeric_feature2 TYPE VARCHAR")
     con.execute("UPDATE basic_template SET numeric_feature2 = 'n/a' WHERE id % 10 = 0")
     con.close()
-    summary = run(workspace, STEPS)
+    try:
+        summary = run(workspace, STEPS)
+    finally:  # the next test (in any order) gets the seeded data back
+        shutil.copy(seeded_warehouse, workspace.warehouse)
     assert not summary.succeeded
     assert "data validation failed" in summary.error
     assert "column 'numeric_feature2' has type BYTES" in summary.error
     states = {c.node_id: c.state for c in summary.components}
     assert states["DataGate"] == "FAILED"
     assert states["Transform"] == states["Trainer"] == states["Pusher"] == "NOT_RUN"
-    assert served(workspace) == state["version"]
+    assert served(workspace) == before
