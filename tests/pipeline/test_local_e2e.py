@@ -154,10 +154,13 @@ def test_run_deploys_a_canary_and_rollout_promotes_it(workspace, first_run):
     from pipelines.cli.main import app
     from pipelines.serving.endpoint import LocalEndpoint
     from pipelines.serving.endpoint_app import create_endpoint_app
-    from pipelines.serving.rollout import register_server, unregister_server
+    from pipelines.serving.rollout import deploy_pushed, register_server, unregister_server
     from tests.support.servers import serve
 
-    stable = served(workspace)  # deployed at 100 % by the run that pushed it
+    # The endpoint serves only the latest pushed version (earlier tests pushed more than one).
+    stable = served(workspace)
+    shutil.rmtree(workspace.endpoint_dir("basic_template"), ignore_errors=True)
+    assert "with 100 % of traffic" in deploy_pushed(workspace, "basic_template", str(stable), 10)
     result = CliRunner().invoke(app, ["run", "basic_template", "--train-steps", str(STEPS + 1)])
     assert result.exit_code == 0, result.output
     assert "with 10 % of traffic" in result.output
