@@ -23,6 +23,7 @@ from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean
 from pipelines.runner.backends import Backend
 from pipelines.runner.store import RunStore
 from pipelines.settings import Workspace
+from pipelines.stack.config import StackConfig
 from pipelines.stack.names import ROLLOUT_TICK_ROUTE, RUNS_ROUTE
 
 SCHEDULE_TIME = "X-CloudScheduler-ScheduleTime"
@@ -136,6 +137,7 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
 
     if backend not in BACKENDS:
         raise FullcycleError(not_allowed("backend", backend, BACKENDS))
+    StackConfig.from_stack_file(stack)  # a bad stack config fails now, not at the first tick
     store = RunStore(workspace.home / "runner" / f"runs-{backend}.sqlite")
     if backend == "local":
         from pipelines.canary.policy import CanaryPolicy

@@ -126,3 +126,14 @@ def test_help_does_not_import_tensorflow():
             "print('tensorflow' in sys.modules, 'tfx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize("command", [["compile", "basic_template"], ["infra", "plan"],
+                                     ["trigger", "basic_template"], ["schedule"],
+                                     ["rollout", "basic_template", "--once"],
+                                     ["run", "basic_template"], ["serve-runner"]])
+def test_every_stack_option_reads_fullcycle_stack(command, monkeypatch, workspace):
+    monkeypatch.setenv("FULLCYCLE_STACK", "nope")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "unknown stack 'nope'" in result.output and "known: dev" in result.output
