@@ -37,5 +37,9 @@ class Workspace:
         """The local endpoint twin's state, request log and server address."""
         return self.home / "endpoints" / model
 
+    def baseline_dir(self, model: str) -> Path:
+        """The model's data baseline: the last blessed run's statistics and schema."""
+        return self.home / "baselines" / model
+
     def rollout_state(self, model: str) -> Path:
         return self.home / "rollouts" / f"{model}.json"

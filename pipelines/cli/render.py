@@ -19,6 +19,12 @@ def progress(node: str, state: str, seconds: float | None) -> None:
         console.print(f"  [green]✓[/] {node:<32} {seconds:6.1f} s")
 
 
+def _when(seconds: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -33,12 +39,19 @@ def print_summary(summary: RunSummary) -> None:
     if summary.split_rows:
         rows = ", ".join(f"{k} {v}" for k, v in summary.split_rows.items())
         console.print(f"  rows per split: {rows}")
-    if summary.anomalies:
-        console.print("  [red]anomalies:[/]")
-        for line in summary.anomalies:
-            console.print(f"    - {line}")
-    else:
-        console.print("  anomalies: none")
+    if (validation := summary.validation) is not None:
+        baseline = validation["baseline"]
+        against = (f"against the baseline recorded {_when(baseline['recorded_at'])}"
+                   if baseline else "no baseline yet: a blessed run becomes the baseline")
+        if not validation["findings"]:
+            console.print(f"  data validation ({against}): no findings")
+        else:
+            blocked = validation["blocked"]
+            console.print(f"  data validation ({against}): "
+                          + (f"[red]{blocked} blocking[/], " if blocked else "")
+                          + f"{len(validation['findings']) - blocked} warning(s)")
+            for line in summary.anomalies:
+                console.print(f"    - {line}")
     if summary.metrics:
         table = Table(title="evaluation (overall slice)", title_justify="left", box=None)
         for column in ("metric", "candidate", "baseline", "bounds", "max worsening", "result"):

@@ -1,5 +1,6 @@
 """Model configs: the typed API a data scientist writes in ``config.py``."""
 
+from pipelines.config.data_validation import Check, DataValidation, FeatureChecks
 from pipelines.config.errors import ConfigError, FullcycleError
 from pipelines.config.metrics import (
                                       METRIC_NAMES,
@@ -25,7 +26,8 @@ from pipelines.config.model_config import (
 from pipelines.config.registry import list_models, load_config
 
 __all__ = [
-    "METRIC_NAMES", "ConfigError", "DataSource", "FullcycleError", "Impute", "InfraValidation",
+    "METRIC_NAMES", "Check", "ConfigError", "DataSource", "DataValidation", "FeatureChecks",
+    "FullcycleError", "Impute", "InfraValidation",
     "MetricSpec",
     "MetricThreshold", "ModelConfig", "SequenceSpec", "TrainingArgs", "VocabSpec",
     "accuracy_metric", "auc_metric", "create_metric_spec", "list_models", "load_config",

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.config.data_validation import DataValidation
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.metrics import MetricSpec, Task
 from pipelines.features.kinds import FEATURE_KINDS, declared
@@ -176,6 +177,7 @@ class ModelConfig(_Frozen):
     source: DataSource
     eval_slices: tuple[str, ...] = Field((), description="Features to slice metrics by.")
     infra_validation: InfraValidation = Field(default_factory=InfraValidation)
+    data_validation: DataValidation = Field(default_factory=DataValidation)
     enable_pusher: bool = True
     seed: NonNegativeInt = 42
 
@@ -255,6 +257,12 @@ class ModelConfig(_Frozen):
                     raise ValueError(f"{setting} names unknown feature {key!r}"
                                      f"{did_you_mean(key, declared)}; declared features: "
                                      f"{', '.join(declared)}")
+        checked = (*declared, self.label_key)
+        for key in self.data_validation.features:
+            if key not in checked:
+                raise ValueError(f"data_validation.features names unknown feature {key!r}"
+                                 f"{did_you_mean(key, checked)}; checked features: "
+                                 f"{', '.join(checked)}")
         for key in self.scaling:
             if key not in self.dense_float_features:
                 raise ValueError(f"scaling applies to dense_float_features only, not {key!r}")

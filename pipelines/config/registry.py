@@ -140,7 +140,8 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 _FIELD_OF = {"ModelConfig": "", "DataSource": "source", "TrainingArgs": "training_args",
              "MetricSpec": "eval_metric_spec", "MetricThreshold": "eval_metric_spec.metrics",
              "VocabSpec": "vocab_features", "SequenceSpec": "sequence_features",
-             "Impute": "imputation"}
+             "Impute": "imputation", "DataValidation": "data_validation",
+             "Check": "data_validation", "FeatureChecks": "data_validation.features"}
 
 
 def format_validation_error(name: str, err: ValidationError) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from pipelines.features.naming import bucketized_name, transformed_name
 
 NUMERIC = ("INT", "FLOAT")  # schema (tensorflow_metadata FeatureType) names
+MISSING_INT = -(2**63)  # serving_default's marker of a missing integer (NaN and "" for the rest)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,17 @@ Steps, in order:
   2. StatisticsGen   - per-split feature statistics
   3. SchemaGen       - inferred schema, or the model folder's curated ``schema.pbtxt``
   4. ExampleValidator- anomalies of statistics against the schema
-  5. DataGate        - stops the run on anomalies or undeclared/mistyped columns
-  6. Transform       - config-driven ``preprocessing_fn`` (Dataflow in the cloud)
-  7. Trainer         - prebuilt or custom Keras model via ``run_fn``
-  8. Resolver        - the latest blessed model, the baseline
-  9. Evaluator       - metric thresholds and change limits against the baseline
- 10. InfraValidator  - load-and-query in a separate serving process (errors, NaN, latency)
- 11. Pusher          - only a blessed, infra-validated model is pushed
+  5. Importers       - the data baseline: the last blessed run's statistics and schema
+  6. DataValidator   - every finding: declared columns, anomalies, drift, missing values,
+                       type, domain and row count against the baseline
+  7. DataGate        - stops the run on any finding whose action is ``block``
+  8. Transform       - config-driven ``preprocessing_fn`` (Dataflow in the cloud)
+  9. Trainer         - prebuilt or custom Keras model via ``run_fn``
+ 10. Resolver        - the latest blessed model, the baseline
+ 11. Evaluator       - metric thresholds and change limits against the baseline
+ 12. BaselineRecorder- a blessed run's data becomes the next run's data baseline
+ 13. InfraValidator  - load-and-query in a separate serving process (errors, NaN, latency)
+ 14. Pusher          - only a blessed, infra-validated model is pushed
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base.base_node import BaseNode
+from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
@@ -43,9 +48,10 @@ from tfx.types import Channel, standard_artifacts
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import model_dir, preprocessing_fn_path
 from pipelines.features.kinds import TRANSFORM_FIELDS
+from pipelines.pipeline.baseline import Baseline, BaselineRecorder
 from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fingerprint import code_fingerprint
-from pipelines.pipeline.gate import DataGate, expected_types
+from pipelines.pipeline.gate import DataGate, DataValidator, expected_types
 from pipelines.pipeline.infra_validator import InfraValidator
 from pipelines.stack.names import slug
 
@@ -75,6 +81,8 @@ def create_pipeline(
     metadata_connection_config: Any = None,
     enable_cache: bool = True,
     overrides: dict[str, Any] | None = None,
+    baseline: Baseline | None = None,
+    baseline_root: str | None = None,
 ) -> Pipeline:
     """The full pipeline for ``config``.
 
@@ -90,6 +98,9 @@ def create_pipeline(
       metadata_connection_config: ML Metadata store (SQLite locally; None on Vertex).
       enable_cache: reuse outputs of components whose inputs did not change.
       overrides: run-time config overrides, passed to Transform and Trainer.
+      baseline: the model's data baseline (the last blessed run's statistics and
+        schema); None on the first run.
+      baseline_root: where a blessed run records itself as the next baseline.
     """
 
     code = code_fingerprint(config.name)
@@ -100,18 +111,37 @@ def create_pipeline(
     if schema_file.exists():
         schema_gen = ImportSchemaGen(schema_file=str(schema_file))
     else:
+        # No fixed shapes: a column may miss values, at training and at serving alike
+        # (the transform imputes them), so every raw feature is parsed as optional.
         schema_gen = SchemaGen(
-            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False)
 
     # Guards the schema: records missing columns, type changes, out-of-domain values.
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
 
-    # Guards training: nothing downstream runs when validation found a problem.
-    data_gate = DataGate(
-        anomalies=example_validator.outputs["anomalies"],
+    # Guards against data unlike the data the served model was trained on.
+    baseline_nodes, baseline_inputs = [], {}
+    if baseline is not None:
+        statistics = Importer(
+            source_uri=baseline.statistics_uri, artifact_type=standard_artifacts.ExampleStatistics,
+            properties={"split_names": baseline.split_names}).with_id("baseline_statistics")
+        schema = Importer(source_uri=baseline.schema_uri,
+                          artifact_type=standard_artifacts.Schema).with_id("baseline_schema")
+        baseline_nodes = [statistics, schema]
+        baseline_inputs = {"baseline_statistics": statistics.outputs["result"],
+                           "baseline_schema": schema.outputs["result"]}
+    data_validator = DataValidator(
+        statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
-        expected_features=json.dumps(expected_types(config), sort_keys=True))
+        anomalies=example_validator.outputs["anomalies"],
+        expected_features=json.dumps(expected_types(config), sort_keys=True),
+        checks=config.data_validation.model_dump_json(),
+        baseline=json.dumps(baseline.as_dict()) if baseline else "",
+        **baseline_inputs)
+
+    # Guards training: nothing downstream runs when a finding blocks the run.
+    data_gate = DataGate(findings=data_validator.outputs["findings"])
 
     # Guards train/serve skew: the same transform graph is exported with the model.
     transform = Transform(
@@ -145,8 +175,13 @@ def create_pipeline(
         baseline_model=model_resolver.outputs["model"],
         eval_config=build_eval_config(config))
 
-    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform, trainer, model_resolver, evaluator]
+    components = [example_gen, statistics_gen, schema_gen, example_validator, *baseline_nodes,
+                  data_validator, data_gate, transform, trainer, model_resolver, evaluator]
+    if baseline_root is not None:
+        # Moves the data baseline only when the candidate is blessed.
+        components.append(BaselineRecorder(
+            statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+            blessing=evaluator.outputs["blessing"], baseline_root=baseline_root))
     infra_blessing = None
     if config.infra_validation.enabled:
         # Serves the candidate in a separate process and queries it with eval examples.

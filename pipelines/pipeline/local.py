@@ -8,6 +8,7 @@ the metadata store differ.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -61,10 +62,12 @@ def build_local_pipeline(config: ModelConfig, workspace: Workspace,
     from tfx.orchestration import metadata
 
     from pipelines.data.example_gen import DuckDBExampleGen
+    from pipelines.pipeline.baseline import read_baseline
     from pipelines.pipeline.factory import create_pipeline
 
     queries, data_fingerprint = source or check_source(config, workspace)
     workspace.metadata_path(config.name).parent.mkdir(parents=True, exist_ok=True)
+    baseline_root = str(workspace.baseline_dir(config.name))
     return create_pipeline(
         config,
         example_gen=DuckDBExampleGen(queries, str(workspace.warehouse), data_fingerprint),
@@ -73,7 +76,18 @@ def build_local_pipeline(config: ModelConfig, workspace: Workspace,
         beam_pipeline_args=LOCAL_BEAM_ARGS,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(workspace.metadata_path(config.name))),
-        overrides=overrides)
+        overrides=overrides, baseline=read_baseline(baseline_root), baseline_root=baseline_root)
+
+
+def failure_line(summary: RunSummary, error: BaseException, log: Path) -> str:
+    """One line: the component that failed, the cause, and where the full trace is."""
+    failed = [c.node_id for c in summary.components if c.state == "FAILED"]
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    cause = lines[-1] if lines else type(error).__name__
+    if len(cause) > 600:
+        cause = cause[:600] + " ..."
+    where = f"{failed[0]} failed" if failed else "the pipeline failed"
+    return f"{where}: {cause} (full log: {log})"
 
 
 def _run_cache_file(workspace: Workspace, model: str) -> Path:
@@ -139,23 +153,28 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipelines.compat import patch_beam_for_tft
-    from pipelines.pipeline.quiet import ProgressHook
+    from pipelines.pipeline.quiet import ProgressHook, run_log
     from pipelines.pipeline.summary import summarize
 
     patch_beam_for_tft()
     pipeline = build_local_pipeline(config, workspace, overrides, (queries, data_fingerprint))
     hook = ProgressHook(on_event=on_event)
     error: BaseException | None = None
+    log = workspace.home / "logs" / config.name / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     argv, sys.argv = sys.argv, sys.argv[:1]  # TFX's Beam executors parse sys.argv as flags
     try:
-        with hook:
-            LocalDagRunner().run(pipeline)
-    except Exception as err:  # the summary reports it; nothing half-pushed remains
-        error = err
+        with hook, run_log(log):
+            try:
+                LocalDagRunner().run(pipeline)
+            except Exception as err:  # the summary reports it; nothing half-pushed remains
+                error = err
+                logging.getLogger("fullcycle").error("the run failed", exc_info=True)
     finally:
         sys.argv = argv
     summary = summarize(config, workspace, pipeline, hook.timings,
                         time.monotonic() - started, error)
+    if error is not None:
+        summary.error, summary.log = failure_line(summary, error, log), str(log)
     if first_weight is not None and summary.pushed_path and "Pusher" not in summary.cached:
         from pipelines.serving.rollout import deploy_pushed
 

@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 NOISY_LOGGERS = ("tensorflow", "apache_beam", "absl", "tfx", "tensorflow_transform",
                  "tensorflow_model_analysis", "tensorflow_data_validation", "py.warnings",
                  "h5py", "matplotlib", "google")
 
 
+_RUN_LOG: list = []  # the open log file of the run under way, if any
+_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 class _ErrorsOnly(logging.Filter):
+    """Library records below ERROR are dropped; while a run is under way, its errors go to
+    the run's log file instead of the console (the summary names the failure and the file)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR
+        if record.levelno < logging.ERROR:
+            return False
+        if not _RUN_LOG:
+            return True
+        if not getattr(record, "_fullcycle_logged", False):
+            record._fullcycle_logged = True
+            _RUN_LOG[-1].write(_FORMAT.format(record) + "\n")
+            _RUN_LOG[-1].flush()
+        return False
+
+
+@contextlib.contextmanager
+def run_log(path: Path):
+    """Collects a run's library errors and the trace of a failure in ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("fullcycle")
+    with open(path, "a") as log:
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(_FORMAT)
+        logger.addHandler(handler)
+        propagate, logger.propagate = logger.propagate, False
+        _RUN_LOG.append(log)
+        try:
+            yield path
+        finally:
+            _RUN_LOG.remove(log)
+            logger.removeHandler(handler)
+            logger.propagate = propagate
 
 
 def quiet_environment(verbose: bool) -> None:

@@ -44,12 +44,14 @@ class RunSummary:
     error: str | None = None
     components: list[ComponentResult] = field(default_factory=list)
     split_rows: dict[str, int] = field(default_factory=dict)
-    anomalies: list[str] = field(default_factory=list)
+    anomalies: list[str] = field(default_factory=list)  # every data finding, one line each
+    validation: dict[str, Any] | None = None  # {"baseline", "findings", "blocked"}
     metrics: list[MetricResult] = field(default_factory=list)
     blessed: bool | None = None
     infra_validation: dict[str, Any] | None = None  # InfraValidator's result
     pushed_path: str | None = None
     deployment: str | None = None  # what deploying the pushed version to its endpoint did
+    log: str | None = None  # a failed run's full log (library errors and the trace)
     cache: str | None = None  # "run" when the whole run was answered from the run cache
 
     @property
@@ -177,10 +179,14 @@ def summarize(config: ModelConfig, workspace: Workspace, pipeline, timings: dict
 
     if (stats := first("StatisticsGen", "ExampleStatistics")) is not None:
         summary.split_rows = _split_rows(stats.uri)
-    if (anomalies := first("ExampleValidator", "ExampleAnomalies")) is not None:
-        from pipelines.pipeline.gate import anomaly_problems
+    if (findings := first("DataValidator", "ExampleAnomalies")) is not None:
+        from pipelines.pipeline.gate import read_findings
+        from pipelines.pipeline.validation import Finding
 
-        summary.anomalies = anomaly_problems(anomalies.uri, list(summary.split_rows))
+        found = read_findings(findings.uri)
+        listed = [Finding(**f) for f in found["findings"]]
+        summary.anomalies = [f.line() for f in listed]
+        summary.validation = {**found, "blocked": sum(f.action == "block" for f in listed)}
     if (blessing := first("Evaluator", "ModelBlessing")) is not None:
         summary.blessed = bool(blessing.custom_properties["blessed"].int_value)
     if (evaluation := first("Evaluator", "ModelEvaluation")) is not None:

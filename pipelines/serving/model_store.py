@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config.errors import FullcycleError
+from pipelines.features.kinds import MISSING_INT
 
 
 def pushed_versions(serving_model_dir: Path) -> list[Path]:
@@ -47,7 +48,13 @@ def read_instances(path: Path) -> list[dict[str, Any]]:
 
 
 class LoadedModel:
-    """A SavedModel's ``serving_default`` signature, fed JSON-like instances."""
+    """A SavedModel's ``serving_default`` signature, fed JSON-like instances.
+
+    A feature that is absent from an instance or null is missing: it is given to
+    the signature as its missing marker, and the model's transform applies its
+    training rule. A model whose ``assets.extra/serving.json`` says a feature
+    may not be missing refuses such an instance, naming the feature.
+    """
 
     def __init__(self, path: Path):
         import tensorflow as tf
@@ -56,7 +63,11 @@ class LoadedModel:
         self._model = tf.saved_model.load(str(path))
         self._fn = self._model.signatures["serving_default"]
         self._specs = self._fn.structured_input_signature[1]
-        self._needed = frozenset(self._specs)
+        # An export without serving.json: every feature must be sent (null is its marker).
+        info = _serving_info(path)
+        self._required = frozenset(name for name in self._specs
+                                   if not info.get(name, {}).get("optional", False))
+        self._null_is_missing = bool(info)
 
     def warm_up(self) -> None:
         """One prediction on a made-up instance, so the first real request is not the slow one."""
@@ -71,7 +82,7 @@ class LoadedModel:
         return sorted(self._specs)
 
     def predict(self, instances: Sequence[dict[str, Any]]) -> list:
-        """One prediction per instance; names the missing or unknown feature on bad input."""
+        """One prediction per instance; names the feature and value on bad input."""
         return self.predict_array(instances).tolist()
 
     def predict_array(self, instances: Sequence[dict[str, Any]]):
@@ -81,31 +92,68 @@ class LoadedModel:
 
         if not instances:
             return np.zeros((0,), np.float32)
-        needed = self._needed
         for i, instance in enumerate(instances):
-            if not needed <= instance.keys():
-                missing = sorted(needed - set(instance))
-                raise FullcycleError(f"instance {i} lacks feature(s) {', '.join(missing)}; "
-                                     f"the model needs: {', '.join(self.feature_names)}")
+            missing = sorted(name for name in self._required if name not in instance or (
+                self._null_is_missing and instance[name] is None))
+            if missing:
+                raise FullcycleError(
+                    f"instance {i} lacks feature(s) {', '.join(missing)}, and the model has no "
+                    "rule for a missing value of them: send a value; the model needs: "
+                    f"{', '.join(self.feature_names)}")
         feeds = {}
         for name, spec in self._specs.items():
-            values = [instance[name] for instance in instances]
-            try:
-                if spec.dtype == tf.string:
-                    feeds[name] = tf.constant([str(v) for v in values], tf.string)
-                elif spec.shape.rank == 2:  # a sequence: padded with NaN (missing)
-                    rows = [[] if v is None else v if isinstance(v, list) else [v]
-                            for v in values]
-                    width = max(1, *(len(r) for r in rows))
-                    array = np.full((len(rows), width), np.nan, spec.dtype.as_numpy_dtype)
-                    for row, items in zip(array, rows, strict=True):
-                        row[:len(items)] = [np.nan if x is None else x for x in items]
-                    feeds[name] = tf.constant(array)
-                else:
-                    array = np.asarray([np.nan if v is None else v for v in values],
-                                       dtype=spec.dtype.as_numpy_dtype)
-                    feeds[name] = tf.constant(array)
-            except (TypeError, ValueError) as err:
-                raise FullcycleError(f"feature {name!r}: values {values[:3]}... cannot be "
-                                     f"read as {spec.dtype.name}: {err}") from None
+            array = column(name, spec.dtype.name, spec.shape.rank == 2,
+                           [instance.get(name) for instance in instances])
+            feeds[name] = tf.constant(array.tolist() if spec.dtype == tf.string else array,
+                                      spec.dtype)
         return self._fn(**feeds)["outputs"].numpy()
+
+
+def _serving_info(path: Path) -> dict[str, dict]:
+    """The features of ``assets.extra/serving.json`` (older exports have none: {})."""
+    info = Path(path) / "assets.extra" / "serving.json"
+    return json.loads(info.read_text())["features"] if info.exists() else {}
+
+
+def _scalar_error(name: str, index: int, value, expected: str) -> FullcycleError:
+    return FullcycleError(f"feature {name!r} of instance {index}: {value!r} is not {expected}")
+
+
+def column(name: str, dtype: str, sequence: bool, values: list):
+    """One feature's values as the serving signature takes them; missing (absent or null)
+    values become the signature's missing marker (NaN, -2**63 or ''). Raises a
+    FullcycleError naming the feature, the instance and the value when one cannot be read."""
+    import numpy as np
+
+    kind = "float" if dtype.startswith("float") else "int" if dtype.startswith("int") else "string"
+    missing = {"float": np.nan, "int": MISSING_INT, "string": ""}[kind]
+
+    def scalar(index: int, value):
+        if value is None:
+            return missing
+        if kind == "string":
+            if isinstance(value, (list, dict)):
+                raise _scalar_error(name, index, value, "one string")
+            return str(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _scalar_error(name, index, value, f"one {kind} number")
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise _scalar_error(name, index, value, "an integer")
+            if not MISSING_INT < int(value) < 2**63:
+                raise _scalar_error(name, index, value, "an int64 (|value| < 2**63)")
+            return int(value)
+        return float(value)
+
+    if not sequence:
+        return np.asarray([scalar(i, v) for i, v in enumerate(values)],
+                          dtype=object if kind == "string" else dtype)
+    rows = []
+    for i, v in enumerate(values):
+        items = [] if v is None else v if isinstance(v, list) else [v]
+        rows.append([scalar(i, x) for x in items])
+    width = max(1, *(len(r) for r in rows))
+    array = np.full((len(rows), width), missing, dtype=object if kind == "string" else dtype)
+    for row, items in zip(array, rows, strict=True):
+        row[:len(items)] = items
+    return array

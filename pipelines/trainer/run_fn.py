@@ -19,7 +19,7 @@ from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import custom_model_module, load_config, with_overrides
 from pipelines.features.naming import transformed_name
 from pipelines.trainer.builders import as_model_inputs, build_keras_model
-from pipelines.trainer.signatures import make_signatures
+from pipelines.trainer.signatures import make_signatures, write_serving_info
 
 
 def config_from_custom_config(custom_config: dict) -> ModelConfig:
@@ -64,4 +64,5 @@ def run_fn(fn_args: FnArgs) -> None:
     started = time.monotonic()
     tf.saved_model.save(model, fn_args.serving_model_dir,
                         signatures=make_signatures(model, tf_transform_output, config))
+    write_serving_info(fn_args.serving_model_dir, tf_transform_output, config)
     logging.info("run_fn: export took %.1f s", time.monotonic() - started)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from pipelines.config import load_config
 from pipelines.config.registry import MODELS_DIR, with_overrides
+from pipelines.pipeline.baseline import read_baseline
 from pipelines.pipeline.local import run_local
 from pipelines.serving.model_store import LoadedModel, pushed_versions, read_instances
 from pipelines.settings import Workspace
@@ -62,6 +63,9 @@ def test_first_run_is_blessed_and_pushed(first_run, workspace):
     assert summary.succeeded, summary.error
     assert summary.split_rows == {"train": 1605, "eval": 395}
     assert summary.anomalies == []
+    # the first run has no baseline; being blessed, it becomes the next run's
+    assert summary.validation == {"baseline": None, "findings": [], "blocked": 0}
+    assert read_baseline(str(workspace.baseline_dir("basic_template"))) is not None
     mse = next(m for m in summary.metrics if m.name == "mse")
     assert mse.value < 25 and mse.passed is True and mse.baseline is None
     assert summary.blessed is True
@@ -116,8 +120,12 @@ def test_forced_run_reuses_tfx_component_cache(workspace, first_run):
     assert summary.succeeded, summary.error
     states = {c.node_id: c.state for c in summary.components}
     for node in ("DuckDBExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                 "DataGate", "Transform", "Trainer"):
+                 "Transform", "Trainer"):
         assert states[node] == "CACHED", (node, states)
+    # the first blessed run is now the baseline: the same data compared with it finds nothing
+    assert states["DataValidator"] == "COMPLETE" and states["baseline_statistics"] == "COMPLETE"
+    assert summary.validation["baseline"] is not None
+    assert summary.validation["findings"] == [] and summary.anomalies == []
     assert summary.blessed is True
 
 

@@ -38,8 +38,16 @@ def test_sequences_of_any_length_scalars_and_missing_values(model):
 
 
 def test_bad_instances_are_named(model):
-    with pytest.raises(FullcycleError, match="instance 1 lacks feature.s. word; the model "
-                                             "needs: seq, word, x"):
+    with pytest.raises(FullcycleError, match="instance 1 lacks feature.s. word, and the model "
+                                             "has no rule for a missing value .* needs: seq, "
+                                             "word, x"):
         model.predict([{"seq": [1.0], "x": 1.0, "word": "a"}, {"seq": [1.0], "x": 1.0}])
-    with pytest.raises(FullcycleError, match="feature 'x': values .* cannot be read as float32"):
+    with pytest.raises(FullcycleError, match="feature 'x' of instance 0: 'high' is not one "
+                                             "float number"):
         model.predict([{"seq": [1.0], "x": "high", "word": "a"}])
+    with pytest.raises(FullcycleError, match=r"feature 'x' of instance 1: \[1.0, 2.0\] is not "
+                                             "one float number"):
+        model.predict([{"seq": [1.0], "x": 1.0, "word": "a"},
+                       {"seq": [1.0], "x": [1.0, 2.0], "word": "a"}])
+    with pytest.raises(FullcycleError, match="feature 'word' of instance 0: .* is not one string"):
+        model.predict([{"seq": [1.0], "x": 1.0, "word": ["a"]}])

@@ -1,0 +1,92 @@
+"""A model's data baseline: the statistics and schema of its last blessed run.
+
+The BaselineRecorder (a pipeline component after the Evaluator) copies a blessed
+run's statistics and inferred schema under ``<baseline root>/<version>/`` and then
+points ``<baseline root>/baseline.json`` at them, so the baseline moves only when
+a run is blessed, and a reader sees the old baseline or the new one, never half
+of one. The root is a local directory (``.fullcycle/baselines/<model>``) or the
+model's bucket (``gs://<bucket>/baselines/``); the next run's pipeline imports
+the baseline's artifacts explicitly (TFX ``Importer``), not through a resolver.
+"""
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+
+from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import ExampleStatistics, ModelBlessing, Schema
+
+BASELINE_FILE = "baseline.json"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Where the baseline's artifacts are, and which run they came from."""
+
+    version: str
+    recorded_at: float
+    statistics_uri: str
+    schema_uri: str
+    split_names: str  # as ExampleStatistics artifacts hold it: '["eval", "train"]'
+    source: str  # the blessed run's statistics artifact
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_baseline(root: str) -> Baseline | None:
+    """The baseline recorded under ``root``; None when no run was blessed yet."""
+    import tensorflow as tf
+
+    path = os.path.join(root, BASELINE_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return Baseline(**json.load(f))
+
+
+def _copy_tree(source: str, target: str) -> None:
+    import tensorflow as tf
+
+    for directory, _, files in tf.io.gfile.walk(source):
+        relative = os.path.relpath(directory, source)
+        destination = os.path.normpath(os.path.join(target, relative))
+        tf.io.gfile.makedirs(destination)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(destination, name),
+                             overwrite=True)
+
+
+def record_baseline(root: str, statistics_uri: str, schema_uri: str, split_names: str,
+                    now: float | None = None) -> Baseline:
+    """Copies a blessed run's statistics and schema under ``root`` and makes them the baseline."""
+    import tensorflow as tf
+
+    now = time.time() if now is None else now
+    version = f"{int(now * 1000)}"
+    target = os.path.join(root, version)
+    _copy_tree(statistics_uri, os.path.join(target, "statistics"))
+    _copy_tree(schema_uri, os.path.join(target, "schema"))
+    baseline = Baseline(version=version, recorded_at=now,
+                        statistics_uri=os.path.join(target, "statistics"),
+                        schema_uri=os.path.join(target, "schema"), split_names=split_names,
+                        source=statistics_uri)
+    pointer = os.path.join(root, BASELINE_FILE)
+    with tf.io.gfile.GFile(pointer + ".tmp", "w") as f:
+        json.dump(baseline.as_dict(), f, indent=1)
+    tf.io.gfile.rename(pointer + ".tmp", pointer, overwrite=True)
+    return baseline
+
+
+@component
+def BaselineRecorder(  # noqa: N802 - TFX components are named like classes
+    statistics: InputArtifact[ExampleStatistics],
+    schema: InputArtifact[Schema],
+    blessing: InputArtifact[ModelBlessing],
+    baseline_root: Parameter[str],
+) -> None:
+    """Makes this run's data the model's baseline when the Evaluator blessed the model."""
+    if blessing.get_int_custom_property("blessed") == 1:
+        record_baseline(baseline_root, statistics.uri, schema.uri, statistics.split_names)

@@ -1,0 +1,178 @@
+"""Data validation against the baseline: the checks the DataValidator runs, as plain functions.
+
+The baseline is the data of the model's last blessed run (its statistics and
+inferred schema). Per split found in both runs, with TFDV:
+
+- ``example_count``: the relative change of the split's number of examples;
+- ``missing_fraction``: the rise of each declared feature's fraction of missing values;
+- ``drift``: Jensen-Shannon divergence of numeric columns' histograms, L-infinity
+  distance of string columns' value frequencies (``validate_statistics`` with
+  ``previous_statistics``; the thresholds go into the schema's drift comparators);
+- ``schema``: type and domain against the baseline schema (presence is left to
+  the missing-value check; a categorical column may have the configured fraction
+  of its values outside the baseline's domain).
+
+Each finding names the split, feature, check, value, threshold, baseline and
+now, and carries the check's action (block or warn).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from pipelines.config.data_validation import Check, DataValidation
+
+DRIFT_TYPES = {"JENSEN_SHANNON_DIVERGENCE": "jensen-shannon", "L_INFTY": "l-infinity"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    split: str
+    feature: str
+    check: str  # example_count | missing_fraction | drift | schema | declared
+    value: float | None
+    threshold: float | None
+    baseline: str
+    now: str
+    action: str  # block | warn
+    detail: str = ""
+
+    def line(self) -> str:
+        measured = "" if self.value is None else f" {self.value:.4g} > {self.threshold:g};"
+        return (f"[{self.split}] {self.feature}: {self.check}{measured} baseline {self.baseline}, "
+                f"now {self.now}" + (f" ({self.detail})" if self.detail else "")
+                + ("" if self.action == "block" else " [warn]"))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_statistics(uri: str) -> dict[str, object]:
+    """Split name -> DatasetFeatureStatisticsList of an ExampleStatistics artifact's directory."""
+    import tensorflow as tf
+    from tensorflow_data_validation.utils.stats_util import load_stats_binary
+
+    stats = {}
+    for entry in sorted(tf.io.gfile.listdir(uri)):
+        name = entry.rstrip("/")
+        path = os.path.join(uri, name, "FeatureStats.pb")
+        if name.startswith("Split-") and tf.io.gfile.exists(path):
+            stats[name.removeprefix("Split-")] = load_stats_binary(path)
+    return stats
+
+
+def _feature_stats(stats) -> dict[str, object]:
+    return {f.path.step[0] if f.path.step else f.name: f for f in stats.datasets[0].features}
+
+
+def _common(feature) -> object | None:
+    for kind in ("num_stats", "string_stats", "bytes_stats", "struct_stats"):
+        if feature.HasField(kind):
+            return getattr(feature, kind).common_stats
+    return None
+
+
+def missing_fraction(stats, feature: str) -> float:
+    """The fraction of examples without a value of ``feature`` (1.0 if the column is gone)."""
+    found = _feature_stats(stats).get(feature)
+    common = _common(found) if found is not None else None
+    if common is None:
+        return 1.0
+    total = common.num_missing + common.num_non_missing
+    return common.num_missing / total if total else 1.0
+
+
+def reference_schema(baseline_schema, features: list[str], checks: DataValidation):
+    """The baseline schema prepared for comparing: drift comparators with the thresholds,
+    presence and shape left to the missing-value check, domains allowing unseen values."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = schema_pb2.Schema()
+    schema.CopyFrom(baseline_schema)
+    for feature in schema.feature:
+        feature.ClearField("presence")
+        feature.ClearField("shape")
+        feature.ClearField("value_count")
+        if feature.name not in features:
+            feature.ClearField("drift_comparator")
+            continue
+        numeric = feature.type in (schema_pb2.INT, schema_pb2.FLOAT)
+        threshold = checks.drift_check(feature.name, numeric).threshold
+        if numeric:
+            feature.drift_comparator.jensen_shannon_divergence.threshold = threshold
+        else:
+            feature.drift_comparator.infinity_norm.threshold = threshold
+        if feature.HasField("domain") or feature.HasField("string_domain"):
+            feature.distribution_constraints.min_domain_mass = 1.0 - checks.schema.threshold
+    return schema
+
+
+def _flag(check: Check, value: float) -> bool:
+    return value > check.threshold + 1e-12
+
+
+def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
+            checks: DataValidation) -> list[Finding]:
+    """Every finding of ``current`` statistics against the baseline's, split by split."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+
+    schema = reference_schema(baseline_schema, features, checks)
+    types = {f.name: f.type for f in schema.feature}
+    findings: list[Finding] = []
+    for split in sorted(set(current) & set(baseline)):
+        now, before = current[split], baseline[split]
+        n_now, n_before = now.datasets[0].num_examples, before.datasets[0].num_examples
+        change = abs(n_now / n_before - 1) if n_before else math.inf
+        if _flag(checks.example_count, change):
+            findings.append(Finding(split, "*", "example_count", change,
+                                    checks.example_count.threshold, f"{n_before} examples",
+                                    f"{n_now} examples", checks.example_count.action))
+        for feature in features:
+            check = checks.missing_check(feature)
+            m_now, m_before = missing_fraction(now, feature), missing_fraction(before, feature)
+            if _flag(check, m_now - m_before):
+                findings.append(Finding(split, feature, "missing_fraction", m_now - m_before,
+                                        check.threshold, f"{m_before:.1%} missing",
+                                        f"{m_now:.1%} missing", check.action))
+        anomalies = tfdv.validate_statistics(now, schema, previous_statistics=before)
+        for info in anomalies.drift_skew_info:
+            feature = info.path.step[0]
+            if feature not in features:
+                continue
+            numeric = types.get(feature) in (schema_pb2.INT, schema_pb2.FLOAT)
+            check = checks.drift_check(feature, numeric)
+            for measurement in info.drift_measurements:
+                if _flag(check, measurement.value):
+                    kind = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(measurement.type)
+                    findings.append(Finding(
+                        split, feature, "drift", measurement.value, check.threshold,
+                        _summary(before, feature), _summary(now, feature), check.action,
+                        DRIFT_TYPES.get(kind, kind.lower())))
+        drift_reasons = {"COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "COMPARATOR_L_INFTY_HIGH"}
+        for feature, info in sorted(anomalies.anomaly_info.items()):
+            reasons = [r for r in info.reason
+                       if anomalies_pb2.AnomalyInfo.Type.Name(r.type) not in drift_reasons]
+            if feature in features and reasons:
+                findings.append(Finding(
+                    split, feature, "schema", None, None, "as the baseline schema says",
+                    "; ".join(r.short_description for r in reasons), checks.schema.action,
+                    "; ".join(r.description for r in reasons)))
+    return findings
+
+
+def _summary(stats, feature: str) -> str:
+    """A feature's distribution in a few words: mean and spread, or its most frequent value."""
+    found = _feature_stats(stats).get(feature)
+    if found is None:
+        return "absent"
+    if found.HasField("num_stats"):
+        s = found.num_stats
+        return f"mean {s.mean:.4g}, std {s.std_dev:.4g}"
+    if found.HasField("string_stats") and found.string_stats.top_values:
+        top = found.string_stats.top_values[0]
+        total = found.string_stats.common_stats.num_non_missing or 1
+        return f"top {top.value!r} {top.frequency / total:.0%}, {found.string_stats.unique} values"
+    return "present"
