@@ -1,13 +1,15 @@
 """ModelPlatform: everything one model needs in production, with least privilege.
 
-Per model: a BigQuery dataset, a GCS bucket for the pipeline root, a service
+Per model: a BigQuery dataset, a GCS bucket for the pipeline root (run
+artifacts age out; the data baseline under ``baselines/`` stays), a service
 account for its Vertex pipeline runs (reaching only its own dataset and bucket),
 a Cloud Scheduler job that triggers the runner with an OIDC token, and a Vertex
-AI endpoint (when enabled) that logs requests and responses to the dataset. With
-the endpoint comes its canary: a second Scheduler job ticks the runner's
-``/rollouts/{model}:tick`` every canary interval, and the runner may read the
-dataset (the request log) and write ``rollouts/`` objects (the rollout state)
-in the bucket - no other object.
+AI endpoint (when enabled) that logs requests and responses to the dataset. The
+runner may read the ``baselines/`` objects (it compiles each run with the data
+baseline). With the endpoint comes its canary: a second Scheduler job ticks the
+runner's ``/rollouts/{model}:tick`` every canary interval, and the runner may
+read the dataset (the request log) and write ``rollouts/`` objects (the rollout
+state) in the bucket - no other object.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pulumi_gcp as gcp
 
 from pipelines.stack.config import ModelEntry
 from pipelines.stack.names import (
+    BASELINE_PREFIX,
     REQUEST_LOG_TABLE,
     ROLLOUT_PREFIX,
     RUNS_ROUTE,
@@ -32,6 +35,7 @@ from pipelines.stack.names import (
 PROJECT_ROLES = ("roles/bigquery.jobUser", "roles/aiplatform.user", "roles/logging.logWriter",
                  "roles/dataflow.developer", "roles/dataflow.worker")
 ARTIFACT_LIFETIME_DAYS = 90
+AGING_PREFIXES = ("pipeline_root/", "tmp/")  # what CloudTarget writes runs and Dataflow to
 
 
 class ModelPlatform(pulumi.ComponentResource):
@@ -62,8 +66,10 @@ class ModelPlatform(pulumi.ComponentResource):
             versioning=gcp.storage.BucketVersioningArgs(enabled=True), labels=labels,
             lifecycle_rules=[gcp.storage.BucketLifecycleRuleArgs(
                 action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                # Run artifacts age out; the data baseline and rollout state stay.
                 condition=gcp.storage.BucketLifecycleRuleConditionArgs(
-                    age=ARTIFACT_LIFETIME_DAYS, with_state="ANY"))],
+                    age=ARTIFACT_LIFETIME_DAYS, with_state="ANY",
+                    matches_prefixes=list(AGING_PREFIXES)))],
             opts=child)
 
         account = gcp.serviceaccount.Account(
@@ -88,6 +94,16 @@ class ModelPlatform(pulumi.ComponentResource):
         gcp.serviceaccount.IAMMember(
             f"{name}-runner-acts-as-sa", service_account_id=account.name,
             role="roles/iam.serviceAccountUser", member=runner, opts=child)
+        # The runner compiles each run with the model's data baseline, and reads nothing else.
+        gcp.storage.BucketIAMMember(
+            f"{name}-runner-reads-baseline", bucket=bucket.name,
+            role="roles/storage.objectViewer", member=runner,
+            condition=gcp.storage.BucketIAMMemberConditionArgs(
+                title="baseline-only",
+                description="Only the data baseline the next run is compiled with",
+                expression=f'resource.name.startsWith("projects/_/buckets/{ids.bucket}/'
+                           f'objects/{BASELINE_PREFIX}")'),
+            opts=child)
 
         retry = entry.retry
         gcp.cloudscheduler.Job(

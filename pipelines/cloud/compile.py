@@ -13,10 +13,30 @@ import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.cloud.target import CloudTarget
 from pipelines.config.model_config import ModelConfig
+from pipelines.stack.names import BASELINE_PREFIX
+
+if TYPE_CHECKING:
+    from pipelines.pipeline.baseline import Baseline
+
+
+def read_cloud_baseline(target: CloudTarget, credentials=None) -> Baseline | None:
+    """The model's data baseline, from ``gs://<bucket>/baselines/baseline.json``."""
+    from google.cloud import storage
+
+    from pipelines.cloud.google_api import google_errors
+    from pipelines.pipeline.baseline import BASELINE_FILE, Baseline
+
+    name = f"{BASELINE_PREFIX}{BASELINE_FILE}"
+    with google_errors(f"reading gs://{target.bucket}/{name}"):
+        blob = storage.Client(project=target.project, credentials=credentials) \
+            .bucket(target.bucket).get_blob(name)
+        if blob is None:
+            return None
+        return Baseline(**json.loads(blob.download_as_bytes()))
 
 
 def _vertex_pusher(target: CloudTarget):
@@ -28,8 +48,10 @@ def _vertex_pusher(target: CloudTarget):
     return make
 
 
-def build_vertex_pipeline(config: ModelConfig, target: CloudTarget):
-    """The model's pipeline wired to BigQuery, Dataflow and Vertex AI."""
+def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
+                          baseline: Baseline | None = None):
+    """The model's pipeline wired to BigQuery, Dataflow and Vertex AI; ``baseline``: the
+    model's data baseline (read from its bucket by :func:`read_cloud_baseline`)."""
     from tfx.extensions.google_cloud_big_query.example_gen.component import BigQueryExampleGen
 
     from pipelines.data.splits import input_config, split_queries
@@ -44,15 +66,16 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget):
         example_gen=BigQueryExampleGen(input_config=input_config(queries)),
         pipeline_root=target.pipeline_root,
         beam_pipeline_args=target.beam_pipeline_args,
-        make_pusher=_vertex_pusher(target))
+        make_pusher=_vertex_pusher(target),
+        baseline=baseline, baseline_root=target.baseline_root)
 
 
-def compile_pipeline(config: ModelConfig, target: CloudTarget,
-                     output: Path | None = None) -> dict[str, Any]:
+def compile_pipeline(config: ModelConfig, target: CloudTarget, output: Path | None = None,
+                     baseline: Baseline | None = None) -> dict[str, Any]:
     """The KFP v2 pipeline job JSON for Vertex AI; written to ``output`` if given."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
 
-    pipeline = build_vertex_pipeline(config, target)
+    pipeline = build_vertex_pipeline(config, target, baseline)
     runner_config = v2.KubeflowV2DagRunnerConfig(default_image=target.image,
                                                  display_name=pipeline.pipeline_info.pipeline_name)
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pipelines.config.errors import ConfigError, unknown
 from pipelines.stack.config import StackConfig, labels
+from pipelines.stack.names import BASELINE_PREFIX
 
 # Vertex AI's prebuilt TensorFlow serving container for TF 2.16 on CPU.
 SERVING_IMAGE = "{region_prefix}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
@@ -59,6 +60,11 @@ class CloudTarget:
     @property
     def pipeline_root(self) -> str:
         return f"gs://{self.bucket}/pipeline_root"
+
+    @property
+    def baseline_root(self) -> str:
+        """Where blessed runs record the model's data baseline."""
+        return f"gs://{self.bucket}/{BASELINE_PREFIX.rstrip('/')}"
 
     @property
     def serving_image(self) -> str:

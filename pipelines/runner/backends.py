@@ -135,7 +135,7 @@ class VertexBackend:
     def submit(self, run: Run) -> None:
         from google.cloud import aiplatform
 
-        from pipelines.cloud.compile import compile_pipeline
+        from pipelines.cloud.compile import compile_pipeline, read_cloud_baseline
         from pipelines.cloud.target import CloudTarget
         from pipelines.config.registry import load_config
         from pipelines.pipeline.factory import pipeline_name
@@ -144,7 +144,8 @@ class VertexBackend:
         name = pipeline_name(run.model)
         with tempfile.TemporaryDirectory() as tmp:
             spec = Path(tmp) / "pipeline.json"
-            compile_pipeline(load_config(run.model), target, spec)
+            compile_pipeline(load_config(run.model), target, spec,
+                             baseline=read_cloud_baseline(target, self.credentials))
             job = aiplatform.PipelineJob(
                 display_name=name, template_path=str(spec), job_id=f"{name}-{run.id}",
                 pipeline_root=target.pipeline_root, enable_caching=False,

@@ -8,10 +8,10 @@ from pipelines.cli.main import app
 def test_plan_of_dev_stack():
     result = CliRunner().invoke(app, ["infra", "plan", "--stack", "dev"])
     assert result.exit_code == 0, result.output
-    assert "Plan for stack 'dev' (project fullcycle-dev, region europe-west4): 51 resources" \
+    assert "Plan for stack 'dev' (project fullcycle-dev, region europe-west4): 53 resources" \
         in result.output
-    assert "model basic_template (17 resources)" in result.output
-    assert "model taxi_tips (17 resources)" in result.output
+    assert "model basic_template (18 resources)" in result.output
+    assert "model taxi_tips (18 resources)" in result.output
     assert "fc_taxi_tips (US)" in result.output and "'30 4 * * 1' America/Chicago" in result.output
 
 

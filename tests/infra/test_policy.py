@@ -37,7 +37,9 @@ def test_every_bucket_is_private_and_uniform(planned):
         assert bucket.inputs["uniformBucketLevelAccess"] is True, bucket.urn
         assert bucket.inputs["publicAccessPrevention"] == "enforced", bucket.urn
         assert bucket.inputs["versioning"]["enabled"] is True, bucket.urn
-        assert bucket.inputs["lifecycleRules"], f"{bucket.urn}: no lifecycle rule"
+        (rule,) = bucket.inputs["lifecycleRules"]
+        # run artifacts age out; the data baseline (baselines/) and rollout state do not
+        assert rule["condition"]["matchesPrefixes"] == ["pipeline_root/", "tmp/"], bucket.urn
 
 
 def test_no_primitive_roles_and_nothing_public(planned):
@@ -84,7 +86,8 @@ def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
     roles = sorted({g.inputs["role"] for g in grants})
     assert roles == ["roles/aiplatform.user", "roles/bigquery.dataViewer",
                      "roles/bigquery.jobUser", "roles/iam.serviceAccountUser",
-                     "roles/monitoring.viewer", "roles/storage.objectUser"], roles
+                     "roles/monitoring.viewer", "roles/storage.objectUser",
+                     "roles/storage.objectViewer"], roles
     by_role = {role: [g for g in grants if g.inputs["role"] == role] for role in roles}
     models = planned.config.models
     for grant in by_role["roles/iam.serviceAccountUser"]:  # on a model's account only
@@ -98,8 +101,13 @@ def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
         assert grant.inputs["condition"]["expression"] == (
             f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/rollouts/")'), \
             grant.urn
+    for grant in by_role["roles/storage.objectViewer"]:  # the data baseline, nothing else
+        bucket = grant.inputs["bucket"]
+        assert grant.inputs["condition"]["expression"] == (
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/baselines/")'), \
+            grant.urn
     assert len(by_role["roles/iam.serviceAccountUser"]) == len(by_role[
-        "roles/storage.objectUser"]) == len(models)
+        "roles/storage.objectUser"]) == len(by_role["roles/storage.objectViewer"]) == len(models)
 
 
 def test_schedulers_use_oidc_with_runner_url_as_audience(planned):
@@ -160,7 +168,7 @@ def test_a_model_added_to_the_stack_gets_all_its_resources(many_models):
     one = plan(stack([{"name": many_models[0]}]))
     two = plan(stack([{"name": many_models[0]}, {"name": many_models[1]}]))
     added = [r for r in two.custom if f"::{many_models[1].replace('_', '-')}-" in r.urn]
-    assert len(two.custom) - len(one.custom) == len(added) == 17
+    assert len(two.custom) - len(one.custom) == len(added) == 18
     assert {r.type.split(":")[-1] for r in added} >= {"Bucket", "Dataset", "Account", "Job",
                                                       "AiEndpoint"}
 
@@ -172,6 +180,7 @@ def test_endpoint_is_optional_and_without_it_there_is_no_canary():
         ["fc-taxi-tips-train"]
     runner_roles = {r.inputs["role"] for r in planned.custom if r.inputs.get("member") == RUNNER}
     assert not runner_roles & {"roles/bigquery.dataViewer", "roles/storage.objectUser"}
+    assert "roles/storage.objectViewer" in runner_roles  # the baseline is read all the same
 
 
 def test_mocks_refuse_what_gcp_refuses(monkeypatch):

@@ -210,3 +210,58 @@ def test_column_type_change_stops_before_training(workspace, first_run, seeded_w
     assert states["DataGate"] == "FAILED"
     assert states["Transform"] == states["Trainer"] == states["Pusher"] == "NOT_RUN"
     assert served(workspace) == before
+
+
+def test_missing_values_are_served_as_they_were_trained(workspace, first_run):
+    """A missing feature takes the transform's own rule, through every way of serving."""
+    import httpx
+    import tensorflow as tf
+
+    from pipelines.data import warehouse
+    from pipelines.data.example_gen import _feature
+    from pipelines.data.splits import split_queries
+    from pipelines.serving.endpoint import LocalEndpoint
+    from pipelines.serving.endpoint_app import create_endpoint_app
+    from pipelines.stack.names import local_endpoint_path
+    from tests.support.servers import serve
+
+    _, version = first_run
+    config = load_config("basic_template")
+    train = next(q for q in split_queries(config.source, config.label_key, "duckdb")
+                 if q.name == "train")
+    con = warehouse.connect(workspace.warehouse)
+    (mean,) = con.execute(f"SELECT AVG(numeric_feature2) FROM ({train.sql})").fetchone()
+    con.close()
+    row = {"numeric_feature1": 4.0, "numeric_feature2": 6.5, "categorical_calculated": 1,
+           "categorical_feature": "blue"}
+    absent = {k: v for k, v in row.items() if k != "numeric_feature2"}
+    rows = [absent, {**row, "numeric_feature2": None}, {**row, "numeric_feature2": mean},
+            {**row, "categorical_calculated": None}, {**row, "categorical_calculated": 2}]
+    model = LoadedModel(version)
+    raw = model.predict(rows)
+    assert raw[0] == pytest.approx(raw[1]) and raw[1] == pytest.approx(raw[2], abs=1e-4)
+    assert raw[3] == pytest.approx(raw[4])  # a missing id is the out-of-range id
+    assert raw[0] != pytest.approx(model.predict([{**row, "numeric_feature2": 0.0}])[0])
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        k: _feature(v) for k, v in r.items() if v is not None})).SerializeToString()
+        for r in rows]
+    by_example = tf.saved_model.load(str(version)).signatures["serving_tf_example"](
+        examples=tf.constant(examples))["outputs"].numpy()
+    assert np.allclose(by_example, raw, atol=1e-4)
+
+    endpoint = LocalEndpoint(workspace.home / "parity-endpoint")
+    endpoint.deploy(str(version), {"0": 100})
+    url, server = serve(create_endpoint_app(endpoint))
+    predict = f"{url}{local_endpoint_path('basic_template')}:predict"
+    try:
+        answer = httpx.post(predict, json={"instances": rows[:3]}).json()
+        assert answer["predictions"] == pytest.approx(raw[:3], abs=1e-4)
+        for bad, words in (({**row, "categorical_calculated": 2**70}, "an int64"),
+                           ({**row, "numeric_feature1": [1.0, 2.0]}, "one float number")):
+            refused = httpx.post(predict, json={"instances": [bad]})
+            assert refused.status_code == 400, refused.text
+            message = refused.json()["error"]["message"]
+            name = "categorical_calculated" if "int64" in words else "numeric_feature1"
+            assert f"feature '{name}' of instance 0" in message and words in message
+    finally:
+        server.should_exit = True

@@ -13,6 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from pipelines.runner.backends import VertexBackend
 from pipelines.runner.store import RunStore
+from tests.support.google_fakes import FakeGcs
 from tests.support.google_http import intercepted, json_response
 
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -26,15 +27,12 @@ class FakeVertex:
     """
 
     def __init__(self, buckets=("fullcycle-dev-fc-taxi-tips", "fullcycle-dev-fc-basic-template")):
-        self.requests, self.buckets = [], set(buckets)
+        self.requests, self.gcs = [], FakeGcs(set(buckets))
 
     def send(self, request):
         url = request.url
-        bucket = re.match(r"https://storage\.googleapis\.com/storage/v1/b/([^?/]+)", url)
-        if bucket and request.method == "GET":
-            name = bucket.group(1)
-            return json_response(request, 200 if name in self.buckets else 404,
-                                  {"name": name} if name in self.buckets else {"error": {}})
+        if url.startswith("https://storage.googleapis.com/"):  # buckets, the baseline pointer
+            return self.gcs.send(request)
         self.requests.append(request)
         match = re.match(r"https://([a-z0-9-]+)-aiplatform\.googleapis\.com/v1/projects/([^/]+)/"
                          r"locations/([^/]+)/pipelineJobs\?pipelineJobId=([^&]+)", url)
@@ -80,10 +78,34 @@ def test_create_pipeline_job_request(vertex, tmp_path):
     spec = json.dumps(body["pipelineSpec"])
     assert "BigQueryExampleGen" in spec and "DataflowRunner" in spec
     assert "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest" in spec
+    assert "baseline_statistics" not in spec  # no run was blessed yet: no baseline to import
     stored = store.get(run.id)
     assert stored.state == "SUBMITTED"
     assert stored.link.endswith(f"pipelines/runs/fullcycle-taxi-tips-{run.id}"
                                 "?project=fullcycle-dev")
+
+
+def test_the_baseline_recorded_in_the_bucket_is_imported(vertex, tmp_path):
+    from pipelines.pipeline.baseline import Baseline
+
+    root = "gs://fullcycle-dev-fc-taxi-tips/baselines/1796100000000"
+    baseline = Baseline(version="1796100000000", recorded_at=1796100000.0,
+                        statistics_uri=f"{root}/statistics", schema_uri=f"{root}/schema",
+                        split_names='["eval", "train"]', source="gs://x/StatisticsGen/1")
+    vertex.gcs.put("fullcycle-dev-fc-taxi-tips", "baselines/baseline.json",
+                   json.dumps(baseline.as_dict()).encode(), 1796100000.0)
+    store = RunStore(tmp_path / "runs.sqlite")
+    run, _ = store.create_or_get("taxi_tips", "manual", None)
+    VertexBackend(store, "dev", credentials=AnonymousCredentials()).submit(run)
+    (request,) = vertex.requests
+    spec = json.loads(request.body)["pipelineSpec"]
+    tasks = spec["root"]["dag"]["tasks"]
+    assert {"baseline_statistics", "baseline_schema", "DataValidator",
+            "BaselineRecorder"} <= set(tasks)
+    text = json.dumps(spec)
+    assert f"{root}/statistics" in text and f"{root}/schema" in text
+    # blessed runs record the next baseline in the same place
+    assert "gs://fullcycle-dev-fc-taxi-tips/baselines" in text
 
 
 def test_submission_failure_leaves_no_run(vertex, tmp_path, monkeypatch):
