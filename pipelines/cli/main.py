@@ -130,6 +130,8 @@ def run(model: str,
     summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
                         use_run_cache=not force, stack=stack, on_event=progress)
     print_summary(summary)
+    if summary.log and os.environ.get("FULLCYCLE_VERBOSE") and Path(summary.log).exists():
+        typer.echo(Path(summary.log).read_text(), err=True)
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
     if not summary.succeeded:
@@ -203,6 +205,30 @@ def data_load(table: str, file: Path) -> None:
 
     rows = load(_workspace().warehouse, table, file)
     typer.echo(f"loaded {rows} rows into {table} ({_workspace().warehouse})")
+
+
+@app.command()
+@cli_errors
+def schema(model: str,
+           export: bool = typer.Option(False, "--export", help="Write it to the model folder's "
+                                       "schema.pbtxt, to curate it (it then replaces the "
+                                       "inferred schema)."),
+           force: bool = typer.Option(False, "--force", help="With --export: replace an "
+                                      "existing schema.pbtxt.")) -> None:
+    """Show the model's baseline schema: the data of its last blessed run."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.cli.render import print_schema
+    from pipelines.pipeline.baseline import export_schema, load_baseline_schema
+
+    baseline, proto = load_baseline_schema(_workspace(), model)
+    if export:
+        path = export_schema(model, proto, force)
+        typer.secho(f"wrote {path}: the pipeline now uses it instead of the inferred schema",
+                    fg=typer.colors.GREEN)
+        return
+    print_schema(model, baseline, proto)
 
 
 @app.command("compile")

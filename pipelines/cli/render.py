@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.pipeline.summary import RunSummary
@@ -51,7 +52,7 @@ def print_summary(summary: RunSummary) -> None:
                           + (f"[red]{blocked} blocking[/], " if blocked else "")
                           + f"{len(validation['findings']) - blocked} warning(s)")
             for line in summary.anomalies:
-                console.print(f"    - {line}")
+                console.print(f"    - {escape(line)}")
     if summary.metrics:
         table = Table(title="evaluation (overall slice)", title_justify="left", box=None)
         for column in ("metric", "candidate", "baseline", "bounds", "max worsening", "result"):
@@ -81,7 +82,7 @@ def print_summary(summary: RunSummary) -> None:
     console.print(f"  total: {summary.seconds:.1f} s"
                   + (f"; from cache: {', '.join(cached)}" if cached else ""))
     if summary.error:
-        console.print(f"[red]run failed:[/] {summary.error}")
+        console.print(f"[red]run failed:[/] {escape(summary.error)}")
 
 
 def rollout_line(rollout) -> str:
@@ -103,3 +104,23 @@ def window_line(check: dict) -> str:
         and s["mse"] is not None else ""
     return (f"{c['samples']} requests, errors {c['error_rate']:.1%}, "
             f"p99 {c['latency_p99_ms']:.1f} ms{mse}")
+
+
+def print_schema(model: str, baseline, schema) -> None:
+    """A schema as a table: feature, type, presence, domain."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    domains = {d.name: list(d.value) for d in schema.string_domain}
+    console.print(f"Baseline schema of [bold]{model}[/] (recorded {_when(baseline.recorded_at)}"
+                  f", from {baseline.source})")
+    table = Table(box=None)
+    for column in ("feature", "type", "presence", "domain"):
+        table.add_column(column)
+    for feature in schema.feature:
+        presence = (f"≥ {feature.presence.min_fraction:.0%}" if feature.HasField("presence")
+                    and feature.presence.min_fraction else "optional")
+        values = domains.get(feature.domain) if feature.HasField("domain") else None
+        domain = (", ".join(values[:6]) + (f", … ({len(values)})" if len(values) > 6 else "")
+                  if values else "")
+        table.add_row(feature.name, schema_pb2.FeatureType.Name(feature.type), presence, domain)
+    console.print(table)

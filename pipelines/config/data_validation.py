@@ -47,7 +47,7 @@ class DataValidation(_Frozen):
     example_count: Check = Field(
         default_factory=lambda: Check(threshold=0.5),
         description="Largest relative change of a split's number of examples.")
-    schema: Check = Field(
+    type_and_domain: Check = Field(
         default_factory=lambda: Check(threshold=0.1),
         description="Type and domain against the baseline schema; the threshold is the "
                     "fraction of a categorical feature's values allowed outside its domain.")

@@ -90,3 +90,34 @@ def BaselineRecorder(  # noqa: N802 - TFX components are named like classes
     """Makes this run's data the model's baseline when the Evaluator blessed the model."""
     if blessing.get_int_custom_property("blessed") == 1:
         record_baseline(baseline_root, statistics.uri, schema.uri, statistics.split_names)
+
+
+def load_baseline_schema(workspace, model: str):
+    """(baseline, schema proto) of ``model``'s local baseline; a clear error when none exists."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from tfx.utils import io_utils
+
+    from pipelines.config.errors import FullcycleError
+    from pipelines.config.registry import model_dir
+
+    model_dir(model)
+    baseline = read_baseline(str(workspace.baseline_dir(model)))
+    if baseline is None:
+        raise FullcycleError(f"model {model!r} has no baseline yet: its first blessed run "
+                             f"records one (`fullcycle run {model}`)")
+    path = io_utils.get_only_uri_in_dir(baseline.schema_uri)
+    return baseline, io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+
+
+def export_schema(model: str, schema, force: bool = False):
+    """Writes ``schema`` to the model folder's ``schema.pbtxt``; returns the path."""
+    from google.protobuf import text_format
+
+    from pipelines.config.errors import FullcycleError
+    from pipelines.config.registry import model_dir
+
+    path = model_dir(model) / "schema.pbtxt"
+    if path.exists() and not force:
+        raise FullcycleError(f"{path} already exists (a curated schema); --force replaces it")
+    path.write_text(text_format.MessageToString(schema))
+    return path

@@ -111,8 +111,8 @@ def DataValidator(  # noqa: N802 - TFX components are named like classes
                      "block")
              for feature, problem in schema_problems(parse(schema), expected)]
     splits = artifact_utils.decode_split_names(anomalies.split_names)
-    found += [Finding(split, feature, "schema", None, None, "as the schema says", text,
-                      rules.schema.action)
+    found += [Finding(split, feature, "type_and_domain", None, None, "as the schema says", text,
+                      rules.type_and_domain.action)
               for split, feature, text in anomaly_problems(anomalies.uri, splits)]
     if baseline_statistics is not None and baseline_schema is not None:
         found += compare(load_statistics(statistics.uri), load_statistics(baseline_statistics.uri),
@@ -140,5 +140,5 @@ def DataGate(  # noqa: N802 - TFX components are named like classes
     if blocking:
         raise DataValidationError(
             f"data validation failed ({len(blocking)} finding(s)); stopping before training: "
-            + "; ".join(f.line() for f in blocking[:5])
-            + ("; ..." if len(blocking) > 5 else ""))
+            + "; ".join(f.line() for f in blocking[:3])
+            + ("; ..." if len(blocking) > 3 else ""))

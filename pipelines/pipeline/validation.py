@@ -8,7 +8,7 @@ inferred schema). Per split found in both runs, with TFDV:
 - ``drift``: Jensen-Shannon divergence of numeric columns' histograms, L-infinity
   distance of string columns' value frequencies (``validate_statistics`` with
   ``previous_statistics``; the thresholds go into the schema's drift comparators);
-- ``schema``: type and domain against the baseline schema (presence is left to
+- ``type_and_domain``: against the baseline schema (presence is left to
   the missing-value check; a categorical column may have the configured fraction
   of its values outside the baseline's domain).
 
@@ -31,7 +31,7 @@ DRIFT_TYPES = {"JENSEN_SHANNON_DIVERGENCE": "jensen-shannon", "L_INFTY": "l-infi
 class Finding:
     split: str
     feature: str
-    check: str  # example_count | missing_fraction | drift | schema | declared
+    check: str  # example_count | missing_fraction | drift | type_and_domain | declared
     value: float | None
     threshold: float | None
     baseline: str
@@ -105,7 +105,7 @@ def reference_schema(baseline_schema, features: list[str], checks: DataValidatio
         else:
             feature.drift_comparator.infinity_norm.threshold = threshold
         if feature.HasField("domain") or feature.HasField("string_domain"):
-            feature.distribution_constraints.min_domain_mass = 1.0 - checks.schema.threshold
+            feature.distribution_constraints.min_domain_mass = 1.0 - checks.type_and_domain.threshold
     return schema
 
 
@@ -157,8 +157,8 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
                        if anomalies_pb2.AnomalyInfo.Type.Name(r.type) not in drift_reasons]
             if feature in features and reasons:
                 findings.append(Finding(
-                    split, feature, "schema", None, None, "as the baseline schema says",
-                    "; ".join(r.short_description for r in reasons), checks.schema.action,
+                    split, feature, "type_and_domain", None, None, "as the baseline schema says",
+                    "; ".join(r.short_description for r in reasons), checks.type_and_domain.action,
                     "; ".join(r.description for r in reasons)))
     return findings
 

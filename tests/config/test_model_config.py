@@ -144,3 +144,13 @@ def test_optimizer_class_is_accepted_by_name():
     config = ModelConfig(label_key="y", dense_float_features=["x"], num_epochs=1,
                          training_args={"optimizer": Adam}, source={"table": "t", "split_key": "x"})
     assert config.training_args.optimizer == "Adam"
+
+
+def test_data_validation_names_only_checked_features(models_package):
+    message = load_error(models_package, config_source(
+        extra='data_validation={"features": {"ff1": {"drift": {"threshold": 0.2}}}},'))
+    assert "data_validation.features names unknown feature 'ff1'" in message
+    assert 'did you mean "f1"' in message
+    message = load_error(models_package, config_source(
+        extra='data_validation={"numeric_drift": {"threshold": 0.2, "action": "stop"}},'))
+    assert "data_validation.numeric_drift.action" in message and "'block' or 'warn'" in message

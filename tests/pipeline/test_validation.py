@@ -1,0 +1,80 @@
+"""The checks against the baseline, on statistics TFDV computes from small frames."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow_data_validation as tfdv
+
+from pipelines.config import Check, DataValidation, FeatureChecks
+from pipelines.pipeline.validation import compare, missing_fraction
+
+FEATURES = ["x", "city", "label"]
+
+
+def frame(n=2000, seed=0, **changes):
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame({"x": rng.normal(5, 2, n),
+                         "city": rng.choice(["ams", "ber", "cph"], n, p=[0.5, 0.3, 0.2]),
+                         "label": rng.normal(0, 1, n)})
+    for column, change in changes.items():
+        data[column] = change(data[column])
+    return data
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    stats = tfdv.generate_statistics_from_dataframe(frame())
+    return {"train": stats}, tfdv.infer_schema(stats)
+
+
+def findings(baseline, data, checks=DataValidation()):
+    stats, schema = baseline
+    now = {"train": tfdv.generate_statistics_from_dataframe(data)}
+    return {(f.feature, f.check): f for f in compare(now, stats, schema, FEATURES, checks)}
+
+
+def test_data_like_the_baseline_has_no_findings(baseline):
+    assert findings(baseline, frame(seed=1)) == {}
+
+
+def test_a_null_flood_is_a_missing_fraction_finding(baseline):
+    found = findings(baseline, frame(x=lambda x: x.where(x.index % 10 == 0)))
+    finding = found["x", "missing_fraction"]
+    assert finding.value == pytest.approx(0.9) and finding.threshold == 0.1
+    assert (finding.baseline, finding.now) == ("0.0% missing", "90.0% missing")
+    assert finding.action == "block" and finding.split == "train"
+    assert missing_fraction(tfdv.generate_statistics_from_dataframe(frame()), "gone") == 1.0
+
+
+def test_a_unit_change_drifts_and_names_both_distributions(baseline):
+    finding = findings(baseline, frame(x=lambda x: x * 1000))["x", "drift"]
+    assert finding.value > 0.9 and finding.detail == "jensen-shannon"
+    assert (finding.baseline, finding.now) == ("mean 4.944, std 2", "mean 4944, std 2000")
+
+
+def test_new_categories_drift_by_l_infinity(baseline):
+    found = findings(baseline, frame(city=lambda c: c.where(c.index % 2 == 1, "osl")))
+    assert found["city", "drift"].detail == "l-infinity"
+    assert found["city", "drift"].value > 0.1
+    assert ("city", "type_and_domain") in found  # half the values are outside the domain
+
+
+def test_row_count_change(baseline):
+    finding = findings(baseline, frame(n=20000))["*", "example_count"]
+    assert finding.value == pytest.approx(9.0)
+    assert (finding.baseline, finding.now) == ("2000 examples", "20000 examples")
+
+
+def test_type_change(baseline):
+    found = findings(baseline, frame(x=lambda x: x.round(1).astype(str)))
+    assert found["x", "type_and_domain"].action == "block"
+
+
+def test_thresholds_and_actions_per_check_and_per_feature(baseline):
+    data = frame(x=lambda x: x + 3, label=lambda y: y + 3)
+    assert {k for k in findings(baseline, data)} == {("x", "drift"), ("label", "drift")}
+    relaxed = DataValidation(numeric_drift=Check(threshold=0.99),
+                             features={"x": FeatureChecks(drift=Check(threshold=0.1,
+                                                                      action="warn"))})
+    found = findings(baseline, data, relaxed)
+    assert list(found) == [("x", "drift")] and found["x", "drift"].action == "warn"
