@@ -105,7 +105,8 @@ def reference_schema(baseline_schema, features: list[str], checks: DataValidatio
         else:
             feature.drift_comparator.infinity_norm.threshold = threshold
         if feature.HasField("domain") or feature.HasField("string_domain"):
-            feature.distribution_constraints.min_domain_mass = 1.0 - checks.type_and_domain.threshold
+            allowed_outside = checks.type_and_domain.threshold
+            feature.distribution_constraints.min_domain_mass = 1.0 - allowed_outside
     return schema
 
 
