@@ -38,6 +38,19 @@ ARTIFACT_LIFETIME_DAYS = 90
 AGING_PREFIXES = ("pipeline_root/", "tmp/")  # what CloudTarget writes runs and Dataflow to
 
 
+def _prefix_grant(resource_name: str, bucket: gcp.storage.Bucket, bucket_name: str, prefix: str,
+                  role: str, member: pulumi.Input[str], title: str, description: str,
+                  opts: pulumi.ResourceOptions) -> gcp.storage.BucketIAMMember:
+    """``role`` on the objects of ``bucket`` under ``prefix`` only (an IAM condition)."""
+    return gcp.storage.BucketIAMMember(
+        resource_name, bucket=bucket.name, role=role, member=member,
+        condition=gcp.storage.BucketIAMMemberConditionArgs(
+            title=title, description=description,
+            expression=f'resource.name.startsWith("projects/_/buckets/{bucket_name}/'
+                       f'objects/{prefix}")'),
+        opts=opts)
+
+
 class ModelPlatform(pulumi.ComponentResource):
     """The per-model resources ``pulumi up`` creates for one entry of the stack config."""
 
@@ -95,15 +108,9 @@ class ModelPlatform(pulumi.ComponentResource):
             f"{name}-runner-acts-as-sa", service_account_id=account.name,
             role="roles/iam.serviceAccountUser", member=runner, opts=child)
         # The runner compiles each run with the model's data baseline, and reads nothing else.
-        gcp.storage.BucketIAMMember(
-            f"{name}-runner-reads-baseline", bucket=bucket.name,
-            role="roles/storage.objectViewer", member=runner,
-            condition=gcp.storage.BucketIAMMemberConditionArgs(
-                title="baseline-only",
-                description="Only the data baseline the next run is compiled with",
-                expression=f'resource.name.startsWith("projects/_/buckets/{ids.bucket}/'
-                           f'objects/{BASELINE_PREFIX}")'),
-            opts=child)
+        _prefix_grant(f"{name}-runner-reads-baseline", bucket, ids.bucket, BASELINE_PREFIX,
+                      "roles/storage.objectViewer", runner, "baseline-only",
+                      "Only the data baseline the next run is compiled with", child)
 
         retry = entry.retry
         gcp.cloudscheduler.Job(
@@ -161,15 +168,9 @@ class ModelPlatform(pulumi.ComponentResource):
                                       dataset_id=dataset.dataset_id,
                                       role="roles/bigquery.dataViewer", member=runner,
                                       opts=child)
-        gcp.storage.BucketIAMMember(
-            f"{name}-runner-writes-rollout-state", bucket=bucket.name,
-            role="roles/storage.objectUser", member=runner,
-            condition=gcp.storage.BucketIAMMemberConditionArgs(
-                title="rollout-state-only",
-                description="Only the canary's state and lease objects",
-                expression=f'resource.name.startsWith("projects/_/buckets/{ids.bucket}/'
-                           f'objects/{ROLLOUT_PREFIX}")'),
-            opts=child)
+        _prefix_grant(f"{name}-runner-writes-rollout-state", bucket, ids.bucket, ROLLOUT_PREFIX,
+                      "roles/storage.objectUser", runner, "rollout-state-only",
+                      "Only the canary's state and lease objects", child)
         gcp.cloudscheduler.Job(
             f"{name}-rollout", project=project, region=region, name=ids.rollout_job,
             description=f"fullcycle: canary analysis of {entry.name}'s endpoint",

@@ -17,7 +17,6 @@ from pipelines.data import warehouse
 from pipelines.pipeline.baseline import read_baseline
 from pipelines.pipeline.local import run_local
 from pipelines.serving.model_store import pushed_versions
-from pipelines.settings import Workspace
 
 pytestmark = pytest.mark.e2e
 MODEL = "basic_template"
@@ -47,13 +46,8 @@ SCENARIOS = {
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, seeded_warehouse):
-    root = tmp_path_factory.mktemp("validation")
-    shutil.copy(seeded_warehouse, root / "warehouse.duckdb")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FULLCYCLE_HOME", str(root / ".fullcycle"))
-        patch.setenv("FULLCYCLE_WAREHOUSE", str(root / "warehouse.duckdb"))
-        yield Workspace.from_env()
+def workspace(module_workspace):
+    return module_workspace
 
 
 def run(workspace, steps=STEPS, **changes):

@@ -25,7 +25,6 @@ from pipelines.config.registry import MODELS_DIR, with_overrides
 from pipelines.pipeline.baseline import read_baseline
 from pipelines.pipeline.local import run_local
 from pipelines.serving.model_store import LoadedModel, pushed_versions, read_instances
-from pipelines.settings import Workspace
 
 pytestmark = pytest.mark.e2e
 STEPS = 300
@@ -33,13 +32,8 @@ INSTANCES = MODELS_DIR / "basic_template" / "instances.json"
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, seeded_warehouse):
-    root = tmp_path_factory.mktemp("e2e")
-    shutil.copy(seeded_warehouse, root / "warehouse.duckdb")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FULLCYCLE_HOME", str(root / ".fullcycle"))
-        patch.setenv("FULLCYCLE_WAREHOUSE", str(root / "warehouse.duckdb"))
-        yield Workspace.from_env()
+def workspace(module_workspace):
+    return module_workspace
 
 
 def run(workspace, steps):
