@@ -22,8 +22,8 @@ def by_id(pipeline):
 def test_components_in_order(pipeline):
     assert [c.id for c in pipeline.components] == [
         "DuckDBExampleGen", "latest_blessed_model_resolver", "StatisticsGen", "SchemaGen",
-        "ExampleValidator", "DataGate", "Transform", "Trainer", "Evaluator", "InfraValidator",
-        "Pusher"]
+        "ExampleValidator", "DataValidator", "DataGate", "Transform", "Trainer", "Evaluator",
+        "InfraValidator", "BaselineRecorder", "Pusher"]
     assert pipeline.pipeline_info.pipeline_name == "fullcycle-basic-template"
 
 
@@ -39,8 +39,11 @@ def test_pusher_needs_the_infra_blessing(pipeline):
 def test_transform_waits_for_the_data_gate(pipeline):
     components = by_id(pipeline)
     assert components["DataGate"] in components["Transform"].upstream_nodes
-    gate = components["DataGate"]
-    expected = json.loads(gate.exec_properties["expected_features"])
+    assert components["DataGate"].inputs["findings"] is \
+        components["DataValidator"].outputs["findings"]
+    validator = components["DataValidator"]
+    assert "baseline_statistics" not in validator.inputs  # no blessed run yet: no baseline
+    expected = json.loads(validator.exec_properties["expected_features"])
     assert expected["numeric_feature1"] == ["INT", "FLOAT"]
     assert expected["categorical_calculated"] == ["INT"]
     assert expected["label"] == ["INT", "FLOAT"]
@@ -104,3 +107,25 @@ def test_source_missing_a_declared_column_is_refused(workspace):
 
 def test_pipeline_name_is_vertex_compatible():
     assert pipeline_name("Taxi_Tips") == "fullcycle-taxi-tips"
+
+
+def test_a_recorded_baseline_is_imported_for_the_data_validator(workspace, tmp_path):
+    from pipelines.pipeline.baseline import record_baseline
+
+    statistics, schema = tmp_path / "stats" / "Split-train", tmp_path / "schema"
+    statistics.mkdir(parents=True)
+    schema.mkdir()
+    (statistics / "FeatureStats.pb").write_bytes(b"")
+    (schema / "schema.pbtxt").write_text("")
+    recorded = record_baseline(str(workspace.baseline_dir("basic_template")),
+                               str(tmp_path / "stats"), str(schema), '["train"]')
+    assert (workspace.baseline_dir("basic_template") / recorded.version / "statistics" /
+            "Split-train" / "FeatureStats.pb").exists()
+    components = by_id(build_local_pipeline(load_config("basic_template"), workspace))
+    validator = components["DataValidator"]
+    imported = components["baseline_statistics"]
+    assert validator.inputs["baseline_statistics"] is imported.outputs["result"]
+    assert imported.exec_properties["artifact_uri"] == recorded.statistics_uri
+    assert json.loads(validator.exec_properties["baseline"])["version"] == recorded.version
+    assert components["BaselineRecorder"].exec_properties["baseline_root"] == \
+        str(workspace.baseline_dir("basic_template"))
