@@ -40,10 +40,15 @@ class Finding:
     detail: str = ""
 
     def line(self) -> str:
-        measured = "" if self.value is None else f" {self.value:.4g} > {self.threshold:g};"
-        return (f"[{self.split}] {self.feature}: {self.check}{measured} baseline {self.baseline}, "
-                f"now {self.now}" + (f" ({self.detail})" if self.detail else "")
-                + ("" if self.action == "block" else " [warn]"))
+        """One line for people: measured checks with their value, threshold, baseline and now."""
+        if self.value is None:
+            text = f"{self.check} - {self.now}" + (f": {self.detail}" if self.detail else "")
+        else:
+            text = (f"{self.check} {self.value:.4g} > {self.threshold:g}; baseline "
+                    f"{self.baseline}, now {self.now}"
+                    + (f" ({self.detail})" if self.detail else ""))
+        return f"[{self.split}] {self.feature}: {text}" + ("" if self.action == "block"
+                                                          else " [warn]")
 
     def as_dict(self) -> dict:
         return asdict(self)

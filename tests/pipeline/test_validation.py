@@ -78,3 +78,14 @@ def test_thresholds_and_actions_per_check_and_per_feature(baseline):
                                                                       action="warn"))})
     found = findings(baseline, data, relaxed)
     assert list(found) == [("x", "drift")] and found["x", "drift"].action == "warn"
+
+
+def test_finding_lines_read_as_sentences(baseline):
+    drift = findings(baseline, frame(x=lambda x: x * 1000))["x", "drift"]
+    assert drift.line() == ("[train] x: drift 0.9983 > 0.1; baseline mean 4.944, std 2, now "
+                            "mean 4944, std 2000 (jensen-shannon)")
+    typed = findings(baseline, frame(x=lambda x: x.round(1).astype(str)))["x", "type_and_domain"]
+    assert typed.line().startswith("[train] x: type_and_domain - ")
+    warned = findings(baseline, frame(n=20000), DataValidation(
+        example_count=Check(threshold=0.5, action="warn")))["*", "example_count"]
+    assert warned.line().endswith("now 20000 examples [warn]")
