@@ -94,6 +94,7 @@ def DataValidator(  # noqa: N802 - TFX components are named like classes
     baseline_schema: InputArtifact[Schema] = None,
 ) -> None:
     """Writes every finding of this run's data (against the baseline when there is one)."""
+    import tensorflow as tf
     from tensorflow_metadata.proto.v0 import schema_pb2
     from tfx.types import artifact_utils
     from tfx.utils import io_utils
@@ -121,8 +122,6 @@ def DataValidator(  # noqa: N802 - TFX components are named like classes
     blocked = sum(f.action == "block" for f in found)
     findings.set_int_custom_property("blocked", blocked)
     findings.set_int_custom_property("warnings", len(found) - blocked)
-    import tensorflow as tf
-
     with tf.io.gfile.GFile(os.path.join(findings.uri, FINDINGS_FILE), "w") as f:
         json.dump({"baseline": json.loads(baseline) if baseline else None,
                    "findings": [x.as_dict() for x in found]}, f, indent=1)
