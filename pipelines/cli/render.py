@@ -48,9 +48,10 @@ def print_summary(summary: RunSummary) -> None:
             console.print(f"  data validation ({against}): no findings")
         else:
             blocked = validation["blocked"]
+            warned = sum(f["action"] == "warn" for f in validation["findings"])
             console.print(f"  data validation ({against}): "
                           + (f"[red]{blocked} blocking[/], " if blocked else "")
-                          + f"{len(validation['findings']) - blocked} warning(s)")
+                          + f"{warned} warning(s)")
             for line in summary.anomalies:
                 console.print(f"    - {escape(line)}")
     if summary.metrics:

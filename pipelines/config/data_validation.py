@@ -51,6 +51,10 @@ class DataValidation(_Frozen):
         default_factory=lambda: Check(threshold=0.1),
         description="Type and domain against the baseline schema; the threshold is the "
                     "fraction of a categorical feature's values allowed outside its domain.")
+    min_examples: int = Field(
+        100, ge=1, description="Drift is measured on splits with at least this many examples "
+                               "in both runs: on fewer, two samples of the same data differ "
+                               "by about 0.1 by chance.")
     features: dict[str, FeatureChecks] = Field(default_factory=dict)
 
     def missing_check(self, feature: str) -> Check:

@@ -121,7 +121,7 @@ def DataValidator(  # noqa: N802 - TFX components are named like classes
     findings.split_names = anomalies.split_names
     blocked = sum(f.action == "block" for f in found)
     findings.set_int_custom_property("blocked", blocked)
-    findings.set_int_custom_property("warnings", len(found) - blocked)
+    findings.set_int_custom_property("warnings", sum(f.action == "warn" for f in found))
     with tf.io.gfile.GFile(os.path.join(findings.uri, FINDINGS_FILE), "w") as f:
         json.dump({"baseline": json.loads(baseline) if baseline else None,
                    "findings": [x.as_dict() for x in found]}, f, indent=1)

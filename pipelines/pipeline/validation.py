@@ -36,7 +36,7 @@ class Finding:
     threshold: float | None
     baseline: str
     now: str
-    action: str  # block | warn
+    action: str  # block | warn | info (reported only: what could not be checked)
     detail: str = ""
 
     def line(self) -> str:
@@ -48,7 +48,7 @@ class Finding:
                     f"{self.baseline}, now {self.now}"
                     + (f" ({self.detail})" if self.detail else ""))
         return f"[{self.split}] {self.feature}: {text}" + ("" if self.action == "block"
-                                                          else " [warn]")
+                                                          else f" [{self.action}]")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -143,8 +143,13 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
                 findings.append(Finding(split, feature, "missing_fraction", m_now - m_before,
                                         check.threshold, f"{m_before:.1%} missing",
                                         f"{m_now:.1%} missing", check.action))
+        few = min(n_now, n_before) < checks.min_examples
+        if few:
+            findings.append(Finding(split, "*", "drift", None, None, f"{n_before} examples",
+                                    f"not measured: {min(n_now, n_before)} examples, fewer "
+                                    f"than min_examples {checks.min_examples}", "info"))
         anomalies = tfdv.validate_statistics(now, schema, previous_statistics=before)
-        for info in anomalies.drift_skew_info:
+        for info in [] if few else anomalies.drift_skew_info:
             feature = info.path.step[0]
             if feature not in features:
                 continue

@@ -89,3 +89,17 @@ def test_finding_lines_read_as_sentences(baseline):
     warned = findings(baseline, frame(n=20000), DataValidation(
         example_count=Check(threshold=0.5, action="warn")))["*", "example_count"]
     assert warned.line().endswith("now 20000 examples [warn]")
+
+
+def test_drift_is_not_measured_on_splits_too_small_to_tell(baseline):
+    stats, schema = baseline
+    small = {"train": tfdv.generate_statistics_from_dataframe(frame(n=36, seed=3))}
+    tiny_baseline = {"train": tfdv.generate_statistics_from_dataframe(frame(n=36))}
+    found = compare(small, tiny_baseline, schema, FEATURES, DataValidation())
+    # two samples of 36 rows from the same data differ by ~0.1-0.2 by chance: not a finding
+    assert [(f.check, f.action) for f in found] == [("drift", "info")]
+    assert found[0].line() == ("[train] *: drift - not measured: 36 examples, fewer than "
+                               "min_examples 100 [info]")
+    shifted = {"train": tfdv.generate_statistics_from_dataframe(frame(n=36, x=lambda x: x * 1000))}
+    found = compare(shifted, tiny_baseline, schema, FEATURES, DataValidation(min_examples=10))
+    assert ("x", "drift", "block") in [(f.feature, f.check, f.action) for f in found]
