@@ -25,6 +25,11 @@ from dataclasses import asdict, dataclass
 from pipelines.config.data_validation import Check, DataValidation
 
 DRIFT_TYPES = {"JENSEN_SHANNON_DIVERGENCE": "jensen-shannon", "L_INFTY": "l-infinity"}
+# Anomaly reasons that are not type-and-domain findings: drift has its own check, a
+# column new since the baseline is a feature the config just declared (the declared
+# check judges its type), a dropped one is the declared check's or the missing check's.
+JUDGED_ELSEWHERE = {"COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "COMPARATOR_L_INFTY_HIGH",
+                    "SCHEMA_NEW_COLUMN", "SCHEMA_MISSING_COLUMN"}
 
 
 @dataclass(frozen=True)
@@ -162,10 +167,9 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
                         split, feature, "drift", measurement.value, check.threshold,
                         _summary(before, feature), _summary(now, feature), check.action,
                         DRIFT_TYPES.get(kind, kind.lower())))
-        drift_reasons = {"COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH", "COMPARATOR_L_INFTY_HIGH"}
         for feature, info in sorted(anomalies.anomaly_info.items()):
             reasons = [r for r in info.reason
-                       if anomalies_pb2.AnomalyInfo.Type.Name(r.type) not in drift_reasons]
+                       if anomalies_pb2.AnomalyInfo.Type.Name(r.type) not in JUDGED_ELSEWHERE]
             if feature in features and reasons:
                 findings.append(Finding(
                     split, feature, "type_and_domain", None, None, "as the baseline schema says",

@@ -103,3 +103,11 @@ def test_drift_is_not_measured_on_splits_too_small_to_tell(baseline):
     shifted = {"train": tfdv.generate_statistics_from_dataframe(frame(n=36, x=lambda x: x * 1000))}
     found = compare(shifted, tiny_baseline, schema, FEATURES, DataValidation(min_examples=10))
     assert ("x", "drift", "block") in [(f.feature, f.check, f.action) for f in found]
+
+
+def test_a_feature_declared_since_the_baseline_is_not_a_finding(baseline):
+    added = frame(seed=1)
+    added["age"] = np.arange(len(added)) % 90
+    stats, schema = baseline
+    now = {"train": tfdv.generate_statistics_from_dataframe(added)}
+    assert compare(now, stats, schema, [*FEATURES, "age"], DataValidation()) == []
