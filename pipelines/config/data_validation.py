@@ -32,25 +32,24 @@ class FeatureChecks(_Frozen):
     drift: Check | None = None
 
 
+def _check(threshold: float, description: str):
+    """A check field: blocking at ``threshold`` unless the config says otherwise."""
+    return Field(default_factory=lambda: Check(threshold=threshold), description=description)
+
+
 class DataValidation(_Frozen):
     """Checks of each run's data against the baseline (the last blessed run's data)."""
 
-    missing_fraction: Check = Field(
-        default_factory=lambda: Check(threshold=0.1),
-        description="Largest allowed rise of a feature's fraction of missing values.")
-    numeric_drift: Check = Field(
-        default_factory=lambda: Check(threshold=0.1),
-        description="Largest Jensen-Shannon divergence of a numeric feature's distribution.")
-    categorical_drift: Check = Field(
-        default_factory=lambda: Check(threshold=0.1),
-        description="Largest L-infinity distance of a categorical feature's value frequencies.")
-    example_count: Check = Field(
-        default_factory=lambda: Check(threshold=0.5),
-        description="Largest relative change of a split's number of examples.")
-    type_and_domain: Check = Field(
-        default_factory=lambda: Check(threshold=0.1),
-        description="Type and domain against the baseline schema; the threshold is the "
-                    "fraction of a categorical feature's values allowed outside its domain.")
+    missing_fraction: Check = _check(
+        0.1, "Largest allowed rise of a feature's fraction of missing values.")
+    numeric_drift: Check = _check(
+        0.1, "Largest Jensen-Shannon divergence of a numeric feature's distribution.")
+    categorical_drift: Check = _check(
+        0.1, "Largest L-infinity distance of a categorical feature's value frequencies.")
+    example_count: Check = _check(0.5, "Largest relative change of a split's number of examples.")
+    type_and_domain: Check = _check(
+        0.1, "Type and domain against the baseline schema; the threshold is the fraction of a "
+             "categorical feature's values allowed outside its domain.")
     min_examples: int = Field(
         100, ge=1, description="Drift is measured on splits with at least this many examples "
                                "in both runs: on fewer, two samples of the same data differ "
