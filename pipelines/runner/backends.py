@@ -73,7 +73,7 @@ class LocalBackend:
         self._closed = False
 
     def close(self) -> None:
-        """Stops the runs under way (their runs are marked FAILED) and starts no more."""
+        """Stops the runs under way and starts no more (their runs are marked FAILED)."""
         with self._lock:
             self._closed = True
             running = list(self._running.values())
@@ -102,7 +102,9 @@ class LocalBackend:
         process = context.Process(target=_child, name=f"run-{run.id}", daemon=True,
                                   args=(send, run.model, self.overrides, self.stack, self.env))
         with self._lock:
-            if self._closed:
+            if self._closed:  # shut down while this run waited in the queue
+                self.store.update(run.id, state="FAILED", finished=time.time(), detail=json.dumps(
+                    {"error": "the runner shut down before the run started"}))
                 return
             process.start()
             self._running[run.id] = process
