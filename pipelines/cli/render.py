@@ -65,6 +65,8 @@ def print_summary(summary: RunSummary) -> None:
             table.add_row(m.name, _fmt(m.value), _fmt(m.baseline), bounds,
                           _fmt(m.change_limit) if m.change_limit is not None else "", result)
         console.print(table)
+    if summary.fairness is not None:
+        print_fairness(summary.fairness)
     if summary.blessed is not None:
         console.print("  blessed: " + ("[green]yes[/]" if summary.blessed else "[red]no[/]"))
     if (infra := summary.infra_validation) is not None:
@@ -84,6 +86,41 @@ def print_summary(summary: RunSummary) -> None:
                   + (f"; from cache: {', '.join(cached)}" if cached else ""))
     if summary.error:
         console.print(f"[red]run failed:[/] {escape(summary.error)}")
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3g}"
+
+
+def print_fairness(report: dict) -> None:
+    """The per-slice table (value and gap to overall per metric) and each failure named."""
+    names = list(report["bounds"])
+    table = Table(title=f"fairness (slices of at least {report['min_slice_size']} eval "
+                        "examples are gated)", title_justify="left", box=None)
+    for column in ("slice", "examples", *names, "result"):
+        table.add_column(column)
+    overall = report["overall"]
+    table.add_row("overall", str(overall["examples"]),
+                  *(_fmt(overall["metrics"][name]) for name in names), "")
+    for row in report["slices"]:
+        cells = []
+        for name in names:
+            metric = row["metrics"][name]
+            cells.append("undefined" if metric["value"] is None
+                         else f"{_fmt(metric['value'])} ({_signed(metric['gap'])})")
+        result = ("[dim]not gated[/]" if not row["gated"]
+                  else "[green]pass[/]" if row["passed"] else "[red]fail[/]")
+        table.add_row(escape(f"{row['column']}={row['value']}"), str(row["examples"]),
+                      *cells, result)
+    console.print(table)
+    for failure in report["failures"]:
+        where = (f"{failure['column']}={failure['value']}" if failure["value"] is not None
+                 else failure["column"])
+        console.print(f"    - [red]{escape(where)}[/]: {escape(failure['reason'])}")
+    small = [f"{s['column']}={s['value']} ({s['examples']})" for s in report["not_gated"]]
+    if small:
+        console.print(f"    not gated (fewer than {report['min_slice_size']} examples or "
+                      f"no value): {escape(', '.join(small))}")
 
 
 def rollout_line(rollout) -> str:

@@ -2,6 +2,7 @@
 
 from pipelines.config.data_validation import Check, DataValidation, FeatureChecks
 from pipelines.config.errors import ConfigError, FullcycleError
+from pipelines.config.fairness import FAIRNESS_METRICS, Fairness, FairnessMetric, fairness_metric
 from pipelines.config.metrics import (
                                       METRIC_NAMES,
                                       MetricSpec,
@@ -26,10 +27,9 @@ from pipelines.config.model_config import (
 from pipelines.config.registry import list_models, load_config
 
 __all__ = [
-    "METRIC_NAMES", "Check", "ConfigError", "DataSource", "DataValidation", "FeatureChecks",
-    "FullcycleError", "Impute", "InfraValidation",
-    "MetricSpec",
-    "MetricThreshold", "ModelConfig", "SequenceSpec", "TrainingArgs", "VocabSpec",
-    "accuracy_metric", "auc_metric", "create_metric_spec", "list_models", "load_config",
-    "mae_metric", "metric", "mse_metric", "rmse_metric",
+    "FAIRNESS_METRICS", "METRIC_NAMES", "Check", "ConfigError", "DataSource", "DataValidation",
+    "Fairness", "FairnessMetric", "FeatureChecks", "FullcycleError", "Impute", "InfraValidation",
+    "MetricSpec", "MetricThreshold", "ModelConfig", "SequenceSpec", "TrainingArgs", "VocabSpec",
+    "accuracy_metric", "auc_metric", "create_metric_spec", "fairness_metric", "list_models",
+    "load_config", "mae_metric", "metric", "mse_metric", "rmse_metric",
 ]

@@ -23,6 +23,7 @@ from pydantic import (
 
 from pipelines.config.data_validation import DataValidation
 from pipelines.config.errors import did_you_mean, not_allowed
+from pipelines.config.fairness import Fairness, fairness_metrics_for
 from pipelines.config.metrics import MetricSpec, Task
 from pipelines.features.kinds import FEATURE_KINDS, declared
 
@@ -175,7 +176,9 @@ class ModelConfig(_Frozen):
     training_args: TrainingArgs = Field(default_factory=TrainingArgs)
     eval_metric_spec: MetricSpec = Field(default_factory=MetricSpec)
     source: DataSource
-    eval_slices: tuple[str, ...] = Field((), description="Features to slice metrics by.")
+    eval_slices: tuple[str, ...] = Field(
+        (), description="Source columns to report metrics by (reporting only, no gate).")
+    fairness: Fairness | None = Field(None, description="Per-slice gates on blessing.")
     infra_validation: InfraValidation = Field(default_factory=InfraValidation)
     data_validation: DataValidation = Field(default_factory=DataValidation)
     enable_pusher: bool = True
@@ -203,6 +206,12 @@ class ModelConfig(_Frozen):
         for keys in self.feature_groups.values():
             seen.update(dict.fromkeys(keys))
         return tuple(seen)
+
+    @property
+    def slice_columns(self) -> tuple[str, ...]:
+        """Source columns the Evaluator slices by: ``eval_slices`` and ``fairness.slice_by``."""
+        gated = self.fairness.slice_by if self.fairness else ()
+        return tuple(dict.fromkeys((*self.eval_slices, *gated)))
 
     @property
     def numeric_keys(self) -> tuple[str, ...]:
@@ -250,8 +259,7 @@ class ModelConfig(_Frozen):
 
     def _check_per_feature_settings(self) -> None:
         declared = self.raw_feature_keys
-        for setting, keys in (("imputation", self.imputation), ("scaling", self.scaling),
-                              ("eval_slices", self.eval_slices)):
+        for setting, keys in (("imputation", self.imputation), ("scaling", self.scaling)):
             for key in keys:
                 if key not in declared:
                     raise ValueError(f"{setting} names unknown feature {key!r}"
@@ -272,10 +280,23 @@ class ModelConfig(_Frozen):
             if impute.strategy in ("mean", "median") and key not in self.numeric_keys:
                 raise ValueError(f"imputation {impute.strategy!r} needs a numeric feature; "
                                  f"{key!r} is not one (use most_frequent or constant)")
-        for key in self.eval_slices:
-            if key in self.dense_float_features and key not in self.bucket_features:
-                raise ValueError(f"eval_slices feature {key!r} is continuous; slice by "
-                                 "categorical, vocab or bucket features")
+        self._check_slices()
+
+    def _check_slices(self) -> None:
+        fields = [("eval_slices", self.eval_slices)]
+        if self.fairness is not None:
+            fields.append(("fairness.slice_by", self.fairness.slice_by))
+        for setting, keys in fields:
+            for key in keys:
+                if not IDENTIFIER.match(key):
+                    raise ValueError(f"{setting} column {key!r} is not a valid column name")
+                if key == self.label_key:
+                    raise ValueError(f"{setting} names the label {key!r}; slice by a column "
+                                     "that describes the examples, not the answer")
+                if key in self.dense_float_features and key not in self.bucket_features:
+                    raise ValueError(f"{setting} column {key!r} is a continuous feature; slice "
+                                     "by a categorical, vocab or bucket feature or another "
+                                     "source column")
 
     def _check_task(self) -> None:
         if (self.task == "multiclass_classification") != (self.num_classes is not None):
@@ -288,3 +309,8 @@ class ModelConfig(_Frozen):
             if not threshold.supports(self.task):
                 raise ValueError(f"metric {threshold.name!r} does not apply to task "
                                  f"{self.task!r}")
+        allowed = fairness_metrics_for(self.task)
+        for fair in self.fairness.metrics if self.fairness else ():
+            if fair.name not in allowed:
+                raise ValueError(f"fairness metric {fair.name!r} does not apply to task "
+                                 f"{self.task!r}; allowed: {', '.join(allowed)}")

@@ -1,11 +1,14 @@
-"""The Evaluator's TFMA config, built from the model config's metric spec."""
+"""The Evaluator's TFMA config, built from the model config's metric spec and fairness."""
 
 from __future__ import annotations
+
+import json
 
 import tensorflow_model_analysis as tfma
 
 from pipelines.config.metrics import MetricThreshold
 from pipelines.config.model_config import ModelConfig
+from pipelines.pipeline.fairness import VIOLATIONS
 from pipelines.trainer.signatures import SERVING_TF_EXAMPLE
 
 
@@ -42,8 +45,23 @@ def build_eval_config(config: ModelConfig) -> tfma.EvalConfig:
 
     Thresholds gate blessing on the overall slice only; eval slices are reported
     (a plain ``threshold`` would apply to every slice, small ones included).
+    Fairness is one more metric on the overall slice, ``FairnessGate``, which
+    judges every ``slice_by`` group itself; blessing needs its count of
+    violations to be 0.
     """
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    if config.fairness is not None:
+        from pipelines.pipeline import fairness_metric
+
+        metrics.append(tfma.MetricConfig(
+            class_name=fairness_metric.FairnessGate.__name__, module=fairness_metric.MODULE,
+            config=json.dumps({"name": VIOLATIONS, "task": config.task,
+                               "fairness": config.fairness.model_dump(mode="json")},
+                              sort_keys=True),
+            per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                slicing_specs=[OVERALL], threshold=tfma.MetricThreshold(
+                    value_threshold=tfma.GenericValueThreshold(
+                        upper_bound={"value": 0.0})))]))
     for metric in config.eval_metric_spec.metrics:
         threshold = metric_threshold(metric)
         metrics.append(tfma.MetricConfig(

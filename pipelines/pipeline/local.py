@@ -33,6 +33,10 @@ LOCAL_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1",
                    "--sdk_container_image=fullcycle-runner:local"]
 
 
+# Columns with too many distinct values to be groups of examples.
+CONTINUOUS_TYPES = frozenset({"FLOAT", "DOUBLE", "REAL", "DECIMAL"})
+
+
 def check_source(config: ModelConfig, workspace: Workspace) -> tuple[list, str]:
     """Split queries and a data fingerprint; fails clearly if the source is unusable."""
     con = warehouse.connect(workspace.warehouse)
@@ -43,12 +47,20 @@ def check_source(config: ModelConfig, workspace: Workspace) -> tuple[list, str]:
         except duckdb.Error as err:
             raise FullcycleError(f"model {config.name!r}: source query failed on the local "
                                  f"warehouse {workspace.warehouse}: {err}") from None
-        needed = (*config.raw_feature_keys, config.label_key, *config.source.split_key)
+        needed = (*config.raw_feature_keys, config.label_key, *config.source.split_key,
+                  *config.slice_columns)
         missing = [c for c in dict.fromkeys(needed) if c not in found]
         if missing:
             hints = "; ".join(f"{c!r}{did_you_mean(c, found)}" for c in missing)
             raise FullcycleError(f"model {config.name!r}: the source has no column {hints}; "
                                  f"its columns: {', '.join(found)}")
+        for column in config.slice_columns:
+            kind = found[column].split("(")[0]
+            if column not in config.raw_feature_keys and kind in CONTINUOUS_TYPES:
+                raise FullcycleError(
+                    f"model {config.name!r}: slice column {column!r} is {found[column]}, a "
+                    "continuous type; slice by a string, integer or boolean column (or "
+                    "bucketize it in the source query)")
         queries = split_queries(config.source, config.label_key, "duckdb")
         return queries, warehouse.fingerprint(con, source)
     finally:

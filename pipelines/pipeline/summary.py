@@ -1,8 +1,8 @@
 """What a run did, read back from ML Metadata: the summary ``fullcycle run`` prints.
 
 Per component: state (ran, cached, failed) and seconds; rows per split;
-anomalies; each metric against its thresholds and the baseline; blessed or
-not; where the model was pushed.
+anomalies; each metric against its thresholds and the baseline; fairness per
+slice; blessed or not; where the model was pushed.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class RunSummary:
     anomalies: list[str] = field(default_factory=list)  # every data finding, one line each
     validation: dict[str, Any] | None = None  # {"baseline", "findings", "blocked"}
     metrics: list[MetricResult] = field(default_factory=list)
+    fairness: dict[str, Any] | None = None  # the FairnessGate's report (pipeline.fairness)
     blessed: bool | None = None
     infra_validation: dict[str, Any] | None = None  # InfraValidator's result
     pushed_path: str | None = None
@@ -191,6 +192,10 @@ def summarize(config: ModelConfig, workspace: Workspace, pipeline, timings: dict
         summary.blessed = bool(blessing.custom_properties["blessed"].int_value)
     if (evaluation := first("Evaluator", "ModelEvaluation")) is not None:
         summary.metrics = _metrics(evaluation.uri, config, summary.blessed)
+        if config.fairness is not None:
+            from pipelines.pipeline.fairness import read_report
+
+            summary.fairness = read_report(evaluation.uri)
     if (infra := first("InfraValidator", "InfraBlessing")) is not None \
             and "result" in infra.custom_properties:
         summary.infra_validation = json.loads(infra.custom_properties["result"].string_value)

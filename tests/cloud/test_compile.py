@@ -1,6 +1,7 @@
 """Every sample model compiles for Vertex AI Pipelines, offline, with the cloud wiring."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -91,3 +92,29 @@ def test_compile_cli_writes_the_spec(tmp_path):
     assert result.exit_code == 0, result.output
     assert "gs://fullcycle-dev-fc-basic-template/pipeline_root" in result.output
     assert json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+
+
+def test_fairness_gate_is_in_the_vertex_spec_by_module():
+    """The Evaluator on Vertex imports FairnessGate from the package the runner image installs."""
+    from pipelines.config import Fairness, fairness_metric
+    from pipelines.config.registry import with_overrides
+
+    config = with_overrides(load_config("taxi_tips"), fairness=Fairness(
+        slice_by=["payment_type", "company"], min_slice_size=50,
+        metrics=[fairness_metric("false_positive_rate", max_gap=0.1)]))
+    spec = compile_pipeline(config, CloudTarget.from_stack("taxi_tips", "dev"))
+    evaluator = spec["pipelineSpec"]["root"]["dag"]["tasks"]["Evaluator"]
+    eval_config = json.loads(evaluator["inputs"]["parameters"]["eval_config"]["runtimeValue"]
+                             ["constantValue"]["stringValue"])
+    (gate,) = [m for m in eval_config["metrics_specs"][0]["metrics"]
+               if m["class_name"] == "FairnessGate"]
+    assert gate["module"] == "pipelines.pipeline.fairness_metric"
+    settings = json.loads(gate["config"])["fairness"]
+    assert settings["slice_by"] == ["payment_type", "company"]
+    assert settings["metrics"][0] == {"name": "false_positive_rate", "max_gap": 0.1,
+                                      "lower_bound": None, "upper_bound": None}
+    (threshold,) = gate["per_slice_thresholds"]
+    assert threshold["threshold"]["value_threshold"]["upper_bound"] == 0.0
+    # The runner image copies the whole `pipelines` package, so the module is there.
+    dockerfile = Path(__file__).parents[2] / "runner_image" / "Dockerfile"
+    assert "COPY pipelines ./pipelines" in dockerfile.read_text()

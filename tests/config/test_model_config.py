@@ -154,3 +154,54 @@ def test_data_validation_names_only_checked_features(models_package):
     message = load_error(models_package, config_source(
         extra='data_validation={"numeric_drift": {"threshold": 0.2, "action": "stop"}},'))
     assert "data_validation.numeric_drift.action" in message and "'block' or 'warn'" in message
+
+
+FAIR = ('fairness=Fairness(slice_by={slice_by}, metrics=[{metric}]),')
+
+
+def fairness_source(slice_by='["region"]', metric='fairness_metric("mae", max_gap=1.0)') -> str:
+    return config_source(extra=FAIR.format(slice_by=slice_by, metric=metric)).replace(
+        "from pipelines.config import",
+        "from pipelines.config import Fairness, fairness_metric,")
+
+
+def test_fairness_slices_by_any_source_column(models_package):
+    models_package("mymodel", fairness_source())
+    config = load_config("mymodel")
+    assert config.fairness.slice_by == ("region",)
+    assert config.fairness.min_slice_size == 30 and config.fairness.decision_threshold == 0.5
+    assert config.slice_columns == ("region",)
+    assert "region" not in config.raw_feature_keys  # sliced by, never fed to the model
+
+
+def test_fairness_metric_must_fit_task(models_package):
+    message = load_error(models_package, fairness_source(
+        metric='fairness_metric("false_positive_rate", max_gap=0.1)'))
+    assert "fairness metric 'false_positive_rate' does not apply to task 'regression'" in message
+    assert "allowed: mse, mae" in message
+
+
+def test_fairness_metric_unknown_name_and_no_bound(models_package):
+    message = load_error(models_package, fairness_source(
+        metric='fairness_metric("false_positiv_rate", max_gap=0.1)'))
+    assert "fairness metric 'false_positiv_rate' is not allowed (did you mean " \
+           "\"false_positive_rate\"?)" in message
+    message = load_error(models_package, fairness_source(metric='fairness_metric("mae")'))
+    assert "fairness metric 'mae' has no bound; give max_gap, lower_bound and/or " \
+           "upper_bound" in message
+
+
+def test_fairness_slice_columns_are_checked(models_package):
+    message = load_error(models_package, fairness_source(slice_by='["label"]'))
+    assert "fairness.slice_by names the label 'label'" in message
+    message = load_error(models_package, fairness_source(slice_by='["f2"]'))
+    assert "fairness.slice_by column 'f2' is a continuous feature" in message
+    message = load_error(models_package, fairness_source(slice_by='["my-col"]'))
+    assert "fairness.slice_by column 'my-col' is not a valid column name" in message
+    message = load_error(models_package, fairness_source(slice_by='[]'))
+    assert "Fairness.slice_by: Tuple should have at least 1 item" in message
+
+
+def test_eval_slices_may_name_a_source_column_that_is_not_a_feature(models_package):
+    models_package("mymodel", config_source(extra='eval_slices=["region", "c"],'))
+    assert load_config("mymodel").slice_columns == ("region", "c")
