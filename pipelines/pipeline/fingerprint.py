@@ -28,14 +28,16 @@ def code_fingerprint(model: str, parts: tuple[str, ...] = TRAINING_CODE) -> str:
     see; this hash in their ``custom_config`` re-runs them when that code changes.
     """
     digest = hashlib.sha256()
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []  # (root the name is relative to, file)
     for entry in parts:
         path = PACKAGE_DIR / entry
-        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
-    files += sorted(model_dir(model).rglob("*"))
-    for path in files:
+        files += [(PACKAGE_DIR, f) for f in ([path] if path.is_file() else
+                                             sorted(path.rglob("*.py")))]
+    folder = model_dir(model)  # inside the package or not (a models package elsewhere)
+    files += [(folder.parent, f) for f in sorted(folder.rglob("*"))]
+    for root, path in files:
         if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+            digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
