@@ -68,7 +68,8 @@ def print_summary(summary: RunSummary) -> None:
     if summary.fairness is not None:
         print_fairness(summary.fairness)
     if summary.blessed is not None:
-        console.print("  blessed: " + ("[green]yes[/]" if summary.blessed else "[red]no[/]"))
+        console.print("  blessed: " + ("[green]yes[/]" if summary.blessed else
+                                       "[red]no[/]" + _refused_by(summary)))
     if (infra := summary.infra_validation) is not None:
         if infra.get("blessed"):
             console.print(f"  infra validation: [green]passed[/] (served in a separate process, "
@@ -88,13 +89,21 @@ def print_summary(summary: RunSummary) -> None:
         console.print(f"[red]run failed:[/] {escape(summary.error)}")
 
 
+def _refused_by(summary: RunSummary) -> str:
+    """Which gates refused the blessing: overall metrics and/or fairness."""
+    gates = [m.name for m in summary.metrics if m.passed is False]
+    if summary.fairness and summary.fairness["violations"]:
+        gates.append(f"fairness ({summary.fairness['violations']} failure(s))")
+    return f" (failed: {', '.join(gates)})" if gates else ""
+
+
 def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3g}"
 
 
 def print_fairness(report: dict) -> None:
     """The per-slice table (value and gap to overall per metric) and each failure named."""
-    names = list(report["bounds"])
+    names = report["metrics"]
     table = Table(title=f"fairness (slices of at least {report['min_slice_size']} eval "
                         "examples are gated)", title_justify="left", box=None)
     for column in ("slice", "examples", *names, "result"):

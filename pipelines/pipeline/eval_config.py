@@ -9,6 +9,7 @@ import tensorflow_model_analysis as tfma
 from pipelines.config.metrics import MetricThreshold
 from pipelines.config.model_config import ModelConfig
 from pipelines.pipeline.fairness import VIOLATIONS
+from pipelines.pipeline.fingerprint import code_fingerprint
 from pipelines.trainer.signatures import SERVING_TF_EXAMPLE
 
 
@@ -38,6 +39,9 @@ def metric_threshold(metric: MetricThreshold) -> tfma.MetricThreshold | None:
 
 
 OVERALL = tfma.SlicingSpec()
+# The code FairnessGate runs: its hash in the metric's config re-runs a cached
+# Evaluator when that code changes (TFX's cache sees only the eval config).
+FAIRNESS_CODE = ("config/fairness.py", "pipeline/fairness.py", "pipeline/fairness_metric.py")
 
 
 def build_eval_config(config: ModelConfig) -> tfma.EvalConfig:
@@ -56,7 +60,8 @@ def build_eval_config(config: ModelConfig) -> tfma.EvalConfig:
         metrics.append(tfma.MetricConfig(
             class_name=fairness_metric.FairnessGate.__name__, module=fairness_metric.MODULE,
             config=json.dumps({"name": VIOLATIONS, "task": config.task,
-                               "fairness": config.fairness.model_dump(mode="json")},
+                               "fairness": config.fairness.model_dump(mode="json"),
+                               "code": code_fingerprint(config.name, FAIRNESS_CODE)},
                               sort_keys=True),
             per_slice_thresholds=[tfma.PerSliceMetricThreshold(
                 slicing_specs=[OVERALL], threshold=tfma.MetricThreshold(

@@ -156,6 +156,7 @@ def judge(fairness: Fairness, overall: Counts,
     return {
         "slice_by": list(fairness.slice_by), "min_slice_size": fairness.min_slice_size,
         "decision_threshold": fairness.decision_threshold,
+        "metrics": [m.name for m in fairness.metrics],  # in config order
         "bounds": {m.name: m.model_dump(exclude={"name"}) for m in fairness.metrics},
         "overall": {"examples": overall.examples, "metrics": overall_values},
         "slices": slices, "failures": failures, "not_gated": not_gated,
