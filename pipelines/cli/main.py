@@ -130,6 +130,8 @@ def run(model: str,
     summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
                         use_run_cache=not force, stack=stack, on_event=progress)
     print_summary(summary)
+    if summary.report:
+        console.print(f"  report: {summary.report}", soft_wrap=True)
     if summary.log and os.environ.get("FULLCYCLE_VERBOSE") and Path(summary.log).exists():
         typer.echo(Path(summary.log).read_text(), err=True)
     if json_out:
@@ -229,6 +231,46 @@ def schema(model: str,
                     fg=typer.colors.GREEN)
         return
     print_schema(model, baseline, proto)
+
+
+@app.command()
+@cli_errors
+def runs(model: str,
+         json_out: bool = typer.Option(False, "--json", help="Print the runs as JSON.")) -> None:
+    """List the model's local runs, newest first."""
+    from pipelines.config.registry import model_dir
+    from pipelines.report.runs import list_runs, run_row
+
+    model_dir(model)  # an unknown model is named as such
+    rows = [run_row(r) for r in list_runs(_workspace(), model)]
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from pipelines.cli.render import print_runs
+
+    print_runs(model, rows)
+
+
+@app.command()
+@cli_errors
+def report(model: str,
+           run_id: str | None = typer.Option(None, "--run", help="A run id from `fullcycle "
+                                             "runs` (default: the latest run)."),
+           output: Path | None = typer.Option(None, "-o", "--output", help="Write the page "
+                                              "here instead of .fullcycle/reports/.")) -> None:
+    """Write a run's report: one self-contained HTML page (data, training, evaluation,
+    fairness, infra validation, deployment, model card)."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.config.registry import model_dir
+    from pipelines.report.pages import write_report
+    from pipelines.report.runs import find_run
+
+    model_dir(model)
+    record = find_run(_workspace(), model, run_id)
+    path = write_report(_workspace(), record, output)
+    typer.echo(f"report of run {record.run_id}: {path}")
 
 
 @app.command("compile")

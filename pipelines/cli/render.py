@@ -132,6 +132,27 @@ def print_fairness(report: dict) -> None:
                       f"no value): {escape(', '.join(small))}")
 
 
+def print_runs(model: str, rows: list[dict]) -> None:
+    """``fullcycle runs``: one line per run, newest first."""
+    if not rows:
+        console.print(f"model {model} has no recorded runs yet (`fullcycle run {model}`)")
+        return
+    table = Table(title=f"runs of {model}, newest first", title_justify="left", box=None)
+    for column in ("run", "started", "seconds", "rows", "metric", "blessed", "pushed",
+                   "cached"):
+        table.add_column(column)
+    for row in rows:
+        blessed = {None: "-", True: "[green]yes[/]", False: "[red]no[/]"}[row["blessed"]]
+        if row["error"]:
+            blessed = "[red]failed[/]"
+        table.add_row(
+            row["run_id"], _when(row["started_at"]) if row["started_at"] else "-",
+            f"{row['seconds']:.1f}", " ".join(f"{k} {v}" for k, v in row["rows"].items()),
+            f"{row['metric']} {_fmt(row['value'])}" if row["metric"] else "-", blessed,
+            row["pushed_version"] or "-", f"{row['cached_components']}/{row['components']}")
+    console.print(table)
+
+
 def rollout_line(rollout) -> str:
     """Where a rollout stands, in one line."""
     if rollout is None:

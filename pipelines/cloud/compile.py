@@ -39,11 +39,13 @@ def read_cloud_baseline(target: CloudTarget, credentials=None) -> Baseline | Non
         return Baseline(**json.loads(blob.download_as_bytes()))
 
 
-def _vertex_pusher(target: CloudTarget):
-    def make(model, blessing, infra_blessing):
+def _vertex_pusher(target: CloudTarget, config: ModelConfig):
+    def make(model, blessing, infra_blessing, evaluation, statistics):
         from pipelines.cloud.pusher import VertexPusher
 
         return VertexPusher(model=model, model_blessing=blessing, infra_blessing=infra_blessing,
+                            evaluation=evaluation, statistics=statistics,
+                            model_config=config.model_dump_json(),
                             target=json.dumps(asdict(target))).with_id("Pusher")
     return make
 
@@ -66,7 +68,7 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
         example_gen=BigQueryExampleGen(input_config=input_config(queries)),
         pipeline_root=target.pipeline_root,
         beam_pipeline_args=target.beam_pipeline_args,
-        make_pusher=_vertex_pusher(target),
+        make_pusher=_vertex_pusher(target, config),
         baseline=baseline, baseline_root=target.baseline_root)
 
 

@@ -2,7 +2,9 @@
 deployed to the model's endpoint at the first canary weight (see ``registry.py``).
 
 TFX's Vertex Pusher uploads a separate model each time and does not version it;
-this one keeps one registry entry per model with a version per push.
+this one keeps one registry entry per model with a version per push, and uploads
+the push's model card (``model_card.md``, from the evaluation and the
+statistics) with the model.
 """
 
 import json
@@ -10,7 +12,14 @@ import time
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import InfraBlessing, Model, ModelBlessing, PushedModel
+from tfx.types.standard_artifacts import (
+    ExampleStatistics,
+    InfraBlessing,
+    Model,
+    ModelBlessing,
+    ModelEvaluation,
+    PushedModel,
+)
 
 
 @component
@@ -20,12 +29,17 @@ def VertexPusher(  # noqa: N802 - TFX components are named like classes
     pushed_model: OutputArtifact[PushedModel],
     target: Parameter[str],
     infra_blessing: InputArtifact[InfraBlessing] = None,
+    evaluation: InputArtifact[ModelEvaluation] = None,
+    statistics: InputArtifact[ExampleStatistics] = None,
+    model_config: Parameter[str] = "",
 ) -> None:
     """Pushes only when both blessings say so; otherwise records ``pushed`` = 0."""
     from tfx.utils import path_utils
 
     from pipelines.cloud.registry import deploy_version
     from pipelines.cloud.target import CloudTarget
+    from pipelines.config.model_config import ModelConfig
+    from pipelines.report.card import push_card
 
     blessed = model_blessing.get_int_custom_property("blessed") == 1 and (
         infra_blessing is None or infra_blessing.get_int_custom_property("blessed") == 1)
@@ -33,8 +47,15 @@ def VertexPusher(  # noqa: N802 - TFX components are named like classes
         pushed_model.set_int_custom_property("pushed", 0)
         return
     version = str(int(time.time()))
-    deployment = deploy_version(CloudTarget(**json.loads(target)),
-                                path_utils.serving_model_dir(model.uri), version)
+    artifact_uri = path_utils.serving_model_dir(model.uri)
+    card = None
+    if model_config:
+        card = push_card(ModelConfig.model_validate_json(model_config),
+                         run_id=model.uri.rstrip("/").rsplit("/", 1)[-1], version=version,
+                         pushed=artifact_uri, evaluation_uri=evaluation and evaluation.uri,
+                         statistics_uri=statistics and statistics.uri)
+    deployment = deploy_version(CloudTarget(**json.loads(target)), artifact_uri, version,
+                                model_card=card)
     pushed_model.set_int_custom_property("pushed", 1)
     pushed_model.set_string_custom_property("pushed_version", version)
     pushed_model.set_string_custom_property(

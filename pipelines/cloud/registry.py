@@ -29,8 +29,9 @@ class Deployment:
 
 
 def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
-                   credentials=None) -> Deployment:
-    """Uploads ``artifact_uri`` as a new version and deploys it at the first canary weight."""
+                   credentials=None, model_card: str | None = None) -> Deployment:
+    """Uploads ``artifact_uri`` as a new version and deploys it at the first canary weight;
+    ``model_card`` (Markdown) is written into ``artifact_uri`` first, uploaded with it."""
     from google.cloud import aiplatform
 
     where = {"project": target.project, "location": target.region, "credentials": credentials}
@@ -40,6 +41,8 @@ def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
         split = first_traffic_split(deployed, target.first_canary_weight)
     except RolloutUnderWayError as err:  # checked before anything is uploaded
         raise FullcycleError(f"endpoint {target.endpoint!r}: {err}") from None
+    if model_card is not None:
+        _write_card(target, artifact_uri, model_card, credentials)
     display_name = target.endpoint  # fc-<model>: the registry entry is named like the endpoint
     with google_errors(f"uploading version {version} of {display_name!r}"):
         existing = aiplatform.Model.list(filter=f'display_name="{quoted(display_name)}"',
@@ -59,3 +62,18 @@ def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
                       traffic_split=endpoint.describe()["trafficSplit"],
                       note=("first version: 100 % of traffic" if not deployed else
                             f"canary at {traffic} %; the controller takes it from here"))
+
+
+def _write_card(target: CloudTarget, artifact_uri: str, text: str, credentials) -> None:
+    """``model_card.md`` beside the SavedModel at ``artifact_uri`` (a gs:// folder)."""
+    from google.cloud import aiplatform, storage
+
+    from pipelines.report.render import MODEL_CARD_FILE
+
+    # The credentials the Vertex AI client uses (the pipeline's service account on Vertex).
+    credentials = credentials or aiplatform.initializer.global_config.credentials
+    bucket, _, prefix = artifact_uri.removeprefix("gs://").partition("/")
+    name = f"{prefix.rstrip('/')}/{MODEL_CARD_FILE}".lstrip("/")
+    with google_errors(f"writing the model card to gs://{bucket}/{name}"):
+        storage.Client(project=target.project, credentials=credentials).bucket(bucket) \
+            .blob(name).upload_from_string(text, content_type="text/markdown")

@@ -19,6 +19,7 @@ from pipelines.config.model_config import (
                                       DataSource,
                                       Impute,
                                       InfraValidation,
+                                      ModelCard,
                                       ModelConfig,
                                       SequenceSpec,
                                       TrainingArgs,
@@ -29,7 +30,8 @@ from pipelines.config.registry import list_models, load_config
 __all__ = [
     "FAIRNESS_METRICS", "METRIC_NAMES", "Check", "ConfigError", "DataSource", "DataValidation",
     "Fairness", "FairnessMetric", "FeatureChecks", "FullcycleError", "Impute", "InfraValidation",
-    "MetricSpec", "MetricThreshold", "ModelConfig", "SequenceSpec", "TrainingArgs", "VocabSpec",
+    "MetricSpec", "MetricThreshold", "ModelCard", "ModelConfig", "SequenceSpec", "TrainingArgs",
+    "VocabSpec",
     "accuracy_metric", "auc_metric", "create_metric_spec", "fairness_metric", "list_models",
     "load_config", "mae_metric", "metric", "mse_metric", "rmse_metric",
 ]

@@ -153,6 +153,15 @@ class InfraValidation(_Frozen):
     timeout_seconds: PositiveInt = Field(300, description="Budget for loading and querying.")
 
 
+class ModelCard(_Frozen):
+    """What the model card says beyond the run's facts (all optional)."""
+
+    description: str = Field("", description="What the model predicts, in a sentence or two.")
+    owners: tuple[str, ...] = Field((), description="People or teams answerable for it.")
+    intended_use: str = Field("", description="Who uses its predictions, for what.")
+    limitations: tuple[str, ...] = Field((), description="Known limits and cases it fails.")
+
+
 class ModelConfig(_Frozen):
     """Everything fullcycle needs to build, train, evaluate and push one model."""
 
@@ -183,6 +192,8 @@ class ModelConfig(_Frozen):
     data_validation: DataValidation = Field(default_factory=DataValidation)
     enable_pusher: bool = True
     seed: NonNegativeInt = 42
+    model_card: ModelCard = Field(default_factory=ModelCard,
+                                  description="Description, owners, intended use, limitations.")
 
     @field_validator("imputation", mode="before")
     @classmethod

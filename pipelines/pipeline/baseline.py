@@ -92,11 +92,17 @@ def BaselineRecorder(  # noqa: N802 - TFX components are named like classes
         record_baseline(baseline_root, statistics.uri, schema.uri, statistics.split_names)
 
 
-def load_baseline_schema(workspace, model: str):
-    """(baseline, schema proto) of ``model``'s local baseline; a clear error when none exists."""
+def read_schema(schema_uri: str):
+    """The schema proto in a Schema artifact's directory."""
     from tensorflow_metadata.proto.v0 import schema_pb2
     from tfx.utils import io_utils
 
+    return io_utils.parse_pbtxt_file(io_utils.get_only_uri_in_dir(schema_uri),
+                                     schema_pb2.Schema())
+
+
+def load_baseline_schema(workspace, model: str):
+    """(baseline, schema proto) of ``model``'s local baseline; a clear error when none exists."""
     from pipelines.config.errors import FullcycleError
     from pipelines.config.registry import model_dir
 
@@ -105,8 +111,7 @@ def load_baseline_schema(workspace, model: str):
     if baseline is None:
         raise FullcycleError(f"model {model!r} has no baseline yet: its first blessed run "
                              f"records one (`fullcycle run {model}`)")
-    path = io_utils.get_only_uri_in_dir(baseline.schema_uri)
-    return baseline, io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+    return baseline, read_schema(baseline.schema_uri)
 
 
 def export_schema(model: str, schema, force: bool = False):

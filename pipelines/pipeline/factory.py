@@ -76,7 +76,7 @@ def create_pipeline(
     example_gen: BaseNode,
     pipeline_root: str,
     beam_pipeline_args: list[str],
-    make_pusher: Callable[[Any, Any, Any], BaseNode] | None = None,
+    make_pusher: Callable[[Any, Any, Any, Any, Any], BaseNode] | None = None,
     serving_model_dir: str | None = None,
     metadata_connection_config: Any = None,
     enable_cache: bool = True,
@@ -91,9 +91,9 @@ def create_pipeline(
       example_gen: the ExampleGen for this platform (BigQuery or DuckDB).
       pipeline_root: where artifacts go (a local directory or a ``gs://`` path).
       beam_pipeline_args: Beam options (DirectRunner locally, Dataflow in the cloud).
-      make_pusher: builds a platform-specific Pusher from the model, blessing and
-        infra blessing (None when disabled) channels; by default a filesystem
-        Pusher to ``serving_model_dir``.
+      make_pusher: builds a platform-specific Pusher from the model, blessing, infra
+        blessing (None when disabled), evaluation and statistics channels (the last
+        two for the model card); by default a filesystem Pusher to ``serving_model_dir``.
       serving_model_dir: the push destination for the default Pusher.
       metadata_connection_config: ML Metadata store (SQLite locally; None on Vertex).
       enable_cache: reuse outputs of components whose inputs did not change.
@@ -197,7 +197,8 @@ def create_pipeline(
         # Only a blessed, servable model reaches serving; the served model stays otherwise.
         if make_pusher is not None:
             pusher = make_pusher(trainer.outputs["model"], evaluator.outputs["blessing"],
-                                 infra_blessing)
+                                 infra_blessing, evaluator.outputs["evaluation"],
+                                 statistics_gen.outputs["statistics"])
         else:
             pusher = Pusher(
                 model=trainer.outputs["model"],

@@ -95,29 +95,24 @@ def DataValidator(  # noqa: N802 - TFX components are named like classes
 ) -> None:
     """Writes every finding of this run's data (against the baseline when there is one)."""
     import tensorflow as tf
-    from tensorflow_metadata.proto.v0 import schema_pb2
     from tfx.types import artifact_utils
-    from tfx.utils import io_utils
 
     from pipelines.config.data_validation import DataValidation
+    from pipelines.pipeline.baseline import read_schema
     from pipelines.pipeline.validation import Finding, compare, load_statistics
-
-    def parse(artifact):
-        return io_utils.parse_pbtxt_file(io_utils.get_only_uri_in_dir(artifact.uri),
-                                         schema_pb2.Schema())
 
     rules = DataValidation.model_validate_json(checks)
     expected = json.loads(expected_features)
     found = [Finding("*", feature, "declared", None, None, "declared in the config", problem,
                      "block")
-             for feature, problem in schema_problems(parse(schema), expected)]
+             for feature, problem in schema_problems(read_schema(schema.uri), expected)]
     splits = artifact_utils.decode_split_names(anomalies.split_names)
     found += [Finding(split, feature, "type_and_domain", None, None, "as the schema says", text,
                       rules.type_and_domain.action)
               for split, feature, text in anomaly_problems(anomalies.uri, splits)]
     if baseline_statistics is not None and baseline_schema is not None:
         found += compare(load_statistics(statistics.uri), load_statistics(baseline_statistics.uri),
-                         parse(baseline_schema), sorted(expected), rules)
+                         read_schema(baseline_schema.uri), sorted(expected), rules)
     findings.split_names = anomalies.split_names
     blocked = sum(f.action == "block" for f in found)
     findings.set_int_custom_property("blocked", blocked)

@@ -147,7 +147,7 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     canary step of ``stack`` (``FULLCYCLE_STACK``, default ``dev``), read before
     the run so that a bad stack config fails first. ``deploy=False`` only pushes.
     """
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     first_weight = None
     if deploy:
         from pipelines.serving.rollout import canary_settings
@@ -185,6 +185,7 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
         sys.argv = argv
     summary = summarize(config, workspace, pipeline, hook.timings,
                         time.monotonic() - started, error)
+    summary.started_at = started_at
     if error is not None:
         summary.error, summary.log = failure_line(summary, error, log), str(log)
     if first_weight is not None and summary.pushed_path and "Pusher" not in summary.cached:
@@ -192,6 +193,21 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
 
         summary.deployment = deploy_pushed(workspace, config.name, summary.pushed_path,
                                            first_weight)
+    if summary.run_id:
+        _report(workspace, config, summary)
     if summary.succeeded:
         _store_run(workspace, config, key, summary)
     return summary
+
+
+def _report(workspace: Workspace, config: ModelConfig, summary: RunSummary) -> None:
+    """Writes the run's report page and model card, and records the run for ``runs``."""
+    from pipelines.report.pages import write_report
+    from pipelines.report.runs import RunRecord, record_run
+
+    try:
+        summary.report = str(write_report(
+            workspace, RunRecord(summary, config.model_dump(mode="json"))))
+    except Exception:  # a report that cannot be written never costs the run
+        logging.getLogger("fullcycle").warning("the run report was not written", exc_info=True)
+    record_run(workspace, config, summary)

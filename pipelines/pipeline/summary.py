@@ -8,7 +8,6 @@ slice; blessed or not; where the model was pushed.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +53,9 @@ class RunSummary:
     deployment: str | None = None  # what deploying the pushed version to its endpoint did
     log: str | None = None  # a failed run's full log (library errors and the trace)
     cache: str | None = None  # "run" when the whole run was answered from the run cache
+    started_at: float | None = None  # epoch seconds
+    artifacts: dict[str, str] = field(default_factory=dict)  # output name -> URI (ARTIFACTS)
+    report: str | None = None  # the run report's HTML page
 
     @property
     def succeeded(self) -> bool:
@@ -107,18 +109,17 @@ def _outputs_by_node(store, run_context) -> tuple[dict[str, Any], dict[str, dict
     return executions, outputs
 
 
-def _split_rows(statistics_uri: str) -> dict[str, int]:
-    from tensorflow_data_validation.utils.stats_util import load_stats_binary
+def split_rows(statistics_uri: str) -> dict[str, int]:
+    """Examples per split of an ExampleStatistics artifact (local or gs://)."""
+    from pipelines.pipeline.validation import load_statistics
 
-    rows = {}
-    for entry in sorted(os.listdir(statistics_uri)):
-        path = os.path.join(statistics_uri, entry, "FeatureStats.pb")
-        if entry.startswith("Split-") and os.path.exists(path):
-            rows[entry.removeprefix("Split-")] = load_stats_binary(path).datasets[0].num_examples
-    return rows
+    return {split: stats.datasets[0].num_examples
+            for split, stats in load_statistics(statistics_uri).items()}
 
 
-def _metrics(evaluation_uri: str, config: ModelConfig, blessed: bool | None) -> list[MetricResult]:
+def evaluation_metrics(evaluation_uri: str, config: ModelConfig,
+                       blessed: bool | None) -> list[MetricResult]:
+    """Each configured metric of the candidate (overall slice) against bounds and baseline."""
     import tensorflow_model_analysis as tfma
 
     overall: dict[tuple[str, str, bool], float] = {}
@@ -151,6 +152,18 @@ def _metrics(evaluation_uri: str, config: ModelConfig, blessed: bool | None) -> 
     return results
 
 
+# What the run report reads: (summary key, producing node prefix, artifact type).
+ARTIFACTS = (
+    ("statistics", "StatisticsGen", "ExampleStatistics"),
+    ("schema", "SchemaGen", "Schema"),
+    ("schema", "ImportSchemaGen", "Schema"),
+    ("findings", "DataValidator", "ExampleAnomalies"),
+    ("model", "Trainer", "Model"),
+    ("model_run", "Trainer", "ModelRun"),
+    ("evaluation", "Evaluator", "ModelEvaluation"),
+)
+
+
 def summarize(config: ModelConfig, workspace: Workspace, pipeline, timings: dict,
               seconds: float, error: BaseException | None) -> RunSummary:
     """Reads the latest run of ``config``'s pipeline back from ML Metadata."""
@@ -178,8 +191,11 @@ def summarize(config: ModelConfig, workspace: Workspace, pipeline, timings: dict
                 return by_type[artifact_type][0]
         return None
 
+    for key, node_type, artifact_type in ARTIFACTS:
+        if (artifact := first(node_type, artifact_type)) is not None:
+            summary.artifacts[key] = artifact.uri
     if (stats := first("StatisticsGen", "ExampleStatistics")) is not None:
-        summary.split_rows = _split_rows(stats.uri)
+        summary.split_rows = split_rows(stats.uri)
     if (findings := first("DataValidator", "ExampleAnomalies")) is not None:
         from pipelines.pipeline.gate import read_findings
         from pipelines.pipeline.validation import Finding
@@ -191,7 +207,7 @@ def summarize(config: ModelConfig, workspace: Workspace, pipeline, timings: dict
     if (blessing := first("Evaluator", "ModelBlessing")) is not None:
         summary.blessed = bool(blessing.custom_properties["blessed"].int_value)
     if (evaluation := first("Evaluator", "ModelEvaluation")) is not None:
-        summary.metrics = _metrics(evaluation.uri, config, summary.blessed)
+        summary.metrics = evaluation_metrics(evaluation.uri, config, summary.blessed)
         if config.fairness is not None:
             from pipelines.pipeline.fairness import read_report
 

@@ -22,8 +22,11 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
+from tensorflow_metadata.proto.v0 import schema_pb2
+
 from pipelines.config.data_validation import Check, DataValidation
 
+NUMERIC_TYPES = (schema_pb2.INT, schema_pb2.FLOAT)
 DRIFT_TYPES = {"JENSEN_SHANNON_DIVERGENCE": "jensen-shannon", "L_INFTY": "l-infinity"}
 # Anomaly reasons that are not type-and-domain findings: drift has its own check, a
 # column new since the baseline is a feature the config just declared (the declared
@@ -97,8 +100,6 @@ def missing_fraction(stats, feature: str) -> float:
 def reference_schema(baseline_schema, features: list[str], checks: DataValidation):
     """The baseline schema prepared for comparing: drift comparators with the thresholds,
     presence and shape left to the missing-value check, domains allowing unseen values."""
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
     schema = schema_pb2.Schema()
     schema.CopyFrom(baseline_schema)
     for feature in schema.feature:
@@ -108,7 +109,7 @@ def reference_schema(baseline_schema, features: list[str], checks: DataValidatio
         if feature.name not in features:
             feature.ClearField("drift_comparator")
             continue
-        numeric = feature.type in (schema_pb2.INT, schema_pb2.FLOAT)
+        numeric = feature.type in NUMERIC_TYPES
         threshold = checks.drift_check(feature.name, numeric).threshold
         if numeric:
             feature.drift_comparator.jensen_shannon_divergence.threshold = threshold
@@ -128,7 +129,7 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
             checks: DataValidation) -> list[Finding]:
     """Every finding of ``current`` statistics against the baseline's, split by split."""
     import tensorflow_data_validation as tfdv
-    from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     schema = reference_schema(baseline_schema, features, checks)
     types = {f.name: f.type for f in schema.feature}
@@ -154,19 +155,14 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
                                     f"not measured: {min(n_now, n_before)} examples, fewer "
                                     f"than min_examples {checks.min_examples}", "info"))
         anomalies = tfdv.validate_statistics(now, schema, previous_statistics=before)
-        for info in [] if few else anomalies.drift_skew_info:
-            feature = info.path.step[0]
+        for feature, value, kind in [] if few else _drift_values(anomalies):
             if feature not in features:
                 continue
-            numeric = types.get(feature) in (schema_pb2.INT, schema_pb2.FLOAT)
-            check = checks.drift_check(feature, numeric)
-            for measurement in info.drift_measurements:
-                if _flag(check, measurement.value):
-                    kind = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(measurement.type)
-                    findings.append(Finding(
-                        split, feature, "drift", measurement.value, check.threshold,
-                        _summary(before, feature), _summary(now, feature), check.action,
-                        DRIFT_TYPES.get(kind, kind.lower())))
+            check = checks.drift_check(feature, types.get(feature) in NUMERIC_TYPES)
+            if _flag(check, value):
+                findings.append(Finding(
+                    split, feature, "drift", value, check.threshold, _summary(before, feature),
+                    _summary(now, feature), check.action, kind))
         for feature, info in sorted(anomalies.anomaly_info.items()):
             reasons = [r for r in info.reason
                        if anomalies_pb2.AnomalyInfo.Type.Name(r.type) not in JUDGED_ELSEWHERE]
@@ -176,6 +172,30 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
                     "; ".join(r.short_description for r in reasons), checks.type_and_domain.action,
                     "; ".join(r.description for r in reasons)))
     return findings
+
+
+def _drift_values(anomalies):
+    """(feature, distance, kind) of every drift measurement TFDV made."""
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    for info in anomalies.drift_skew_info:
+        for measurement in info.drift_measurements:
+            kind = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(measurement.type)
+            yield info.path.step[0], measurement.value, DRIFT_TYPES.get(kind, kind.lower())
+
+
+def drift(now, before, baseline_schema, features: list[str],
+          checks: DataValidation) -> dict[str, tuple[float, float, str]]:
+    """Feature -> (distance, threshold, kind) of one split against the baseline's split,
+    every feature measured (the run report's view; ``compare`` keeps those over)."""
+    import tensorflow_data_validation as tfdv
+
+    schema = reference_schema(baseline_schema, features, checks)
+    types = {f.name: f.type for f in schema.feature}
+    anomalies = tfdv.validate_statistics(now, schema, previous_statistics=before)
+    return {feature: (value, checks.drift_check(feature, types.get(feature) in NUMERIC_TYPES)
+                      .threshold, kind)
+            for feature, value, kind in _drift_values(anomalies) if feature in features}
 
 
 def _summary(stats, feature: str) -> str:

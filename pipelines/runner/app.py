@@ -3,6 +3,7 @@
 POST /runs {"model": name}  -> 202 {"run_id", ...}; the same model and
                                X-CloudScheduler-ScheduleTime never start two runs
 GET  /runs/{id}             -> state, timings, link
+GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
 GET  /runs?model=name       -> recent runs
 POST /rollouts/{model}:tick -> one canary analysis of the model's endpoint (the
                                model's rollout Scheduler job calls it every interval);
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean
 from pipelines.runner.backends import Backend
@@ -34,8 +35,11 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 
 def create_app(store: RunStore, backend: Backend,
-               rollouts: Callable[[str], object] | None = None) -> FastAPI:
-    """``rollouts(model)`` gives the model's CanaryController; without it, no rollout route."""
+               rollouts: Callable[[str], object] | None = None,
+               reports: Callable[[str, str], str] | None = None) -> FastAPI:
+    """``rollouts(model)`` gives the model's CanaryController; without it, no rollout route.
+    ``reports(model, pipeline_run_id)`` renders a run's report page; without it, reports
+    are refused with a pointer to the run's link."""
     app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
 
     @app.get("/healthz")
@@ -84,6 +88,22 @@ def create_app(store: RunStore, backend: Backend,
         data = run.as_dict()
         data["detail"] = json.loads(run.detail) if run.detail else None
         return data
+
+    @app.get("/runs/{run_id}/report")
+    def run_report(run_id: str):
+        run = store.get(run_id)
+        if run is None:
+            return _error(404, f"unknown run {run_id!r}")
+        if reports is None:
+            return _error(404, f"the {backend.name} backend keeps no run reports; the run's "
+                               f"pipeline job: {run.link}")
+        pipeline_run = (json.loads(run.detail) if run.detail else {}).get("pipeline_run_id")
+        if not pipeline_run:
+            return _error(409, f"run {run_id!r} is {run.state}: it has no report (yet)")
+        try:
+            return HTMLResponse(reports(run.model, pipeline_run))
+        except FullcycleError as err:
+            return _error(404, str(err))
 
     if rollouts is not None:
         @app.post(ROLLOUT_TICK_ROUTE)
@@ -147,7 +167,14 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
             policy = CanaryPolicy.of(canary_settings(model, stack), rollout_interval)
             return controller_for(workspace, model, policy)
 
-        return create_app(store, LocalBackend(store, overrides, stack=stack), rollouts)
+        def reports(model: str, pipeline_run_id: str) -> str:
+            from pipelines.report.pages import gather
+            from pipelines.report.render import render_report
+            from pipelines.report.runs import find_run
+
+            return render_report(gather(workspace, find_run(workspace, model, pipeline_run_id)))
+
+        return create_app(store, LocalBackend(store, overrides, stack=stack), rollouts, reports)
 
     from pipelines.cloud.rollout import cloud_controller
 

@@ -6,6 +6,7 @@ file is packaged into a wheel and pip-installed at run time.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -43,6 +44,23 @@ def input_dataset(file_pattern: list[str], data_accessor: DataAccessor,
     return dataset.map(lambda features, y: (as_model_inputs(features), y))
 
 
+HISTORY_FILE = "history.json"
+
+
+def training_epochs(train_steps: int, most: int = 10) -> int:
+    """The largest count up to ``most`` that divides ``train_steps`` evenly."""
+    return max(k for k in range(1, most + 1) if train_steps % k == 0)
+
+
+def write_history(model_run_dir: str, history: dict, steps_per_epoch: int | None) -> None:
+    """Loss and metrics per epoch (validation ones at the last epoch) for the run report."""
+    final = {key: [float(v) for v in values] for key, values in history.items()}
+    record = {"steps_per_epoch": steps_per_epoch, "metrics": final}
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as out:
+        out.write(json.dumps(record))
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Trains by steps (``train_steps``) or epochs (``num_epochs``) and saves a SavedModel."""
     config = config_from_custom_config(fn_args.custom_config)
@@ -54,13 +72,17 @@ def run_fn(fn_args: FnArgs) -> None:
                                config, config.eval_batch_size,
                                num_epochs=None if fn_args.eval_steps else 1)
     model = build_keras_model(config, custom_model_module(config.name))
-    epochs = 1 if by_steps else config.num_epochs
+    # By steps, the one pass over the repeated data is cut into up to 10 "epochs" of
+    # equal steps (the same batches and updates) so that the report has a curve.
+    epochs = training_epochs(fn_args.train_steps) if by_steps else config.num_epochs
+    steps_per_epoch = fn_args.train_steps // epochs if by_steps else None
     started = time.monotonic()
-    model.fit(train, epochs=epochs, steps_per_epoch=fn_args.train_steps,
-              validation_data=evaluation, validation_steps=fn_args.eval_steps,
-              validation_freq=[epochs],
-              verbose=2 if os.environ.get("FULLCYCLE_VERBOSE") else 0)
+    history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        validation_data=evaluation, validation_steps=fn_args.eval_steps,
+                        validation_freq=[epochs],
+                        verbose=2 if os.environ.get("FULLCYCLE_VERBOSE") else 0)
     logging.info("run_fn: fit took %.1f s", time.monotonic() - started)
+    write_history(fn_args.model_run_dir, history.history, steps_per_epoch)
     started = time.monotonic()
     tf.saved_model.save(model, fn_args.serving_model_dir,
                         signatures=make_signatures(model, tf_transform_output, config))

@@ -73,6 +73,14 @@ def test_pusher_deploys_to_the_model_endpoint_at_first_canary_weight(compiled):
     assert pushed_to["endpoint"] == target.endpoint and pushed_to["first_canary_weight"] == 10
     assert pusher["inputs"]["artifacts"]["infra_blessing"]["taskOutputArtifact"] == {
         "outputArtifactKey": "blessing", "producerTask": "InfraValidator"}
+    # the model card is made from the evaluation and the statistics, with the config
+    assert pusher["inputs"]["artifacts"]["evaluation"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "evaluation", "producerTask": "Evaluator"}
+    assert pusher["inputs"]["artifacts"]["statistics"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "statistics", "producerTask": "StatisticsGen"}
+    card_config = json.loads(pusher["inputs"]["parameters"]["model_config"]["runtimeValue"]
+                             ["constantValue"]["stringValue"])
+    assert card_config["name"] == model and "model_card" in card_config
     executors = json.dumps(spec["pipelineSpec"]["deploymentSpec"]["executors"])
     assert "pipelines.cloud.pusher.VertexPusher_Executor" in executors
     assert "pipelines.pipeline.infra_validator.InfraValidator_Executor" in executors

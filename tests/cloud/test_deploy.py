@@ -13,6 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from pipelines.cloud.registry import deploy_version
 from pipelines.cloud.target import CloudTarget
+from pipelines.config import load_config
 from pipelines.config.errors import FullcycleError
 from tests.support.google_fakes import FakeRegistry
 from tests.support.google_http import intercepted
@@ -117,3 +118,58 @@ def test_vertex_pusher_deploys_a_blessed_model_as_a_new_version(registry, target
     assert pushed.get_string_custom_property("pushed_destination").endswith("@1")
     assert registry.endpoint["trafficSplit"] == {
         json.loads(pushed.get_string_custom_property("deployment"))["deployed_model_id"]: 100}
+
+
+def _statistics(path, rows: dict[str, int]) -> str:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    for split, count in rows.items():
+        folder = path / f"Split-{split}"
+        folder.mkdir(parents=True)
+        stats = statistics_pb2.DatasetFeatureStatisticsList(
+            datasets=[statistics_pb2.DatasetFeatureStatistics(num_examples=count)])
+        (folder / "FeatureStats.pb").write_bytes(stats.SerializeToString())
+    return str(path)
+
+
+def test_vertex_pusher_uploads_the_model_card_with_the_model(monkeypatch, tmp_path, target):
+    """The card goes beside the SavedModel in the model's bucket before the upload."""
+    from dataclasses import asdict
+
+    from tfx.types import standard_artifacts as sa
+
+    from pipelines.cloud.pusher import VertexPusher
+    from pipelines.config.registry import with_overrides
+    from tests.support.evaluations import evaluate_predictions
+    from tests.support.google_fakes import FakeGoogleCloud
+
+    config = with_overrides(  # no change threshold: a first push has no baseline model
+        load_config("basic_template"), eval_metric_spec={"metrics": [{"name": "mse"}]},
+        model_card={"description": "A demo regression.", "owners": ["ml-platform"]})
+    rows = [{"label": float(i % 7), "prediction": float(i % 7) + 0.5,
+             "categorical_feature": "amber"} for i in range(40)]
+    evaluation = _artifact(sa.ModelEvaluation, evaluate_predictions(tmp_path, config, rows))
+    statistics = _artifact(sa.ExampleStatistics,
+                           _statistics(tmp_path / "stats", {"train": 160, "eval": 40}))
+    bucket = "fullcycle-dev-fc-basic-template"
+    model_uri = f"gs://{bucket}/pipeline_root/Trainer/model/5"
+    with intercepted(monkeypatch, FakeGoogleCloud({bucket})) as cloud:
+        pushed = _artifact(sa.PushedModel, "gs://b/pushed")
+        VertexPusher.test_call(
+            model=_artifact(sa.Model, model_uri),
+            model_blessing=_artifact(sa.ModelBlessing, "gs://b/blessing", 1),
+            infra_blessing=_artifact(sa.InfraBlessing, "gs://b/infra", 1),
+            evaluation=evaluation, statistics=statistics,
+            model_config=config.model_dump_json(), pushed_model=pushed,
+            target=json.dumps(asdict(target)))
+    assert pushed.get_int_custom_property("pushed") == 1
+    card = cloud.gcs.objects[bucket, "pipeline_root/Trainer/model/5/Format-Serving/"
+                                     "model_card.md"]
+    text = card["data"].decode()
+    assert card["type"] == "text/markdown"
+    assert text.startswith("# Model card: basic_template (version ")
+    assert "A demo regression." in text and "| Owners | ml-platform |" in text
+    assert "Rows per split: eval 40, train 160." in text
+    assert "| mse | 0.25 |" in text  # every prediction 0.5 off
+    (upload,) = [b for _, p, b in cloud.registry.calls if p == "models:upload"]
+    assert upload["model"]["artifactUri"] == f"{model_uri}/Format-Serving"

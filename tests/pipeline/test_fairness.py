@@ -1,7 +1,7 @@
 """The fairness rule, and the FairnessGate metric inside a real TFMA evaluation.
 
-The TFMA tests evaluate predictions stored in the examples (TFMA's
-model-agnostic mode), so they exercise the eval config, the metric's import by
+The TFMA tests evaluate predictions stored in the examples
+(``tests.support.evaluations``), so they exercise the eval config, the metric's import by
 module name, the threshold on its violations and the report it writes, in seconds.
 """
 
@@ -10,12 +10,11 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from pipelines.config import Fairness, fairness_metric
-from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fairness import MISSING_VALUE, Counts, auc, judge, read_report
+from tests.support.evaluations import evaluate_predictions
 
 
 def counts(task="binary_classification", pairs=(), threshold=0.5) -> Counts:
@@ -121,21 +120,6 @@ def test_examples_without_the_column_are_not_gated_and_an_absent_column_fails():
 
 # -- inside TFMA ----------------------------------------------------------------------------
 
-def write_examples(path, rows) -> str:
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for label, prediction, group in rows:
-            feature = {
-                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-                "prediction": tf.train.Feature(float_list=tf.train.FloatList(value=[prediction])),
-            }
-            if group is not None:
-                feature["group"] = tf.train.Feature(
-                    bytes_list=tf.train.BytesList(value=[group.encode()]))
-            writer.write(tf.train.Example(
-                features=tf.train.Features(feature=feature)).SerializeToString())
-    return str(path)
-
-
 def evaluate(tmp_path, rows, models_package):
     """Runs TFMA with the model config's eval config on stored predictions."""
     models_package("fair", f'''
@@ -147,17 +131,13 @@ CONFIG = ModelConfig(
 ''')
     from pipelines.config import load_config
 
-    eval_config = build_eval_config(load_config("fair"))
-    eval_config.model_specs[0].ClearField("signature_name")
-    eval_config.model_specs[0].prediction_key = "prediction"
-    output = str(tmp_path / "evaluation")
-    tfma.run_model_analysis(eval_config=eval_config, output_path=output,
-                            data_location=write_examples(tmp_path / "eval.tfrecord", rows))
+    output = evaluate_predictions(tmp_path, load_config("fair"), rows)
     return tfma.load_validation_result(output), read_report(output)
 
 
 def rows_of(group, pairs):
-    return [(label, prediction, group) for label, prediction in pairs]
+    return [{"label": label, "prediction": float(prediction), "group": group}
+            for label, prediction in pairs]
 
 
 def test_tfma_blesses_fair_predictions(tmp_path, models_package):

@@ -353,10 +353,11 @@ class FakeGcs:
                           "At least one of the pre-conditions you specified did not hold.")
         return None
 
-    def put(self, bucket: str, name: str, data: bytes, updated: float) -> None:
+    def put(self, bucket: str, name: str, data: bytes, updated: float,
+            content_type: str = "application/json") -> None:
         self._generation += 1
         self.objects[bucket, name] = {"data": data, "generation": self._generation,
-                                      "type": "application/json", "updated": updated}
+                                      "type": content_type, "updated": updated}
 
     def send(self, request):
         import time
@@ -381,7 +382,8 @@ class FakeGcs:
             name = json.loads(metadata_part.get_payload())["name"]
             if (problem := self._precondition(request, query, bucket, name)) is not None:
                 return problem
-            self.put(bucket, name, media_part.get_payload(decode=True), time.time())
+            self.put(bucket, name, media_part.get_payload(decode=True), time.time(),
+                     media_part.get_content_type())
             return json_response(request, 200, self._resource(bucket, name))
         if (bucket, name) not in self.objects:
             return _error(request, 404, "notFound", f"No such object: {bucket}/{name}")

@@ -1,0 +1,1 @@
+"""Run history, the run report page and the model card."""
