@@ -140,7 +140,7 @@ def print_runs(model: str, rows: list[dict]) -> None:
     table = Table(title=f"runs of {model}, newest first", title_justify="left", box=None)
     for column in ("run", "started", "seconds", "rows", "metric", "blessed", "pushed",
                    "cached"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("run", "started"))
     for row in rows:
         blessed = {None: "-", True: "[green]yes[/]", False: "[red]no[/]"}[row["blessed"]]
         if row["error"]:

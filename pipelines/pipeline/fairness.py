@@ -122,6 +122,11 @@ def slice_value(values: np.ndarray | None) -> str:
     return str(value)
 
 
+def value_order(value: str) -> tuple:
+    """Sort key of slice values: integers by number (2 before 10), then text."""
+    return (0, int(value), "") if value.lstrip("-").isdigit() else (1, 0, value)
+
+
 def judge(fairness: Fairness, overall: Counts,
           groups: dict[tuple[str, str], Counts]) -> dict[str, Any]:
     """The fairness report: every slice's metrics, gaps and verdict, and the violations.
@@ -132,7 +137,7 @@ def judge(fairness: Fairness, overall: Counts,
     overall_values = {m.name: metric_value(m.name, overall) for m in fairness.metrics}
     slices, failures, not_gated = [], [], []
     for column in fairness.slice_by:
-        values = sorted(value for col, value in groups if col == column)
+        values = sorted((value for col, value in groups if col == column), key=value_order)
         if not any(value != MISSING_VALUE for value in values):
             failures.append({"column": column, "value": None, "metric": None,
                              "reason": f"column {column!r} has no value in the eval examples"})

@@ -118,7 +118,7 @@ def bar_chart(metric: str, rows: list[dict], overall: float | None,
     candidates = [*values, *(v for v in (overall, bounds.get("lower_bound"),
                                          bounds.get("upper_bound")) if v is not None)]
     high = max(candidates, default=1.0) or 1.0
-    left, right, top, bottom = 48, CHART_WIDTH - 12, 12, CHART_HEIGHT - 36
+    left, right, top, bottom = 48, CHART_WIDTH - 84, 12, CHART_HEIGHT - 36  # labels right
     width = (right - left) / max(len(rows), 1)
 
     def y(value: float) -> float:
@@ -183,9 +183,12 @@ def slice_metrics(config: ModelConfig, evaluation_uri: str | None) -> list[dict[
                 continue
             number = item.value.double_value.value
             rows.setdefault((key.column, str(value)), {})[names[item.key.name]] = number
+    from pipelines.pipeline.fairness import value_order
+
     return [{"column": column, "value": value,
              "metrics": {name: metrics.get(name) for name in order}}
-            for (column, value), metrics in sorted(rows.items())]
+            for (column, value), metrics in sorted(
+                rows.items(), key=lambda item: (item[0][0], value_order(item[0][1])))]
 
 
 @dataclass

@@ -4,6 +4,7 @@ Debian's ``chromium`` (``.ci/run`` installs it). The page is loaded from disk;
 every request it makes, every console message and uncaught exception is
 recorded, and a screenshot is taken. Also a script for the README's picture:
   python -m tests.support.browser REPORT.html OUT.png [--width 1000 --height 1400]
+                                  [--scroll-to "#evaluation"]
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class PageVisit:
     screenshot: bytes = b""
 
 
-def visit(path: Path, width: int = 1100, height: int = 1400, timeout: float = 60.0) -> PageVisit:
-    """Loads ``path`` in headless Chromium; returns its requests, errors and a screenshot."""
+def visit(path: Path, width: int = 1100, height: int = 1400, timeout: float = 60.0,
+          scroll_to: str | None = None) -> PageVisit:
+    """Loads ``path`` in headless Chromium; returns its requests, errors and a screenshot
+    (of the top of the page, or from the element ``scroll_to`` selects)."""
     from websockets.sync.client import connect
 
     if CHROMIUM is None:
@@ -70,7 +73,9 @@ def visit(path: Path, width: int = 1100, height: int = 1400, timeout: float = 60
                                                                                    "assert"):
                     result.console_errors.append(json.dumps(params["args"]))
                 elif method == "Runtime.exceptionThrown":
-                    result.console_errors.append(params["exceptionDetails"]["text"])
+                    details = params["exceptionDetails"]
+                    result.console_errors.append(
+                        details.get("exception", {}).get("description", details["text"]))
                 elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                     result.console_errors.append(params["entry"]["text"])
 
@@ -87,6 +92,9 @@ def visit(path: Path, width: int = 1100, height: int = 1400, timeout: float = 60
                     break
             else:
                 raise TimeoutError(f"{path} did not load in {timeout} s")
+            if scroll_to:
+                call("Runtime.evaluate", expression=(
+                    f"document.querySelector({json.dumps(scroll_to)}).scrollIntoView()"))
             shot = call("Page.captureScreenshot", format="png")
             result.screenshot = base64.b64decode(shot["data"])
         return result
@@ -141,8 +149,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--width", type=int, default=1000)
     parser.add_argument("--height", type=int, default=1400)
+    parser.add_argument("--scroll-to", help="A CSS selector to start the picture at.")
     args = parser.parse_args()
-    result = visit(args.page, args.width, args.height)
+    result = visit(args.page, args.width, args.height, scroll_to=args.scroll_to)
     if result.console_errors or [u for u in result.requests if not u.startswith("file:")]:
         sys.exit(f"the page made requests or errors: {result}")
     args.out.write_bytes(result.screenshot)
