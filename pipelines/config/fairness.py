@@ -13,6 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from pipelines.config.errors import not_allowed
+from pipelines.config.metrics import check_bounds
 
 # Our metric names -> the tasks they are defined for.
 FAIRNESS_METRICS: dict[str, tuple[str, ...]] = {
@@ -57,10 +58,7 @@ class FairnessMetric(BaseModel):
         if self.max_gap is None and self.lower_bound is None and self.upper_bound is None:
             raise ValueError(f"fairness metric {self.name!r} has no bound; give max_gap, "
                              "lower_bound and/or upper_bound")
-        if (self.lower_bound is not None and self.upper_bound is not None
-                and self.lower_bound > self.upper_bound):
-            raise ValueError(f"fairness metric {self.name!r}: lower_bound {self.lower_bound} "
-                             f"is above upper_bound {self.upper_bound}")
+        check_bounds(f"fairness metric {self.name!r}", self.lower_bound, self.upper_bound)
         return self
 
 

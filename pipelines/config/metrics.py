@@ -42,6 +42,12 @@ TFMA_KEYS = {
 METRIC_NAMES = tuple(sorted(_METRIC_CLASSES))
 
 
+def check_bounds(what: str, lower: float | None, upper: float | None) -> None:
+    """Refuses a lower bound above the upper bound of ``what`` (e.g. "metric 'mse'")."""
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"{what}: lower_bound {lower} is above upper_bound {upper}")
+
+
 class MetricThreshold(BaseModel):
     """One metric the Evaluator computes, with optional bounds for blessing."""
 
@@ -64,10 +70,7 @@ class MetricThreshold(BaseModel):
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> MetricThreshold:
-        if (self.lower_bound is not None and self.upper_bound is not None
-                and self.lower_bound > self.upper_bound):
-            raise ValueError(f"metric {self.name!r}: lower_bound {self.lower_bound} "
-                             f"is above upper_bound {self.upper_bound}")
+        check_bounds(f"metric {self.name!r}", self.lower_bound, self.upper_bound)
         return self
 
     @property
