@@ -273,6 +273,34 @@ def report(model: str,
     typer.echo(f"report of run {record.run_id}: {path}")
 
 
+@app.command()
+@cli_errors
+def monitor(model: str,
+            window: str = typer.Option("1h", help="The window analysed (30m, 1h, 1d, ...); "
+                                                  "drift compares it with the window before."),
+            stack: str = stack_option("Monitoring thresholds from Pulumi.<stack>.yaml."),
+            json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")
+            ) -> None:
+    """Check skew and drift of what MODEL's local endpoint served (the twin of Vertex AI
+    Model Monitoring); exit 3 when an alert fired."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.config.registry import model_dir
+    from pipelines.serving.monitoring import monitor_model, parse_window
+
+    model_dir(model)
+    result = monitor_model(_workspace(), model, stack, parse_window(window))
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        from pipelines.cli.render import print_monitoring
+
+        print_monitoring(result)
+    if result["alerts"]:
+        raise typer.Exit(3)
+
+
 @app.command("compile")
 @cli_errors
 def compile_(model: str, stack: str = stack_option(),
@@ -378,7 +406,12 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
                                "one is fastest for small models."),
                    log_retention_days: float = typer.Option(
                        30, min=0.001, help="Days the request log keeps requests (the canary "
-                                           "reads minutes of them).")
+                                           "reads minutes of them)."),
+                   monitor_every: str | None = typer.Option(
+                       None, "--monitor-every", help="Check skew and drift of what was served "
+                       "every DURATION (e.g. 1h), over that window, as Vertex AI Model "
+                       "Monitoring does (thresholds from the stack's monitoring block)."),
+                   stack: str = stack_option("Monitoring thresholds from Pulumi.<stack>.yaml.")
                    ) -> None:
     """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
     from pipelines.pipeline.quiet import quiet_environment
@@ -405,9 +438,16 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
     for deployed in endpoint.describe()["deployedModels"]:
         share = endpoint.state.traffic_split.get(deployed["id"], 0)
         typer.echo(f"  {deployed['id']}  {share:3d} %  {deployed['model']}")
+    from pipelines.serving.monitoring import endpoint_monitor, parse_window
+
+    every = parse_window(monitor_every) if monitor_every else None
+    monitor = endpoint_monitor(workspace, model, stack, endpoint)
+    if every:
+        typer.echo(f"  monitoring skew and drift every {monitor_every}")
     register_server(root, url)
     try:
-        uvicorn.run(create_endpoint_app(endpoint), host=host, port=port, log_level="warning")
+        uvicorn.run(create_endpoint_app(endpoint, monitor, every), host=host, port=port,
+                    log_level="warning")
     finally:
         unregister_server(root)
 

@@ -153,6 +153,23 @@ def print_runs(model: str, rows: list[dict]) -> None:
     console.print(table)
 
 
+def print_monitoring(result: dict) -> None:
+    """``fullcycle monitor``: the window, each deployed model, and every alert."""
+    status = {"ok": "[green]ok[/]", "alert": "[red]alert[/]"}.get(result["status"],
+                                                                   f"[yellow]{result['status']}[/]")
+    console.print(f"[bold]{result['model']}[/] monitoring, window {result['window']}: {status}")
+    for m in result["models"]:
+        console.print(f"  deployed model {m['deployed_model_id']} (version {m['version'] or '?'})"
+                      f": {m['requests']} requests sampled; skew {m['skew']}; drift {m['drift']}")
+    for alert in result["alerts"]:
+        console.print(
+            f"  [red]alert[/] {alert['feature']}: {alert['kind']} {alert['distance']:.4g} > "
+            f"{alert['threshold']:g} ({alert['measure']}), window {result['window']}, "
+            f"deployed model {alert['deployed_model_id']}", soft_wrap=True)
+    for note in result["notes"]:
+        console.print(f"  [dim]{escape(note)}[/]")
+
+
 def rollout_line(rollout) -> str:
     """Where a rollout stands, in one line."""
     if rollout is None:

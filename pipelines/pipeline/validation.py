@@ -155,7 +155,7 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
                                     f"not measured: {min(n_now, n_before)} examples, fewer "
                                     f"than min_examples {checks.min_examples}", "info"))
         anomalies = tfdv.validate_statistics(now, schema, previous_statistics=before)
-        for feature, value, kind in [] if few else _drift_values(anomalies):
+        for feature, value, kind in [] if few else drift_skew_values(anomalies):
             if feature not in features:
                 continue
             check = checks.drift_check(feature, types.get(feature) in NUMERIC_TYPES)
@@ -174,14 +174,14 @@ def compare(current: dict, baseline: dict, baseline_schema, features: list[str],
     return findings
 
 
-def _drift_values(anomalies):
-    """(feature, distance, kind) of every drift measurement TFDV made."""
+def drift_skew_values(anomalies, kind: str = "drift"):
+    """(feature, distance, measure) of every drift (or ``skew``) measurement TFDV made."""
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     for info in anomalies.drift_skew_info:
-        for measurement in info.drift_measurements:
-            kind = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(measurement.type)
-            yield info.path.step[0], measurement.value, DRIFT_TYPES.get(kind, kind.lower())
+        for measurement in getattr(info, f"{kind}_measurements"):
+            measure = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name(measurement.type)
+            yield info.path.step[0], measurement.value, DRIFT_TYPES.get(measure, measure.lower())
 
 
 def drift(now, before, baseline_schema, features: list[str],
@@ -195,7 +195,7 @@ def drift(now, before, baseline_schema, features: list[str],
     anomalies = tfdv.validate_statistics(now, schema, previous_statistics=before)
     return {feature: (value, checks.drift_check(feature, types.get(feature) in NUMERIC_TYPES)
                       .threshold, kind)
-            for feature, value, kind in _drift_values(anomalies) if feature in features}
+            for feature, value, kind in drift_skew_values(anomalies) if feature in features}
 
 
 def _summary(stats, feature: str) -> str:

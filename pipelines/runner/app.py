@@ -4,6 +4,8 @@ POST /runs {"model": name}  -> 202 {"run_id", ...}; the same model and
                                X-CloudScheduler-ScheduleTime never start two runs
 GET  /runs/{id}             -> state, timings, link
 GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
+POST /monitoring/{model}:check -> skew and drift of what the model's endpoint served
+                               (local backend; Vertex AI Model Monitoring runs its own)
 GET  /runs?model=name       -> recent runs
 POST /rollouts/{model}:tick -> one canary analysis of the model's endpoint (the
                                model's rollout Scheduler job calls it every interval);
@@ -25,7 +27,7 @@ from pipelines.runner.backends import Backend
 from pipelines.runner.store import RunStore
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
-from pipelines.stack.names import ROLLOUT_TICK_ROUTE, RUNS_ROUTE
+from pipelines.stack.names import MONITORING_CHECK_ROUTE, ROLLOUT_TICK_ROUTE, RUNS_ROUTE
 
 SCHEDULE_TIME = "X-CloudScheduler-ScheduleTime"
 
@@ -36,10 +38,12 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 def create_app(store: RunStore, backend: Backend,
                rollouts: Callable[[str], object] | None = None,
-               reports: Callable[[str, str], str] | None = None) -> FastAPI:
+               reports: Callable[[str, str], str] | None = None,
+               monitoring: Callable[[str, float], dict] | None = None) -> FastAPI:
     """``rollouts(model)`` gives the model's CanaryController; without it, no rollout route.
     ``reports(model, pipeline_run_id)`` renders a run's report page; without it, reports
-    are refused with a pointer to the run's link."""
+    are refused with a pointer to the run's link. ``monitoring(model, window_seconds)`` checks
+    a model's endpoint; without it, no monitoring route."""
     app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
 
     @app.get("/healthz")
@@ -104,6 +108,22 @@ def create_app(store: RunStore, backend: Backend,
             return HTMLResponse(reports(run.model, pipeline_run))
         except FullcycleError as err:
             return _error(404, str(err))
+
+    if monitoring is not None:
+        @app.post(MONITORING_CHECK_ROUTE)
+        def check_monitoring(model: str, window: str = "1h"):
+            from pipelines.config.registry import list_models
+            from pipelines.serving.monitoring import parse_window
+
+            known = list_models()
+            if model not in known:
+                return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
+                              known_models=known)
+            try:
+                result = monitoring(model, parse_window(window))
+            except FullcycleError as err:
+                return _error(409, str(err))
+            return JSONResponse(result, status_code=200)
 
     if rollouts is not None:
         @app.post(ROLLOUT_TICK_ROUTE)
@@ -174,7 +194,13 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
 
             return render_report(gather(workspace, find_run(workspace, model, pipeline_run_id)))
 
-        return create_app(store, LocalBackend(store, overrides, stack=stack), rollouts, reports)
+        def monitoring(model: str, window_seconds: float) -> dict:
+            from pipelines.serving.monitoring import monitor_model
+
+            return monitor_model(workspace, model, stack, window_seconds)
+
+        return create_app(store, LocalBackend(store, overrides, stack=stack), rollouts, reports,
+                          monitoring)
 
     from pipelines.cloud.rollout import cloud_controller
 

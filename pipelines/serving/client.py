@@ -52,5 +52,9 @@ class HttpEndpoint:
                                                      "since": since, "until": until})
         return WindowMetrics(**data)
 
+    def monitor(self, window_seconds: float) -> dict:
+        """Runs the endpoint's skew and drift check over the last ``window_seconds``."""
+        return self._call("POST", ":monitor", params={"windowSeconds": window_seconds})
+
     def close(self) -> None:
         self._http.close()

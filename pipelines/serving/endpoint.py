@@ -62,6 +62,8 @@ class EndpointState:
 
     deployed: dict[str, str] = field(default_factory=dict)  # id -> SavedModel path
     traffic_split: dict[str, int] = field(default_factory=dict)
+    # every id ever deployed -> its path: what served a logged request (monitoring)
+    served: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> EndpointState:
@@ -73,13 +75,19 @@ class EndpointState:
         split = {deployed_id if k == "0" else k: v for k, v in split.items()}
         self.traffic_split = check_split(split, set(self.deployed) | {deployed_id})
         self.deployed[deployed_id] = model_path
+        self.served[deployed_id] = model_path
         return deployed_id
+
+    def model_of(self, deployed_id: str) -> str | None:
+        """The SavedModel path a deployed model id served, deployed now or before."""
+        return self.served.get(deployed_id) or self.deployed.get(deployed_id)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"deployed": self.deployed,
-                                   "traffic_split": self.traffic_split}))
+                                   "traffic_split": self.traffic_split,
+                                   "served": self.served}))
         tmp.replace(path)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import asdict
 
 import orjson
@@ -75,12 +77,30 @@ class PredictPath:
             return err.status, _error_body(err.status, str(err))
 
 
-def create_endpoint_app(local: LocalEndpoint) -> PredictPath:
-    """The endpoint's ASGI app."""
+def create_endpoint_app(local: LocalEndpoint,
+                        monitor: Callable[[float], dict] | None = None,
+                        monitor_every: float | None = None) -> PredictPath:
+    """The endpoint's ASGI app. ``monitor(window_seconds)`` checks skew and drift of what it
+    served (``POST :monitor``), and every ``monitor_every`` seconds when given."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
+        stop = threading.Event()
+        if monitor is not None and monitor_every:
+            def every() -> None:
+                while not stop.wait(monitor_every):
+                    try:
+                        result = monitor(monitor_every)
+                        for alert in result["alerts"]:
+                            print(f"monitoring alert: {alert['feature']} {alert['kind']} "
+                                  f"{alert['distance']:.4g} > {alert['threshold']:g}",
+                                  flush=True)
+                    except Exception as err:  # a failed check never stops serving
+                        print(f"monitoring check failed: {err}", flush=True)
+
+            threading.Thread(target=every, daemon=True, name="monitoring").start()
         yield
+        stop.set()
         local.close()  # the request log's last rows
 
     app = FastAPI(title="fullcycle local endpoint", docs_url=None, redoc_url=None,
@@ -94,6 +114,11 @@ def create_endpoint_app(local: LocalEndpoint) -> PredictPath:
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok"}
+
+    if monitor is not None:
+        @app.post(BASE + ":monitor")  # not a Vertex method: the twin of a monitoring run
+        def run_monitor(windowSeconds: float = 3600.0) -> dict:  # noqa: N803
+            return monitor(windowSeconds)
 
     @app.get(BASE + ":metrics")  # before GET BASE, whose {endpoint} would swallow ":metrics"
     def metrics(deployedModelId: str, since: float, until: float) -> dict:  # noqa: N803

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import typing
 import zoneinfo
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipelines.config.errors import ConfigError, problem_text, unknown
+from pipelines.config.errors import ConfigError, did_you_mean, problem_text, unknown
 from pipelines.stack.names import ModelNames, check, slug
 
 # Where Pulumi.yaml and the stack files are: the checkout, or /app in the runner image.
@@ -116,6 +118,68 @@ class EndpointSettings(_Frozen):
         return self
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+NOTIFICATION_CHANNEL = re.compile(
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/\d+$")
+
+
+class FeatureThresholds(_Frozen):
+    """One feature's own skew and drift thresholds (the model's defaults otherwise)."""
+
+    skew: float | None = Field(None, gt=0, le=1)
+    drift: float | None = Field(None, gt=0, le=1)
+
+
+class MonitoringSettings(_Frozen):
+    """Skew and drift of what the endpoint serves: Vertex AI Model Monitoring, and the
+    local twin (``fullcycle monitor``) with the same distances and thresholds.
+
+    Distances are TFDV's and Vertex's: Jensen-Shannon divergence for numeric
+    features, L-infinity distance for categorical ones; an alert fires when a
+    feature's distance is above its threshold (``threshold``).
+    """
+
+    enabled: bool = False
+    sample_rate: float = Field(0.8, gt=0, le=1, description="Share of requests analysed.")
+    interval_hours: int = Field(24, ge=1, le=24 * 7, description="Hours between analyses.")
+    skew_threshold: float = Field(0.3, gt=0, le=1, description="Served vs training data.")
+    drift_threshold: float = Field(0.3, gt=0, le=1, description="Served vs the window before.")
+    features: dict[str, FeatureThresholds] = Field(default_factory=dict)
+    alert_emails: tuple[str, ...] = ()
+    notification_channels: tuple[str, ...] = ()
+    min_samples: int = Field(100, ge=1, description="Fewer requests in a window: not enough "
+                                                    "data (the local twin).")
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        for email in emails:
+            if not EMAIL.match(email):
+                raise ValueError(f"alert email {email!r} is not an email address")
+        return emails
+
+    @field_validator("notification_channels")
+    @classmethod
+    def _channels(cls, channels: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in channels:
+            if not NOTIFICATION_CHANNEL.match(channel):
+                raise ValueError(f"notification channel {channel!r} is not "
+                                 "projects/<project>/notificationChannels/<id>")
+        return channels
+
+    @model_validator(mode="after")
+    def _alerts_somewhere(self) -> MonitoringSettings:
+        if self.enabled and not (self.alert_emails or self.notification_channels):
+            raise ValueError("monitoring is enabled but alerts go nowhere: give alert_emails "
+                             "and/or notification_channels")
+        return self
+
+    def threshold(self, feature: str, kind: str) -> float:
+        """The one threshold rule: the feature's own ``skew``/``drift``, else the default."""
+        own = getattr(self.features.get(feature) or FeatureThresholds(), kind)
+        return own if own is not None else getattr(self, f"{kind}_threshold")
+
+
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         for problem in (check("label key", key), check("label value", value)):
@@ -134,7 +198,24 @@ class ModelEntry(_Frozen):
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _monitored_features(self) -> ModelEntry:
+        if not self.monitoring.features:
+            return self
+        from pipelines.config.registry import load_config
+
+        declared = load_config(self.name).raw_feature_keys
+        for feature in self.monitoring.features:
+            if feature not in declared:
+                raise ValueError(f"monitoring.features names {feature!r}, not a feature of "
+                                 f"{self.name}{did_you_mean(feature, declared)}; its "
+                                 f"features: {', '.join(declared)}")
+        if self.monitoring.enabled and not self.endpoint.enabled:
+            raise ValueError("monitoring watches the model's endpoint: enable endpoint too")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -270,6 +351,33 @@ def format_stack_error(stack: str, err: ValidationError) -> str:
         loc = list(problem["loc"])
         head = _KEYS.get(str(loc[0]), str(loc[0])) if loc else "config"
         path = head + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
-        text = "unknown key" if problem["type"] == "extra_forbidden" else problem_text(problem)
+        text = ("unknown key" + did_you_mean(loc[-1], _allowed_keys(loc))
+                if problem["type"] == "extra_forbidden" else problem_text(problem))
         lines.append(f"  - {path}: {text}")
     return "\n".join(lines)
+
+
+def _allowed_keys(loc: list) -> list[str]:
+    """The keys the config block at ``loc`` (an error's location) takes."""
+    cls: Any = StackConfig
+    skip_key = False
+    for part in loc[:-1]:
+        if isinstance(part, int) or skip_key:
+            skip_key = False
+            continue
+        field = cls.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        if typing.get_origin(annotation) is dict:
+            skip_key = True  # the next part is a key of the mapping
+        cls = next((a for a in _flat_args(annotation)
+                    if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if cls is None:
+            return []
+    return list(cls.model_fields)
+
+
+def _flat_args(annotation) -> list:
+    args = typing.get_args(annotation)
+    return [annotation] if not args else [x for a in args for x in _flat_args(a)]

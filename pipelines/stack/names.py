@@ -47,6 +47,7 @@ BASELINE_PREFIX = "baselines/"  # the objects of a model's bucket holding its da
 REQUEST_LOG_TABLE = "endpoint_requests"  # in the model's dataset: the endpoint's request log
 RUNS_ROUTE = "/runs"  # the runner route each model's training Scheduler job POSTs to
 ROLLOUT_TICK_ROUTE = "/rollouts/{model}:tick"  # the route its rollout Scheduler job POSTs to
+MONITORING_CHECK_ROUTE = "/monitoring/{model}:check"
 
 
 def slug(model: str) -> str:
