@@ -5,6 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from infra.components import ModelPlatform, Runner
+from pipelines.cloud.monitoring import spec_of
+from pipelines.config.registry import load_config
 from pipelines.stack.config import StackConfig, labels
 from pipelines.stack.names import slug
 
@@ -20,7 +22,8 @@ def build(config: StackConfig) -> dict[str, ModelPlatform]:
             region=config.region, labels=labels(config, entry.name), runner_url=runner.url,
             runner_account_email=runner.service_account_email,
             scheduler_account_email=runner.scheduler_account_email,
-            repository_id=runner.repository_id)
+            repository_id=runner.repository_id, monitoring=spec_of(config, entry.name),
+            source_query=load_config(entry.name).source.query)
     pulumi.export("runner_url", runner.url)
     pulumi.export("models", {name: {"bucket": p.bucket_name, "dataset": p.dataset_id,
                                     "service_account": p.service_account_email,

@@ -37,6 +37,18 @@ def describe(resource: PlannedResource) -> str:
         return f"{i['name']} ({i['location']}), image {i['template']['containers'][0]['image']}"
     if short == "Service":
         return i.get("service", "")
+    if short == "Resource" and "spec" in i:  # the dynamic MonitoringJob
+        spec, settings = i["spec"], i["spec"]["settings"]
+        own = {f: t for f, t in settings["features"].items()}
+        alerts = [*settings["alert_emails"], *settings["notification_channels"]]
+        return (f"Model Monitoring {spec['endpoint_display_name']}-monitoring: skew vs "
+                f"{spec['training_data']} > {settings['skew_threshold']}, drift > "
+                f"{settings['drift_threshold']}"
+                + (f" (own: {own})" if own else "")
+                + f", sample {settings['sample_rate']}, every {int(settings['interval_hours'])} h, "
+                  f"alerts to {', '.join(alerts)}")
+    if short == "Table" and "view" in i:
+        return f"view {i['tableId']}: the source query (training data for skew)"
     if short == "Repository":
         return f"{i['repositoryId']} ({i.get('format')}, {i.get('location')})"
     return ""

@@ -20,6 +20,8 @@ import json
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components.monitoring import MonitoringJob
+from pipelines.cloud.monitoring import TRAINING_VIEW, MonitoringSpec
 from pipelines.stack.config import ModelEntry
 from pipelines.stack.names import (
     BASELINE_PREFIX,
@@ -63,6 +65,7 @@ class ModelPlatform(pulumi.ComponentResource):
                  labels: dict[str, str], runner_url: pulumi.Input[str],
                  runner_account_email: pulumi.Input[str],
                  scheduler_account_email: pulumi.Input[str], repository_id: pulumi.Input[str],
+                 monitoring: MonitoringSpec | None = None, source_query: str | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("fullcycle:infra:ModelPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -149,6 +152,9 @@ class ModelPlatform(pulumi.ComponentResource):
             self.endpoint_name = endpoint.name
             self._canary(name, entry, ids, project, region, dataset, bucket, runner_url,
                          runner, scheduler_account_email, child)
+            if monitoring is not None:
+                self._monitoring(name, monitoring, project, dataset, endpoint, source_query,
+                                 labels, child)
 
         self.bucket_name = bucket.name
         self.dataset_id = dataset.dataset_id
@@ -156,6 +162,29 @@ class ModelPlatform(pulumi.ComponentResource):
         self.register_outputs({"bucket": self.bucket_name, "dataset": self.dataset_id,
                                "service_account": self.service_account_email,
                                "endpoint": self.endpoint_name})
+
+    @staticmethod
+    def _monitoring(name: str, spec: MonitoringSpec, project: str,
+                    dataset: gcp.bigquery.Dataset, endpoint: gcp.vertex.AiEndpoint,
+                    source_query: str | None, labels: dict[str, str],
+                    child: pulumi.ResourceOptions) -> None:
+        """The Model Monitoring job; a query source gets a view of its training data."""
+        depends = [endpoint]
+        if source_query is not None:  # skew needs a table: the source query as a view
+            view = gcp.bigquery.Table(
+                f"{name}-training-data", project=project, dataset_id=dataset.dataset_id,
+                table_id=TRAINING_VIEW, labels=labels, deletion_protection=False,
+                description="fullcycle: the model's source query, the training data "
+                            "Model Monitoring measures skew against",
+                view=gcp.bigquery.TableViewArgs(
+                    query=dataset.dataset_id.apply(
+                        lambda d: source_query.replace("{dataset}", f"`{project}.{d}`")),
+                    use_legacy_sql=False),
+                opts=child)
+            depends.append(view)
+        MonitoringJob(f"{name}-monitoring", spec,
+                      opts=pulumi.ResourceOptions.merge(
+                          child, pulumi.ResourceOptions(depends_on=depends)))
 
     @staticmethod
     def _canary(name: str, entry: ModelEntry, ids: ModelNames, project: str, region: str,

@@ -37,17 +37,22 @@ MONITORING_API = "https://monitoring.googleapis.com/v3"
 
 def find_endpoint(target: CloudTarget, credentials=None):
     """The model's Vertex AI endpoint (display name ``fc-<model>``); a clear error if absent."""
-    from google.cloud import aiplatform
-
     if target.endpoint is None:
         raise FullcycleError(f"model {target.model!r} has no endpoint in the stack "
                              "(endpoint.enabled is false)")
-    endpoints = aiplatform.Endpoint.list(filter=f'display_name="{quoted(target.endpoint)}"',
-                                         project=target.project, location=target.region,
+    return endpoint_named(target.project, target.region, target.endpoint, credentials)
+
+
+def endpoint_named(project: str, region: str, display_name: str, credentials=None):
+    """The Vertex AI endpoint of that display name; a clear error if absent."""
+    from google.cloud import aiplatform
+
+    endpoints = aiplatform.Endpoint.list(filter=f'display_name="{quoted(display_name)}"',
+                                         project=project, location=region,
                                          credentials=credentials)
     if not endpoints:
-        raise FullcycleError(f"endpoint {target.endpoint!r} does not exist in "
-                             f"{target.project}/{target.region}; create it with `pulumi up`")
+        raise FullcycleError(f"endpoint {display_name!r} does not exist in "
+                             f"{project}/{region}; create it with `pulumi up`")
     return endpoints[0]
 
 

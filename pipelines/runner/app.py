@@ -39,11 +39,13 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 def create_app(store: RunStore, backend: Backend,
                rollouts: Callable[[str], object] | None = None,
                reports: Callable[[str, str], str] | None = None,
-               monitoring: Callable[[str, float], dict] | None = None) -> FastAPI:
+               monitoring: Callable[[str, float], dict] | None = None,
+               after_tick: Callable[[str], str | None] | None = None) -> FastAPI:
     """``rollouts(model)`` gives the model's CanaryController; without it, no rollout route.
     ``reports(model, pipeline_run_id)`` renders a run's report page; without it, reports
     are refused with a pointer to the run's link. ``monitoring(model, window_seconds)`` checks
-    a model's endpoint; without it, no monitoring route."""
+    a model's endpoint; without it, no monitoring route. ``after_tick(model)`` runs after
+    each rollout tick (on Vertex AI: the monitoring job follows the deployed models)."""
     app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
 
     @app.get("/healthz")
@@ -148,9 +150,14 @@ def create_app(store: RunStore, backend: Backend,
                 return _error(503, str(err))
             finally:
                 getattr(getattr(controller, "endpoint", None), "close", lambda: None)()
-            if rollout is None:
-                return {"model": model, "status": "idle"}
-            return {"model": model, **asdict(rollout)}
+            answer = ({"model": model, "status": "idle"} if rollout is None
+                      else {"model": model, **asdict(rollout)})
+            if after_tick is not None:
+                try:  # the traffic has moved already: a failure here is reported, not raised
+                    answer["monitoring"] = after_tick(model)
+                except FullcycleError as err:
+                    answer["monitoring_error"] = str(err)
+            return answer
 
     @app.get(RUNS_ROUTE)
     def list_runs(model: str | None = None) -> dict:
@@ -204,4 +211,11 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
 
     from pipelines.cloud.rollout import cloud_controller
 
-    return create_app(store, VertexBackend(store, stack), lambda m: cloud_controller(m, stack))
+    def follow_deployed_models(model: str) -> str | None:
+        from pipelines.cloud.monitoring import point_at_serving, spec_for
+
+        spec = spec_for(model, stack)
+        return point_at_serving(spec) if spec is not None else None
+
+    return create_app(store, VertexBackend(store, stack), lambda m: cloud_controller(m, stack),
+                      after_tick=follow_deployed_models)

@@ -195,3 +195,43 @@ def test_mocks_refuse_what_gcp_refuses(monkeypatch):
                                              r"ModelPlatform\$gcp:storage/bucket:Bucket::"
                                              r"taxi-tips-bucket: bucket name 'Bad_Bucket!'"):
         plan(stack([{"name": "taxi_tips"}]))
+
+
+MONITORED = {"enabled": True, "alert_emails": ["ml-oncall@acme.com"],
+             "notification_channels": ["projects/acme-ml-prod/notificationChannels/42"]}
+
+
+def test_monitoring_alerts_go_only_where_the_stack_says():
+    planned = plan(stack([{"name": "taxi_tips", "monitoring": MONITORED},
+                          {"name": "basic_template"}]))
+    jobs = planned.of_type("pulumi-python:dynamic:Resource")
+    assert [j.name for j in jobs] == ["taxi-tips-monitoring"]  # unmonitored: no job
+    settings = jobs[0].inputs["spec"]["settings"]
+    assert settings["alert_emails"] == ["ml-oncall@acme.com"]
+    assert settings["notification_channels"] == [
+        "projects/acme-ml-prod/notificationChannels/42"]
+    assert jobs[0].inputs["spec"]["labels"]["team"] == "ds"  # the stack's labels
+    # taxi_tips reads a query: skew is measured against a view of it in its own dataset
+    (view,) = [t for t in planned.of_type("gcp:bigquery/table:Table") if "view" in t.inputs]
+    assert view.inputs["datasetId"] == "fc_taxi_tips" and view.inputs["tableId"] == \
+        "training_data"
+    assert "`acme-ml-prod.fc_taxi_tips`.taxi_trips" in view.inputs["view"]["query"]
+    assert jobs[0].inputs["spec"]["training_data"] == \
+        "bq://acme-ml-prod.fc_taxi_tips.training_data"
+    from infra.render import render_plan
+
+    shown = render_plan(planned)  # what `fullcycle infra plan` prints
+    assert "Model Monitoring fc-taxi-tips-monitoring: skew vs bq://acme-ml-prod.fc_taxi_tips." \
+           "training_data > 0.3, drift > 0.3, sample 0.8, every 24 h, alerts to " \
+           "ml-oncall@acme.com, projects/acme-ml-prod/notificationChannels/42" in shown
+
+
+def test_monitoring_needs_somewhere_to_alert_and_known_features():
+    from pipelines.config import ConfigError
+
+    with pytest.raises(ConfigError, match="alerts go nowhere"):
+        stack([{"name": "taxi_tips", "monitoring": {"enabled": True}}])
+    with pytest.raises(ConfigError, match=r"monitoring.features names 'fair', not a feature of "
+                                          r"taxi_tips \(did you mean \"fare\"\?\)"):
+        stack([{"name": "taxi_tips", "monitoring": {**MONITORED,
+                                                    "features": {"fair": {"skew": 0.5}}}}])
