@@ -37,6 +37,7 @@ class PlannedResource:
     parent: str
     inputs: dict[str, Any]
     custom: bool
+    retain_on_delete: bool = False  # kept by GCP when the stack no longer declares it
 
     @property
     def labels(self) -> dict[str, str] | None:
@@ -63,6 +64,16 @@ class Plan:
 
     def of_type(self, type_: str) -> list[PlannedResource]:
         return [r for r in self.custom if r.type == type_]
+
+    def as_json(self) -> list[dict[str, Any]]:
+        """Every resource to create, for scripts: type, name, URN, its model, inputs."""
+        names = {slug(e.name): e.name for e in self.config.models}
+        models = {c.urn: names.get(c.name) for c in
+                  self.components("fullcycle:infra:ModelPlatform")}
+        return [{"type": r.type, "name": r.name, "urn": r.urn,
+                 "model": models.get(r.parent), "retain_on_delete": r.retain_on_delete,
+                 "inputs": {k: v for k, v in r.inputs.items() if not k.startswith("__")}}
+                for r in self.custom]
 
     def model_component(self, model: str) -> PlannedResource:
         return next(c for c in self.components("fullcycle:infra:ModelPlatform")
@@ -128,15 +139,17 @@ class _GcpMocks(pulumi.runtime.Mocks):
     def current_parent(self) -> str:
         return self._current.parent
 
-    def register(self, urn: str, parent: str) -> None:
+    def register(self, urn: str, parent: str, retain_on_delete: bool = False) -> None:
         self._current.urn, self._current.parent = urn, parent
+        self._current.retain = retain_on_delete
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
         with self._lock:
             self.plan.resources.append(PlannedResource(
                 urn=self.current_urn, type=args.typ, name=args.name, parent=self.current_parent,
-                inputs=inputs, custom=bool(args.custom)))
+                inputs=inputs, custom=bool(args.custom),
+                retain_on_delete=getattr(self._current, "retain", False)))
         if args.custom:
             _validate(self.current_urn, args.typ, inputs)
         outputs = dict(inputs)
@@ -203,7 +216,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         self.mocks.register(self.make_urn(request.parent, request.type, request.name),
-                            request.parent)
+                            request.parent, request.retainOnDelete)
         return super().RegisterResource(request)
 
 

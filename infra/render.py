@@ -66,7 +66,8 @@ def render_plan(plan: Plan) -> str:
         children = plan.children(component)
         lines.append(f"{title} ({len(children)} resources)  [{component.urn}]")
         for child in children:
-            lines.append(f"  + {child.type:<46} {child.name:<38} {describe(child)}")
+            kept = "  [kept when the model leaves the stack]" if child.retain_on_delete else ""
+            lines.append(f"  + {child.type:<46} {child.name:<38} {describe(child)}{kept}")
         lines.append("")
     counts = Counter(r.type for r in plan.custom)
     lines.append("totals by type:")

@@ -69,13 +69,16 @@ class ModelPlatform(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("fullcycle:infra:ModelPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # A model's data outlives its stack entry: removed from the stack, its dataset
+        # (training data, request logs) and bucket (runs, models, baseline) stay in GCP.
+        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         ids = ModelNames(entry.name, project)
 
         dataset = gcp.bigquery.Dataset(
             f"{name}-dataset", project=project, dataset_id=ids.dataset_id,
             location=entry.bigquery_location, labels=labels,
             description=f"fullcycle {entry.name}: training data and endpoint request logs",
-            opts=child)
+            opts=keep)
         bucket = gcp.storage.Bucket(
             f"{name}-bucket", project=project, name=ids.bucket, location=region,
             uniform_bucket_level_access=True, public_access_prevention="enforced",
@@ -86,7 +89,7 @@ class ModelPlatform(pulumi.ComponentResource):
                 condition=gcp.storage.BucketLifecycleRuleConditionArgs(
                     age=ARTIFACT_LIFETIME_DAYS, with_state="ANY",
                     matches_prefixes=list(AGING_PREFIXES)))],
-            opts=child)
+            opts=keep)
 
         account = gcp.serviceaccount.Account(
             f"{name}-sa", project=project, account_id=ids.service_account_id,

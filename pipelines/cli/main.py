@@ -533,13 +533,19 @@ def rollout(model: str,
 
 @infra_app.command("plan")
 @cli_errors
-def infra_plan(stack: str = stack_option()) -> None:
+def infra_plan(stack: str = stack_option(),
+               json_out: bool = typer.Option(False, "--json", help="Print the resources as "
+                                             "JSON (type, name, URN, model, inputs).")) -> None:
     """Print every resource `pulumi up` would create, grouped by model (no credentials)."""
     from infra.plan import plan
     from infra.render import render_plan
     from pipelines.stack.config import StackConfig
 
-    typer.echo(render_plan(plan(StackConfig.from_stack_file(stack))))
+    planned = plan(StackConfig.from_stack_file(stack))
+    if json_out:
+        typer.echo(json.dumps(planned.as_json(), indent=2, default=str))
+        return
+    typer.echo(render_plan(planned))
 
 
 def main() -> None:

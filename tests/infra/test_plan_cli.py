@@ -1,5 +1,7 @@
 """`fullcycle infra plan` prints the full plan of the committed stack."""
 
+import json
+
 from typer.testing import CliRunner
 
 from pipelines.cli.main import app
@@ -18,3 +20,13 @@ def test_plan_of_dev_stack():
 def test_plan_of_unknown_stack_is_a_clear_error():
     result = CliRunner().invoke(app, ["infra", "plan", "--stack", "prd"])
     assert result.exit_code == 2 and "unknown stack 'prd'" in result.output
+
+
+def test_plan_json_lists_resources_for_scripts():
+    result = CliRunner().invoke(app, ["infra", "plan", "--stack", "dev", "--json"])
+    assert result.exit_code == 0, result.output
+    resources = json.loads(result.output)
+    buckets = [r for r in resources if r["type"] == "gcp:storage/bucket:Bucket"]
+    assert {b["model"] for b in buckets} == {"basic_template", "taxi_tips"}
+    assert all(b["retain_on_delete"] for b in buckets)
+    assert buckets[0]["inputs"]["publicAccessPrevention"] == "enforced"

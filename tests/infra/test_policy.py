@@ -235,3 +235,14 @@ def test_monitoring_needs_somewhere_to_alert_and_known_features():
                                           r"taxi_tips \(did you mean \"fare\"\?\)"):
         stack([{"name": "taxi_tips", "monitoring": {**MONITORED,
                                                     "features": {"fair": {"skew": 0.5}}}}])
+
+
+def test_a_removed_model_keeps_its_data():
+    """Dataset and bucket are retained on delete; schedules and the endpoint are not."""
+    planned = plan(stack([{"name": "taxi_tips"}]))
+    kept = {r.type.split(":")[-1] for r in planned.custom if r.retain_on_delete}
+    assert kept == {"Dataset", "Bucket"}
+    from infra.render import render_plan
+
+    shown = [line for line in render_plan(planned).splitlines() if "kept when" in line]
+    assert len(shown) == 2 and "fc_taxi_tips" in shown[0] + shown[1]
