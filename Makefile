@@ -40,4 +40,19 @@ test: venv lint ## Lint, then run every test (unit and end-to-end)
 lint: venv ## ruff
 	$(VENV)/bin/ruff check pipelines infra tests bench
 
-.PHONY: help venv lock demo test lint
+STACK ?= dev
+MODEL ?= basic_template
+IMAGE ?= fullcycle-runner:local
+
+plan: venv ## Every resource `pulumi up` would create, offline: make plan STACK=prod
+	$(VENV)/bin/fullcycle infra plan --stack $(STACK)
+
+compile: venv ## The Vertex AI pipeline spec of a model, offline: make compile MODEL=taxi_tips STACK=prod
+	$(VENV)/bin/fullcycle compile $(MODEL) --stack $(STACK) -o $(MODEL)-pipeline.json
+
+image: ## Build the runner image locally with Docker (pulumi up builds and pushes it in the cloud)
+	@command -v docker >/dev/null || { echo "make image needs Docker: no docker command here (pulumi up builds the image where Docker runs)"; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker daemon: 'docker info' fails here"; exit 1; }
+	docker build -f runner_image/Dockerfile -t $(IMAGE) . || { echo "docker build failed: are the base images (python:3.10-slim-bookworm, apache/beam_python3.10_sdk) reachable from here?"; exit 1; }
+
+.PHONY: help venv lock demo test lint plan compile image

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -108,6 +109,11 @@ def _validate(urn: str, type_: str, inputs: dict[str, Any]) -> None:
             "gcp:cloudscheduler/job:Job": ("Cloud Scheduler job name", "name")}.get(type_)
     if kind and (problem := check(kind[0], str(inputs.get(kind[1], "")))):
         _fail(urn, problem)
+    if type_ == "docker-build:index:Image":
+        for tag in inputs.get("tags", []):
+            if not re.fullmatch(r"[a-z0-9-]+-docker\.pkg\.dev/[a-z][a-z0-9-]+/[a-z0-9-]+/"
+                                r"[a-z0-9-]+:[\w.-]{1,128}", tag):
+                _fail(urn, f"image tag {tag!r} is not an Artifact Registry image reference")
     if type_ == "gcp:cloudscheduler/job:Job":
         from croniter import croniter
 
@@ -163,6 +169,8 @@ class _GcpMocks(pulumi.runtime.Mocks):
             outputs["name"] = str(int(digest[:12], 16) % 10**10 or 1)
         elif args.typ == "gcp:storage/bucket:Bucket":
             outputs["url"] = f"gs://{inputs['name']}"
+        elif args.typ == "docker-build:index:Image":  # pushed: the tag's digest reference
+            outputs["ref"] = f"{inputs['tags'][0].rsplit(':', 1)[0]}@sha256:{digest}"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:

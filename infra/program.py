@@ -14,7 +14,8 @@ from pipelines.stack.names import slug
 def build(config: StackConfig) -> dict[str, ModelPlatform]:
     """Declares every resource of the stack and exports the outputs operators need."""
     runner = Runner("runner", project=config.project, region=config.region,
-                    image=config.runner_image, stack=config.stack, labels=labels(config))
+                    image=config.runner_image, stack=config.stack, labels=labels(config),
+                    settings=config)
     platforms = {}
     for entry in config.models:
         platforms[entry.name] = ModelPlatform(
@@ -25,6 +26,7 @@ def build(config: StackConfig) -> dict[str, ModelPlatform]:
             repository_id=runner.repository_id, monitoring=spec_of(config, entry.name),
             source_query=load_config(entry.name).source.query)
     pulumi.export("runner_url", runner.url)
+    pulumi.export("runner_image", runner.image)
     pulumi.export("models", {name: {"bucket": p.bucket_name, "dataset": p.dataset_id,
                                     "service_account": p.service_account_email,
                                     "endpoint": p.endpoint_name}

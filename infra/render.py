@@ -49,6 +49,8 @@ def describe(resource: PlannedResource) -> str:
                   f"alerts to {', '.join(alerts)}")
     if short == "Table" and "view" in i:
         return f"view {i['tableId']}: the source query (training data for skew)"
+    if short == "Image" and "tags" in i:
+        return f"{', '.join(i['tags'])} (built from runner_image/Dockerfile, pushed)"
     if short == "Repository":
         return f"{i['repositoryId']} ({i.get('format')}, {i.get('location')})"
     return ""

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from pipelines.stack import names
+from pipelines.stack.config import SETTINGS_ENV, StackConfig
 
 APIS = ("aiplatform.googleapis.com", "artifactregistry.googleapis.com",
         "bigquery.googleapis.com", "cloudscheduler.googleapis.com", "dataflow.googleapis.com",
@@ -29,13 +30,37 @@ RUNNER_ROLES = ("roles/aiplatform.user", "roles/bigquery.jobUser", "roles/monito
 class Runner(pulumi.ComponentResource):
     """Everything shared by the models of one stack."""
 
+    @staticmethod
+    def _build_image(name: str, project: str, region: str,
+                     repository: gcp.artifactregistry.Repository,
+                     child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """Builds and pushes the runner image from this tree, tagged by its content hash
+        (an unchanged tree is no rebuild); returns its digest reference."""
+        import pulumi_docker_build as docker_build
+
+        from pipelines.stack.config import PROJECT_ROOT
+        from pipelines.stack.image import DOCKERFILE, content_tag, image_repository
+
+        built = docker_build.Image(
+            f"{name}-image",
+            tags=[f"{image_repository(project, region)}:{content_tag(PROJECT_ROOT)}"],
+            context=docker_build.BuildContextArgs(location=str(PROJECT_ROOT)),
+            dockerfile=docker_build.DockerfileArgs(location=str(PROJECT_ROOT / DOCKERFILE)),
+            platforms=[docker_build.Platform.LINUX_AMD64], push=True,
+            registries=[docker_build.RegistryArgs(address=f"{region}-docker.pkg.dev")],
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=[repository])))
+        return built.ref
+
     url: pulumi.Output[str]
+    image: pulumi.Output[str]
     service_account_email: pulumi.Output[str]
     scheduler_account_email: pulumi.Output[str]
     repository_id: pulumi.Output[str]
 
-    def __init__(self, name: str, *, project: str, region: str, image: str, stack: str,
-                 labels: dict[str, str], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, *, project: str, region: str, image: str | None, stack: str,
+                 labels: dict[str, str], settings: StackConfig,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("fullcycle:infra:Runner", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -49,6 +74,8 @@ class Runner(pulumi.ComponentResource):
             format="DOCKER", description="fullcycle runner and pipeline component images",
             labels=labels, opts=after_apis)
 
+        image_ref: pulumi.Input[str] = image or self._build_image(
+            name, project, region, repository, child)
         runner_account = gcp.serviceaccount.Account(
             f"{name}-sa", project=project, account_id=names.RUNNER_ACCOUNT,
             display_name="fullcycle runner: compiles and submits pipeline runs", opts=child)
@@ -69,13 +96,17 @@ class Runner(pulumi.ComponentResource):
                 service_account=runner_account.email,
                 timeout="300s",
                 containers=[gcp.cloudrunv2.ServiceTemplateContainerArgs(
-                    image=image,
+                    image=image_ref,
                     commands=["fullcycle"],  # the image's entrypoint is Beam's, for Dataflow
                     args=["serve-runner", "--backend", "vertex"],
                     envs=[gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v)
                           for k, v in (("GOOGLE_CLOUD_PROJECT", project),
                                        ("FULLCYCLE_REGION", region),
-                                       ("FULLCYCLE_STACK", stack))],
+                                       ("FULLCYCLE_STACK", stack),
+                                       # the stack's settings, with the image it runs: the
+                                       # runner reads them, never a stack file of its image
+                                       (SETTINGS_ENV, pulumi.Output.from_input(image_ref)
+                                        .apply(settings.settings_json)))],
                     resources=gcp.cloudrunv2.ServiceTemplateContainerResourcesArgs(
                         limits={"cpu": "2", "memory": "4Gi"}),
                 )],
@@ -86,10 +117,12 @@ class Runner(pulumi.ComponentResource):
             role="roles/run.invoker",
             member=scheduler_account.email.apply(lambda e: f"serviceAccount:{e}"), opts=child)
 
+        self.image = pulumi.Output.from_input(image_ref)
         self.url = service.uri
         self.service_account_email = runner_account.email
         self.scheduler_account_email = scheduler_account.email
         self.repository_id = repository.repository_id
-        self.register_outputs({"url": self.url, "service_account": self.service_account_email,
+        self.register_outputs({"url": self.url, "image": self.image,
+                               "service_account": self.service_account_email,
                                "scheduler_account": self.scheduler_account_email,
                                "repository": self.repository_id})

@@ -358,7 +358,7 @@ def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
     from pipelines.runner.scheduler import scheduler_request, send
     from pipelines.stack.config import RetrySettings, StackConfig
 
-    config = StackConfig.from_stack_file(stack)
+    config = StackConfig.load(stack)
     entry = config.entry(model)
     retry = entry.retry if entry else RetrySettings()
     request = scheduler_request(model, dt.datetime.now(dt.timezone.utc),
@@ -384,7 +384,7 @@ def schedule(stack: str = stack_option(),
     from pipelines.runner.scheduler import next_tick, run_schedule
     from pipelines.stack.config import StackConfig
 
-    config = StackConfig.from_stack_file(stack)
+    config = StackConfig.load(stack)
     now = dt.datetime.now(dt.timezone.utc)
     for entry in config.models:
         typer.echo(f"{entry.name}: '{entry.schedule}' {entry.time_zone}, next tick "

@@ -74,7 +74,7 @@ def spec_for(model: str, stack: str) -> MonitoringSpec | None:
     """The model's monitoring spec from ``Pulumi.<stack>.yaml``; None when not monitored."""
     from pipelines.stack.config import StackConfig
 
-    return spec_of(StackConfig.from_stack_file(stack), model)
+    return spec_of(StackConfig.load(stack), model)
 
 
 def spec_of(config, model: str) -> MonitoringSpec | None:

@@ -19,7 +19,7 @@ from pipelines.stack.config import StackConfig
 
 def cloud_controller(model: str, stack: str, credentials=None) -> CanaryController:
     """The canary controller of ``model``'s Vertex AI endpoint, policy from the stack."""
-    config = StackConfig.from_stack_file(stack)
+    config = StackConfig.load(stack)
     target = CloudTarget.of(config, model)
     if target.endpoint is None:
         raise FullcycleError(f"model {model!r} has no endpoint in stack {stack!r} "

@@ -36,7 +36,7 @@ class CloudTarget:
 
     @classmethod
     def from_stack(cls, model: str, stack: str = "dev") -> CloudTarget:
-        return cls.of(StackConfig.from_stack_file(stack), model)
+        return cls.of(StackConfig.load(stack), model)
 
     @classmethod
     def of(cls, config: StackConfig, model: str) -> CloudTarget:
@@ -47,7 +47,7 @@ class CloudTarget:
                               + f"; add it to fullcycle:models in Pulumi.{config.stack}.yaml")
         names = config.names(model)
         return cls(model=model, project=config.project, region=config.region,
-                   image=config.runner_image, dataset=names.dataset_id, bucket=names.bucket,
+                   image=config.image, dataset=names.dataset_id, bucket=names.bucket,
                    service_account=f"{names.service_account_id}@{config.project}"
                                    ".iam.gserviceaccount.com",
                    endpoint=names.endpoint_display_name if entry.endpoint.enabled else None,

@@ -184,7 +184,7 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
 
     if backend not in BACKENDS:
         raise FullcycleError(not_allowed("backend", backend, BACKENDS))
-    StackConfig.from_stack_file(stack)  # a bad stack config fails now, not at the first tick
+    StackConfig.load(stack)  # a bad stack config fails now, not at the first tick
     store = RunStore(workspace.home / "runner" / f"runs-{backend}.sqlite")
     if backend == "local":
         from pipelines.canary.policy import CanaryPolicy

@@ -290,7 +290,7 @@ def monitoring_settings(model: str, stack: str) -> MonitoringSettings:
     """The model's ``monitoring:`` block in ``Pulumi.<stack>.yaml``; defaults if not there."""
     from pipelines.stack.config import StackConfig
 
-    entry = StackConfig.from_stack_file(stack).entry(model)
+    entry = StackConfig.load(stack).entry(model)
     return entry.monitoring if entry else MonitoringSettings()
 
 

@@ -93,7 +93,7 @@ def endpoint_client(workspace: Workspace, model: str):
 
 def canary_settings(model: str, stack: str) -> CanarySettings:
     """The model's ``canary:`` block in ``Pulumi.<stack>.yaml``; defaults if it is not there."""
-    entry = StackConfig.from_stack_file(stack).entry(model)
+    entry = StackConfig.load(stack).entry(model)
     return entry.canary if entry else CanarySettings()
 
 

@@ -27,6 +27,8 @@ PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).reso
 
 
 STACK_ENV = "FULLCYCLE_STACK"
+# The stack's settings as ``pulumi up`` hands them to the runner (JSON of StackConfig).
+SETTINGS_ENV = "FULLCYCLE_SETTINGS"
 
 
 def default_stack() -> str:
@@ -253,9 +255,20 @@ class StackConfig(_Frozen):
     stack: str = "dev"
     project: str
     region: str = "europe-west4"
-    runner_image: str
+    runner_image: str | None = Field(
+        None, description="An image built elsewhere (CI); by default pulumi up builds it.")
     labels: dict[str, str] = Field(default_factory=dict)
     models: tuple[ModelEntry, ...] = ()
+
+    @property
+    def image(self) -> str:
+        """The runner and component image: ``runner_image``, else the one ``pulumi up``
+        builds from this tree (tagged by its content hash)."""
+        if self.runner_image:
+            return self.runner_image
+        from pipelines.stack.image import content_tag, image_repository
+
+        return f"{image_repository(self.project, self.region)}:{content_tag(PROJECT_ROOT)}"
 
     _labels = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
 
@@ -301,6 +314,25 @@ class StackConfig(_Frozen):
             raise ConfigError(format_stack_error(stack, err)) from None
 
     @classmethod
+    def load(cls, stack: str = "dev") -> StackConfig:
+        """The stack's settings: as ``pulumi up`` handed them to this process
+        (``FULLCYCLE_SETTINGS``, the runner), else ``Pulumi.<stack>.yaml``."""
+        handed = os.environ.get(SETTINGS_ENV)
+        if handed:
+            try:
+                config = cls.model_validate_json(handed)
+            except ValidationError as err:
+                raise ConfigError(format_stack_error(stack, err).replace(
+                    f"Pulumi.{stack}.yaml", f"the settings in {SETTINGS_ENV}")) from None
+            if config.stack == stack:
+                return config
+        return cls.from_stack_file(stack)
+
+    def settings_json(self, runner_image: str) -> str:
+        """What ``pulumi up`` hands the runner: these settings with the image it runs."""
+        return self.model_copy(update={"runner_image": runner_image}).model_dump_json()
+
+    @classmethod
     def from_stack_file(cls, stack: str = "dev", root: Path = PROJECT_ROOT) -> StackConfig:
         """Reads ``Pulumi.<stack>.yaml`` (as ``pulumi up`` would) and validates it."""
         path = root / f"Pulumi.{stack}.yaml"
@@ -318,7 +350,7 @@ class StackConfig(_Frozen):
 
         gcp, ours = pulumi.Config("gcp"), pulumi.Config("fullcycle")
         raw = {"gcp:project": gcp.require("project"), "gcp:region": gcp.get("region"),
-               "fullcycle:runnerImage": ours.require("runnerImage"),
+               "fullcycle:runnerImage": ours.get("runnerImage"),
                "fullcycle:labels": ours.get_object("labels"),
                "fullcycle:models": ours.get_object("models")}
         return cls.from_mapping({k: v for k, v in raw.items() if v is not None},

@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 from pipelines.cloud.compile import compile_pipeline
 from pipelines.cloud.target import CloudTarget
 from pipelines.config import ConfigError, list_models, load_config
+from pipelines.stack.config import StackConfig
 
-IMAGE = "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest"
+# The dev stack names no image: the one pulumi up builds from this tree, by content tag.
+IMAGE = StackConfig.from_stack_file("dev").image
 TASKS = {"BigQueryExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
          "Transform", "Trainer", "Evaluator", "InfraValidator", "Pusher"}
 

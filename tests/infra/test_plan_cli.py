@@ -10,8 +10,9 @@ from pipelines.cli.main import app
 def test_plan_of_dev_stack():
     result = CliRunner().invoke(app, ["infra", "plan", "--stack", "dev"])
     assert result.exit_code == 0, result.output
-    assert "Plan for stack 'dev' (project fullcycle-dev, region europe-west4): 53 resources" \
+    assert "Plan for stack 'dev' (project fullcycle-dev, region europe-west4): 54 resources" \
         in result.output
+    assert "shared: runner (18 resources)" in result.output  # with the image pulumi up builds
     assert "model basic_template (18 resources)" in result.output
     assert "model taxi_tips (18 resources)" in result.output
     assert "fc_taxi_tips (US)" in result.output and "'30 4 * * 1' America/Chicago" in result.output
@@ -30,3 +31,15 @@ def test_plan_json_lists_resources_for_scripts():
     assert {b["model"] for b in buckets} == {"basic_template", "taxi_tips"}
     assert all(b["retain_on_delete"] for b in buckets)
     assert buckets[0]["inputs"]["publicAccessPrevention"] == "enforced"
+
+
+def test_plan_json_lists_the_image_and_its_content_tag():
+    from pipelines.stack.config import PROJECT_ROOT
+    from pipelines.stack.image import content_tag
+
+    result = CliRunner().invoke(app, ["infra", "plan", "--stack", "dev", "--json"])
+    (image,) = [r for r in json.loads(result.output) if r["type"] == "docker-build:index:Image"]
+    assert image["inputs"]["tags"] == [
+        f"europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:{content_tag(PROJECT_ROOT)}"]
+    assert image["inputs"]["push"] is True
+    assert image["inputs"]["dockerfile"]["location"].endswith("runner_image/Dockerfile")

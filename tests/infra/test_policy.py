@@ -246,3 +246,27 @@ def test_a_removed_model_keeps_its_data():
 
     shown = [line for line in render_plan(planned).splitlines() if "kept when" in line]
     assert len(shown) == 2 and "fc_taxi_tips" in shown[0] + shown[1]
+
+
+def test_the_image_is_pushed_by_the_deployer_and_pulled_by_runtime_accounts_only(many_models):
+    """pulumi up (the deployer's credentials) pushes; no runtime identity may write the
+    repository, and only the models' accounts are granted to read it (the runner's Cloud
+    Run service pulls through the project's own service agent)."""
+    planned = plan(stack([{"name": n} for n in many_models[:2]],
+                         **{"fullcycle:runnerImage": None}))
+    (image,) = planned.of_type("docker-build:index:Image")
+    assert image.inputs["push"] is True
+    assert image.inputs["tags"][0].startswith(
+        "europe-west4-docker.pkg.dev/acme-ml-prod/fullcycle/runner:")
+    grants = planned.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    assert {g.inputs["role"] for g in grants} == {"roles/artifactregistry.reader"}
+    assert {g.inputs["member"] for g in grants} == {f"serviceAccount:{email(m)}"
+                                                   for m in many_models[:2]}
+    (service,) = planned.of_type("gcp:cloudrunv2/service:Service")
+    container = service.inputs["template"]["containers"][0]
+    assert container["image"].startswith("europe-west4-docker.pkg.dev/acme-ml-prod/fullcycle/"
+                                         "runner@sha256:")  # the exact digest pushed
+    envs = {e["name"]: e["value"] for e in container["envs"]}
+    handed = json.loads(envs["FULLCYCLE_SETTINGS"])
+    assert handed["runner_image"] == container["image"]
+    assert [m["name"] for m in handed["models"]] == many_models[:2]

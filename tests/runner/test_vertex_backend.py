@@ -13,6 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from pipelines.runner.backends import VertexBackend
 from pipelines.runner.store import RunStore
+from pipelines.stack.config import SETTINGS_ENV, StackConfig
 from tests.support.google_fakes import FakeGcs
 from tests.support.google_http import intercepted, json_response
 
@@ -77,7 +78,7 @@ def test_create_pipeline_job_request(vertex, tmp_path):
         "gs://fullcycle-dev-fc-taxi-tips/pipeline_root"
     spec = json.dumps(body["pipelineSpec"])
     assert "BigQueryExampleGen" in spec and "DataflowRunner" in spec
-    assert "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner:latest" in spec
+    assert StackConfig.from_stack_file("dev").image in spec  # the image pulumi up builds
     assert "baseline_statistics" not in spec  # no run was blessed yet: no baseline to import
     stored = store.get(run.id)
     assert stored.state == "SUBMITTED"
@@ -123,3 +124,29 @@ def test_submission_failure_leaves_no_run(vertex, tmp_path, monkeypatch):
                            headers={"X-CloudScheduler-ScheduleTime": "2026-11-30T03:00:00Z"})
     assert response.status_code == 503 and "could not start a run" in response.json()["error"]
     assert store.list() == []  # a Scheduler retry may start it
+
+
+def test_a_runner_handed_settings_for_a_new_model_runs_it(monkeypatch, tmp_path, models_package):
+    """Adding a model = a folder (in the image) + a stack entry + pulumi up: the runner reads
+    the entry from the settings pulumi up hands it, never from a stack file."""
+    from fastapi.testclient import TestClient
+
+    from pipelines.models.basic_template import config as template
+    from pipelines.runner.app import create_app
+
+    models_package("churn", open(template.__file__).read())
+    image = "europe-west4-docker.pkg.dev/fullcycle-dev/fullcycle/runner@sha256:feed"
+    settings = StackConfig.from_mapping({
+        "gcp:project": "fullcycle-dev", "gcp:region": "europe-west4",
+        "fullcycle:models": [{"name": "churn"}]}, "prod").settings_json(image)
+    monkeypatch.setenv(SETTINGS_ENV, settings)  # there is no Pulumi.prod.yaml
+    with intercepted(monkeypatch, FakeVertex(buckets=("fullcycle-dev-fc-churn",))) as fake:
+        store = RunStore(tmp_path / "runs.sqlite")
+        client = TestClient(create_app(store, VertexBackend(store, "prod",
+                                                            AnonymousCredentials())))
+        response = client.post("/runs", json={"model": "churn"})
+        assert response.status_code == 202, response.text
+    (request,) = fake.requests
+    body = json.loads(request.body)
+    assert body["serviceAccount"] == "fc-churn@fullcycle-dev.iam.gserviceaccount.com"
+    assert image in json.dumps(body["pipelineSpec"])  # the exact digest pulumi up pushed

@@ -59,3 +59,9 @@ def test_final_stage_runs_as_non_root_with_legacy_keras():
 def test_build_context_leaves_out_local_state():
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".fullcycle", "data", ".git"} <= set(ignored)
+
+
+def test_no_stack_file_goes_into_the_image():
+    """The runner reads the stack's settings from pulumi up (FULLCYCLE_SETTINGS)."""
+    copies = [line for line in DOCKERFILE.splitlines() if line.startswith("COPY")]
+    assert copies and not any("Pulumi" in line for line in copies), copies

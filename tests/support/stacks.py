@@ -9,4 +9,5 @@ BASE = {"gcp:project": "acme-ml-prod", "gcp:region": "europe-west4",
 
 def stack(models, **extra) -> StackConfig:
     """The ``prod`` stack of ``BASE`` with ``fullcycle:models`` set to ``models``."""
-    return StackConfig.from_mapping({**BASE, "fullcycle:models": models, **extra}, "prod")
+    raw = {**BASE, "fullcycle:models": models, **extra}
+    return StackConfig.from_mapping({k: v for k, v in raw.items() if v is not None}, "prod")
