@@ -15,32 +15,23 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
+from bench._workspace import fresh_workspace, fullcycle  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
 TARGET = 1.25
 SLICE_BY = ["payment_type", "company"]
 
 
-def train(work: Path) -> Path:
-    """A blessed taxi_tips run in a fresh workspace; returns its pipeline root."""
-    env = {**os.environ, "FULLCYCLE_HOME": str(work / "home"),
-           "FULLCYCLE_WAREHOUSE": str(work / "warehouse.duckdb")}
-    subprocess.run([PYTHON, "-m", "pipelines.cli.main", "data", "seed"], check=True, cwd=ROOT,
-                   env=env, stdout=subprocess.DEVNULL)
-    with (work / "run.log").open("w") as log:
-        subprocess.run([PYTHON, "-m", "pipelines.cli.main", "run", "taxi_tips", "--force",
-                        "--json", str(work / "run.json")], env=env, stdout=log,
-                       stderr=subprocess.STDOUT, check=True, cwd=ROOT)
-    return work / "home" / "pipelines" / "taxi_tips"
+def train() -> tuple[Path, Path]:
+    """A taxi_tips run in a fresh workspace; (its folder, its pipeline root)."""
+    work, env = fresh_workspace("fairness")
+    fullcycle(env, "run", "taxi_tips", "--force", "--json", str(work / "run.json"),
+              log=work / "run.log")
+    return work, work / "home" / "pipelines" / "taxi_tips"
 
 
 def latest(root: Path, node: str, output: str) -> str:
@@ -72,8 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="fullcycle-bench-fairness-"))
-    root = train(work)
+    work, root = train()
     print(f"trained taxi_tips in {work}", flush=True)
 
     from pipelines.compat import patch_beam_for_tft

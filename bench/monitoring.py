@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
+from bench._workspace import fresh_workspace, fullcycle  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
 REQUESTS = 100_000
 TARGET = 20.0
 
@@ -67,15 +63,9 @@ def fill_log(workspace, model: str) -> str:
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="fullcycle-bench-monitoring-"))
-    env = {**os.environ, "FULLCYCLE_HOME": str(work / "home"),
-           "FULLCYCLE_WAREHOUSE": str(work / "warehouse.duckdb")}
+    work, env = fresh_workspace("monitoring")
     os.environ.update(env)
-    subprocess.run([PYTHON, "-m", "pipelines.cli.main", "data", "seed"], check=True, cwd=ROOT,
-                   env=env, stdout=subprocess.DEVNULL)
-    with (work / "run.log").open("w") as log:
-        subprocess.run([PYTHON, "-m", "pipelines.cli.main", "run", "basic_template"], env=env,
-                       stdout=log, stderr=subprocess.STDOUT, check=True, cwd=ROOT)
+    fullcycle(env, "run", "basic_template", log=work / "run.log")
     from pipelines.settings import Workspace
 
     workspace = Workspace.from_env()
@@ -84,11 +74,10 @@ def main() -> None:
     command = []
     for _ in range(3):
         started = time.monotonic()
-        done = subprocess.run([PYTHON, "-m", "pipelines.cli.main", "monitor", "basic_template",
-                               "--window", "1h", "--json"], env=env, cwd=ROOT,
-                              capture_output=True, text=True)
+        done = fullcycle(env, "monitor", "basic_template", "--window", "1h", check=False,
+                         log=work / "monitor.log")
         command.append(time.monotonic() - started)
-        assert done.returncode in (0, 3), done.stderr[-2000:]
+        assert done.returncode in (0, 3), (work / "monitor.log").read_text()[-2000:]
     from pipelines.config.registry import load_config
     from pipelines.serving.monitoring import check_endpoint
     from pipelines.stack.config import MonitoringSettings

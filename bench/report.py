@@ -14,41 +14,29 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
+from bench._workspace import fresh_workspace, fullcycle  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
 TARGET = 0.05
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="fullcycle-bench-report-"))
-    env = {**os.environ, "FULLCYCLE_HOME": str(work / "home"),
-           "FULLCYCLE_WAREHOUSE": str(work / "warehouse.duckdb")}
+    work, env = fresh_workspace("report")
     os.environ.update(env)
-    subprocess.run([PYTHON, "-m", "pipelines.cli.main", "data", "seed"], check=True, cwd=ROOT,
-                   env=env, stdout=subprocess.DEVNULL)
-    with (work / "run.log").open("w") as log:
-        for _ in range(2):
-            subprocess.run([PYTHON, "-m", "pipelines.cli.main", "run", "taxi_tips", "--force",
-                            "--json", str(work / "run.json")], env=env, stdout=log,
-                           stderr=subprocess.STDOUT, check=True, cwd=ROOT)
+    for _ in range(2):
+        fullcycle(env, "run", "taxi_tips", "--force", "--json", str(work / "run.json"),
+                  log=work / "run.log")
     run = json.loads((work / "run.json").read_text())
     print(f"run of taxi_tips: {run['seconds']:.1f} s, report {run['report']}", flush=True)
 
     command = []
     for i in range(3):
         started = time.monotonic()
-        subprocess.run([PYTHON, "-m", "pipelines.cli.main", "report", "taxi_tips", "-o",
-                        str(work / f"cmd{i}.html")], env=env, check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fullcycle(env, "report", "taxi_tips", "-o", str(work / f"cmd{i}.html"))
         command.append(time.monotonic() - started)
 
     from pipelines.report.pages import write_report
