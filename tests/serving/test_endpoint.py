@@ -144,3 +144,24 @@ def test_no_failed_request_while_promoting_under_load(endpoint, models):
     assert failures == []
     assert served[1.0] > 0 and served[2.0] > 0
     assert local.describe()["trafficSplit"] == {v2: 100}
+
+
+def test_the_endpoint_runs_its_monitoring_check_on_demand_and_every_interval(tmp_path):
+    from fastapi.testclient import TestClient
+
+    windows = []
+
+    def monitor(window_seconds: float) -> dict:
+        windows.append(window_seconds)
+        return {"status": "ok", "alerts": [], "window": window_seconds}
+
+    local = LocalEndpoint(tmp_path / "endpoint")
+    app = create_endpoint_app(local, monitor, monitor_every=0.2)
+    with TestClient(app) as client:  # the lifespan starts the periodic check
+        deadline = time.monotonic() + 10
+        while len(windows) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert windows[:2] == [0.2, 0.2]  # every interval, over that window
+        answer = client.post("/v1/projects/local/locations/local/endpoints/m:monitor",
+                             params={"windowSeconds": 3600})
+        assert answer.json() == {"status": "ok", "alerts": [], "window": 3600.0}
