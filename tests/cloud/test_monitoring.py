@@ -13,11 +13,8 @@ from google.auth.credentials import AnonymousCredentials
 from infra.components.monitoring import MonitoringJobProvider
 from pipelines.cloud.monitoring import MonitoringSpec, point_at_serving, spec_of
 from pipelines.cloud.registry import deploy_version
-from pipelines.cloud.target import CloudTarget
 from pipelines.config.errors import FullcycleError
 from pipelines.stack.config import StackConfig
-from tests.support.google_fakes import FakeGoogleCloud
-from tests.support.google_http import intercepted
 
 MODEL = "basic_template"
 ARTIFACTS = "gs://fullcycle-dev-fc-basic-template/pipeline_root/Trainer/model/{}/Format-Serving"
@@ -33,17 +30,6 @@ def spec(**changes) -> MonitoringSpec:
         "fullcycle:labels": {"cost-center": "ml"},
         "fullcycle:models": [{"name": MODEL, "monitoring": {**MONITORING, **changes}}]}, "dev")
     return spec_of(config, MODEL)
-
-
-@pytest.fixture
-def target():
-    return CloudTarget.from_stack(MODEL, "dev")
-
-
-@pytest.fixture
-def cloud(monkeypatch, target):
-    with intercepted(monkeypatch, FakeGoogleCloud({target.bucket})) as fake:
-        yield fake
 
 
 def deploy(target, version: str) -> str:

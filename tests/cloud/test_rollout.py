@@ -20,28 +20,13 @@ from pipelines.cloud.endpoint import ERROR_METRIC, LATENCY_METRIC
 from pipelines.cloud.registry import deploy_version
 from pipelines.cloud.rollout import cloud_controller
 from pipelines.cloud.rollout_store import GcsRolloutStore
-from pipelines.cloud.target import CloudTarget
 from pipelines.config.errors import FullcycleError
 from pipelines.stack.names import REQUEST_LOG_TABLE
-from tests.support.google_fakes import FakeGoogleCloud
-from tests.support.google_http import intercepted
 
 MODEL = "basic_template"
 ARTIFACTS = "gs://fullcycle-dev-fc-basic-template/pipeline_root/Trainer/model/{}/Format-Serving"
 T0 = 1_800_000_000.0
 INTERVAL = 600  # the dev stack: interval_minutes 10, steps 10/25/50/100, failure_threshold 2
-
-
-@pytest.fixture
-def target():
-    return CloudTarget.from_stack(MODEL, "dev")
-
-
-@pytest.fixture
-def cloud(monkeypatch, target):
-    with intercepted(monkeypatch, FakeGoogleCloud({target.bucket})) as fake:
-        fake.bigquery.tables[f"{target.project}.{target.dataset}.{REQUEST_LOG_TABLE}"] = []
-        yield fake
 
 
 @pytest.fixture
