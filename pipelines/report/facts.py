@@ -7,7 +7,6 @@ model card are Jinja2 templates (``templates/``).
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,7 +209,3 @@ class ReportFacts:
     @property
     def summary(self):
         return self.record.summary
-
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
