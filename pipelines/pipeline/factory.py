@@ -47,7 +47,7 @@ from tfx.types import Channel, standard_artifacts
 
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import model_dir, preprocessing_fn_path
-from pipelines.features.kinds import TRANSFORM_FIELDS
+from pipelines.features.kinds import FORCE_TF_COMPAT_V1, TRANSFORM_FIELDS
 from pipelines.pipeline.baseline import Baseline, BaselineRecorder
 from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fingerprint import code_fingerprint
@@ -149,7 +149,8 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=preprocessing_fn_path(config.name),
         custom_config=component_custom_config(config, overrides, code, TRANSFORM_FIELDS),
-        disable_statistics=True)  # StatisticsGen already computed them
+        disable_statistics=True,  # StatisticsGen already computed them
+        force_tf_compat_v1=FORCE_TF_COMPAT_V1)
     transform.add_upstream_node(data_gate)
 
     trainer = Trainer(

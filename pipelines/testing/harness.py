@@ -82,6 +82,7 @@ def run_preprocessing_fn(preprocessing_fn: Callable, rows: Sequence[Row],
     import tensorflow_transform.beam as tft_beam
 
     from pipelines.compat import patch_beam_for_tft
+    from pipelines.features.kinds import FORCE_TF_COMPAT_V1
 
     patch_beam_for_tft()
     spec = dict(feature_spec or feature_spec_for_rows(rows))
@@ -90,14 +91,15 @@ def run_preprocessing_fn(preprocessing_fn: Callable, rows: Sequence[Row],
         preprocessing_fn = functools.partial(preprocessing_fn, custom_config=custom_config)
     metadata = tft.DatasetMetadata.from_feature_spec(spec)
     with tempfile.TemporaryDirectory() as tmp:
-        with tft_beam.Context(temp_dir=f"{tmp}/tft"), \
+        with tft_beam.Context(temp_dir=f"{tmp}/tft", force_tf_compat_v1=FORCE_TF_COMPAT_V1), \
                 beam.Pipeline(argv=["--direct_running_mode=in_memory"]) as pipeline:
             data = pipeline | "Rows" >> beam.Create(_instances(rows, spec), reshuffle=False)
             transform_fn = (data, metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
             _ = transform_fn | tft_beam.WriteTransformFn(f"{tmp}/transform_fn")
         output = tft.TFTransformOutput(f"{tmp}/transform_fn")
         raw = tf.io.parse_example(_serialized(rows, spec), spec)
-        return _rows_from_tensors(output.transform_raw_features(raw), len(rows))
+        # The layer the Trainer and serving use: it loads TF1 and TF2 transform graphs alike.
+        return _rows_from_tensors(output.transform_features_layer()(raw), len(rows))
 
 
 def _plain(value: Any) -> Any:

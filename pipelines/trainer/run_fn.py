@@ -31,17 +31,65 @@ def config_from_custom_config(custom_config: dict) -> ModelConfig:
     return config
 
 
+IN_MEMORY_RECORDS = 1_000_000
+
+
 def input_dataset(file_pattern: list[str], data_accessor: DataAccessor,
                   tf_transform_output: tft.TFTransformOutput, config: ModelConfig,
-                  batch_size: int, num_epochs: int | None) -> tf.data.Dataset:
-    """Batches of (transformed features, label), shuffled with the config's seed."""
+                  batch_size: int, num_epochs: int | None,
+                  keep_in_memory: bool = False) -> tf.data.Dataset:
+    """Batches of (transformed features, label), shuffled with the config's seed.
+
+    ``num_epochs=1`` gives one epoch of a known number of batches (Keras then runs
+    several steps per call). With ``keep_in_memory``, a split of up to
+    ``IN_MEMORY_RECORDS`` dense examples is read from disk once and kept as
+    serialized records, then shuffled, batched and parsed each epoch as TFX's
+    reader does: re-opening and decompressing the files was most of a small
+    model's epoch.
+    """
     label = transformed_name(config.label_key)
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
-                                       num_epochs=num_epochs, shuffle_seed=config.seed),
-        tf_transform_output.transformed_metadata.schema)
-    return dataset.map(lambda features, y: (as_model_inputs(features), y))
+    spec = tf_transform_output.transformed_feature_spec()
+    records = count_records(file_pattern) if num_epochs == 1 else None
+    if keep_in_memory and records is not None and records <= IN_MEMORY_RECORDS \
+            and all(isinstance(f, tf.io.FixedLenFeature) for f in spec.values()):
+        files = sorted(f for pattern in file_pattern for f in tf.io.gfile.glob(pattern))
+        options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size)
+
+        def parse(serialized):
+            features = tf.io.parse_example(serialized, spec)
+            return features, features.pop(label)
+
+        dataset = (tf.data.TFRecordDataset(files, _compression(files)).cache()
+                   .shuffle(options.shuffle_buffer_size, seed=config.seed)
+                   .batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+                   .prefetch(tf.data.AUTOTUNE))
+    else:
+        dataset = data_accessor.tf_dataset_factory(
+            file_pattern,
+            tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
+                                           num_epochs=num_epochs, shuffle_seed=config.seed),
+            tf_transform_output.transformed_metadata.schema)
+    dataset = dataset.map(lambda features, y: (as_model_inputs(features), y))
+    if records is not None:
+        # assert_cardinality also checks the count as the data is read.
+        dataset = dataset.apply(
+            tf.data.experimental.assert_cardinality(-(-records // batch_size)))
+    return dataset
+
+
+def _compression(files: list[str]) -> str:
+    """TFX writes gzipped TFRecords (``.gz``); plain ones are read as they are."""
+    return "GZIP" if files and all(f.endswith(".gz") for f in files) else ""
+
+
+def count_records(file_pattern: list[str]) -> int:
+    """Records in the TFRecord files matching ``file_pattern`` (read, not parsed)."""
+    files = sorted(f for pattern in file_pattern for f in tf.io.gfile.glob(pattern))
+    if not files:
+        return 0
+    records = tf.data.TFRecordDataset(files, _compression(files),
+                                      num_parallel_reads=tf.data.AUTOTUNE)
+    return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 HISTORY_FILE = "history.json"
@@ -67,7 +115,8 @@ def run_fn(fn_args: FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     by_steps = fn_args.train_steps is not None
     train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, config,
-                          config.train_batch_size, num_epochs=None if by_steps else 1)
+                          config.train_batch_size, num_epochs=None if by_steps else 1,
+                          keep_in_memory=True)
     evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
                                config, config.eval_batch_size,
                                num_epochs=None if fn_args.eval_steps else 1)

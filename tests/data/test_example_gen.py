@@ -2,9 +2,28 @@
 
 import datetime
 import decimal
+import gzip
+import shutil
 
-from pipelines.data.example_gen import _feature, _query_examples
+import duckdb
+import pytest
+import tensorflow as tf
+
+from pipelines.data.example_gen import (
+    FILE_NAME,
+    _feature,
+    query_examples,
+    write_split_file,
+)
 from pipelines.data.splits import SplitQuery, input_config
+
+TYPES = """CREATE TABLE types AS SELECT * FROM (VALUES
+ (1, true, 1::TINYINT, 2.5::DECIMAL(10,3), DATE '2024-01-02', TIMESTAMP '2024-01-02 10:11:12.5',
+  [1, NULL, 3], 'é', 1.1::FLOAT, NULL::INTEGER, 'x'::BLOB, TIME '10:00:00', []::INT[]),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, [NULL]::INT[]),
+ (3, false, -5::TINYINT, 0.1::DECIMAL(10,3), DATE '1999-12-31', TIMESTAMP '2024-01-02 10:11:12',
+  [4], '', 1e30::DOUBLE, 7, NULL, NULL, [5]))
+ AS t(id, flag, tiny, money, day, moment, ints, word, real, missing, raw, clock, empty)"""
 
 
 def test_value_mapping():
@@ -17,14 +36,68 @@ def test_value_mapping():
     assert list(_feature(datetime.date(2024, 1, 2)).bytes_list.value) == [b"2024-01-02"]
 
 
-def test_query_examples_reads_rows(seeded_warehouse):
-    examples = list(_query_examples("SELECT * FROM basic_template ORDER BY id LIMIT 3",
-                                    str(seeded_warehouse)))
-    assert len(examples) == 3
-    first = examples[0].features.feature
-    assert first["id"].int64_list.value == [0]
-    colours = {b"amber", b"blue", b"coral", b"dune", b"ember", b"fern", b"gold"}
-    assert first["categorical_feature"].bytes_list.value[0] in colours
+@pytest.fixture(scope="module")
+def typed_warehouse(seeded_warehouse, tmp_path_factory):
+    """The seeded tables plus one row set of every kind of DuckDB column, NULLs included."""
+    path = tmp_path_factory.mktemp("typed") / "warehouse.duckdb"
+    shutil.copy(seeded_warehouse, path)
+    con = duckdb.connect(str(path))
+    con.execute(TYPES)
+    con.close()
+    return str(path)
+
+
+def _reference(query: str, warehouse: str) -> list[tf.train.Example]:
+    """The row-by-row mapping (``_feature``), the definition the fast path must match."""
+    con = duckdb.connect(warehouse, read_only=True)
+    cursor = con.execute(query)
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    con.close()
+    return [tf.train.Example(features=tf.train.Features(
+        feature={n: _feature(v) for n, v in zip(names, row, strict=True)})) for row in rows]
+
+
+@pytest.mark.parametrize("query", ["SELECT * FROM types ORDER BY id",
+                                   "SELECT * FROM basic_template",
+                                   "SELECT * FROM taxi_trips"])
+def test_streamed_examples_equal_the_row_by_row_mapping(typed_warehouse, query):
+    streamed = [tf.train.Example.FromString(record)
+                for batch in query_examples(query, typed_warehouse) for record in batch]
+    assert streamed == _reference(query, typed_warehouse)  # same rows, same order, same values
+
+
+def test_null_and_typed_values_in_the_stream(typed_warehouse):
+    first, second, _ = [tf.train.Example.FromString(record).features.feature
+                        for batch in query_examples("SELECT * FROM types ORDER BY id",
+                                                    typed_warehouse) for record in batch]
+    assert second["flag"].WhichOneof("kind") is None  # NULL: present and empty
+    assert second["empty"].WhichOneof("kind") is None  # a list of only NULLs
+    assert first["flag"].int64_list.value == [1]
+    assert first["moment"].bytes_list.value == [b"2024-01-02T10:11:12.500000"]
+    assert first["ints"].int64_list.value == [1, 3]
+    assert first["real"].float_list.value == pytest.approx([1.1])
+
+
+def test_split_file_is_written_whole(typed_warehouse, tmp_path):
+    split = tmp_path / "Split-train"
+    rows = write_split_file("SELECT * FROM basic_template WHERE id < 300", typed_warehouse,
+                            str(split))
+    assert rows == 300
+    assert [p.name for p in split.iterdir()] == [FILE_NAME]  # no partial file left
+    with gzip.open(split / FILE_NAME, "rb") as data:
+        assert data.read(1)  # gzipped TFRecords
+    records = list(tf.data.TFRecordDataset(str(split / FILE_NAME), "GZIP").as_numpy_iterator())
+    assert tf.train.Example.FromString(records[299]).features.feature["id"].int64_list.value \
+        == [299]
+
+
+def test_a_failing_query_leaves_no_split_file(typed_warehouse, tmp_path):
+    split = tmp_path / "Split-train"
+    with pytest.raises(duckdb.Error, match="no_such_column"):
+        write_split_file("SELECT no_such_column FROM basic_template", typed_warehouse,
+                         str(split))
+    assert list(split.iterdir()) == []  # neither the file nor a partial one
 
 
 def test_input_config_one_split_per_query():
