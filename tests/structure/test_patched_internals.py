@@ -65,3 +65,40 @@ def test_pulumi_mock_monitor_and_settings():
     assert parameters(mocks.MockMonitor.RegisterResource) == ["self", "request"]
     assert hasattr(settings.SETTINGS, "rpc_manager") and hasattr(settings.SETTINGS, "outputs")
     assert source_pb2.StackTrace().frames is not None
+
+
+def test_beam_dofn_specs_cache_gives_beams_own_answer():
+    # pipelines/compat.py:patch_beam_dofn_specs keeps get_dofn_specs' answer per methods
+    import apache_beam as beam
+    from apache_beam.coders import VarIntCoder
+    from apache_beam.transforms import userstate
+    from apache_beam.transforms.core import CallableWrapperDoFn
+
+    from pipelines.compat import patch_beam_dofn_specs
+
+    assert parameters(userstate.get_dofn_specs) == ["dofn"]
+    patch_beam_dofn_specs()
+    original = userstate.get_dofn_specs.__wrapped__
+    bag = userstate.BagStateSpec("bag", VarIntCoder())
+    timer = userstate.TimerSpec("timer", userstate.TimeDomain.WATERMARK)
+
+    class Stateful(beam.DoFn):
+        def process(self, kv, state=beam.DoFn.StateParam(bag), t=beam.DoFn.TimerParam(timer)):
+            yield kv
+
+        @userstate.on_timer(timer)
+        def fire(self):
+            yield 1
+
+    class Twice(beam.DoFn):
+        def process(self, kv, a=beam.DoFn.StateParam(bag), b=beam.DoFn.StateParam(bag)):
+            yield kv
+
+    for dofn in (Stateful(), Stateful(), beam.DoFn(), CallableWrapperDoFn(lambda x: [x])):
+        for _ in range(2):  # the second answer comes from the cache
+            assert userstate.get_dofn_specs(dofn) == original(dofn)
+    assert userstate.get_dofn_specs(Stateful()) == ({bag}, {timer})
+    assert userstate.is_stateful_dofn(Stateful()) and not userstate.is_stateful_dofn(beam.DoFn())
+    for _ in range(2):  # a malformed DoFn is refused every time, never cached
+        with pytest.raises(ValueError, match="duplicate"):
+            userstate.get_dofn_specs(Twice())
