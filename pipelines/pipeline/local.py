@@ -7,6 +7,7 @@ the metadata store differ.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -131,6 +132,15 @@ def _store_run(workspace: Workspace, config: ModelConfig, key: str, summary: Run
     tmp.replace(path)
 
 
+def serving_process(config: ModelConfig):
+    """The InfraValidator's serving process, started now so its imports overlap the run."""
+    if not config.infra_validation.enabled:
+        return contextlib.nullcontext()
+    from pipelines.serving.infra_check import prestarted
+
+    return prestarted()
+
+
 def run_local(config: ModelConfig, workspace: Workspace, *,
               overrides: dict[str, Any] | None = None, verbose: bool = False,
               use_run_cache: bool = True, deploy: bool = True, stack: str | None = None,
@@ -175,7 +185,7 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     log = workspace.home / "logs" / config.name / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     argv, sys.argv = sys.argv, sys.argv[:1]  # TFX's Beam executors parse sys.argv as flags
     try:
-        with hook, run_log(log):
+        with hook, run_log(log), serving_process(config):
             try:
                 LocalDagRunner().run(pipeline)
             except Exception as err:  # the summary reports it; nothing half-pushed remains
