@@ -1,63 +1,51 @@
-"""Local pipeline speed: TFX's stock taxi example vs ``fullcycle run taxi_tips``.
+"""Local pipeline speed: TFX's stock taxi example vs ``fullcycle run``, cold and cached.
 
-Both run in fresh processes (imports included) on the same 15k-row Chicago taxi
-data, with the same components and 1000 train / 150 eval steps at batch 40:
+All in fresh processes (imports included), in one run:
 
-  stock   tfx.examples.chicago_taxi_pipeline.taxi_pipeline_native_keras
-  cold    fullcycle run taxi_tips, empty workspace (warehouse seeded beforehand)
-  rerun   fullcycle run taxi_tips again, unchanged data and code
+  stock           tfx.examples.chicago_taxi_pipeline.taxi_pipeline_native_keras, 15k rows
+  taxi cold       fullcycle run taxi_tips, empty workspace (warehouse seeded beforehand):
+                  the same rows, components and 1000 train / 150 eval steps at batch 40
+  taxi cached     fullcycle run taxi_tips again, unchanged data and code
+  basic_template  fullcycle run basic_template, cold (2,000 rows, 250 epochs)
 
-Targets: cold <= 0.6 x stock; rerun <= 0.1 x cold.
+Targets: taxi cold <= 0.35 x stock; taxi cached <= 0.1 x stock; basic_template cold
+<= 0.2 x stock.
 Usage: python bench/local_pipeline.py [--skip-stock]
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
-
-
-def timed(cmd: list[str], env: dict[str, str], log: Path) -> float:
-    started = time.monotonic()
-    with log.open("w") as out:
-        subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=True, cwd=ROOT)
-    return time.monotonic() - started
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
+from bench._workspace import PYTHON, component_seconds, fresh_workspace, run_measured, stock_taxi  # noqa: E402
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="fullcycle-bench-"))
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "FULLCYCLE_HOME": str(work / ".fullcycle"),
-           "FULLCYCLE_WAREHOUSE": str(work / "warehouse.duckdb")}
-    fullcycle = [PYTHON, "-m", "pipelines.cli.main"]
-    subprocess.run([*fullcycle, "data", "seed"], env=env, check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    results: dict[str, float] = {}
+    work, env = fresh_workspace("pipeline")
+    fullcycle = [PYTHON, "-m", "pipelines.cli.main", "run"]
+    seconds: dict[str, float] = {}
     if "--skip-stock" not in sys.argv:
-        results["stock"] = timed([PYTHON, str(ROOT / "bench" / "_stock_taxi.py"),
-                                  str(work / "stock")], env, work / "stock.log")
-        print(f"stock TFX taxi pipeline      {results['stock']:7.1f} s", flush=True)
-    summary = work / "cold.json"
-    results["cold"] = timed([*fullcycle, "run", "taxi_tips", "--json", str(summary)], env,
-                            work / "cold.log")
-    print(f"fullcycle run taxi_tips cold {results['cold']:7.1f} s", flush=True)
-    results["rerun"] = timed([*fullcycle, "run", "taxi_tips"], env, work / "rerun.log")
-    print(f"fullcycle run taxi_tips rerun{results['rerun']:7.1f} s", flush=True)
-    for component in json.loads(summary.read_text())["components"]:
-        if component["seconds"] is not None:
-            print(f"  cold {component['node_id']:<30} {component['seconds']:6.1f} s")
-    if "stock" in results:
-        print(f"ratio cold / stock  = {results['cold'] / results['stock']:.2f}  (target <= 0.60)")
-    print(f"ratio rerun / cold  = {results['rerun'] / results['cold']:.2f}  (target <= 0.10)")
+        seconds["stock"] = stock_taxi(work, env)[0]
+        print(f"stock TFX taxi pipeline        {seconds['stock']:7.1f} s", flush=True)
+    runs = {"taxi cold": ["taxi_tips"], "taxi cached": ["taxi_tips"],
+            "basic_template": ["basic_template"]}
+    for name, args in runs.items():
+        summary = work / f"{name.replace(' ', '_')}.json"
+        seconds[name] = run_measured([*fullcycle, *args, "--json", str(summary)], env,
+                                     work / f"{name.replace(' ', '_')}.log")[0]
+        print(f"fullcycle {name:<20} {seconds[name]:7.1f} s", flush=True)
+        if name != "taxi cached":
+            print("  " + ", ".join(f"{node} {s:.1f}" for node, s in
+                                   component_seconds(summary).items() if s >= 0.1))
     print(f"logs in {work}")
+    print(f"taxi cached / taxi cold: {seconds['taxi cached'] / seconds['taxi cold']:.3f}")
+    if "stock" in seconds:
+        stock = seconds["stock"]
+        print(f"taxi cold ratio: {seconds['taxi cold'] / stock:.2f} (target <= 0.35)")
+        print(f"taxi cached ratio: {seconds['taxi cached'] / stock:.3f} (target <= 0.1)")
+        print(f"basic_template ratio: {seconds['basic_template'] / stock:.2f} (target <= 0.2)")
 
 
 if __name__ == "__main__":

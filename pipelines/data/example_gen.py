@@ -41,7 +41,7 @@ from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 from pipelines.data.splits import SplitQuery, input_config
 
 BATCH_ROWS = 8192
-FILE_NAME = f"{write_split.DEFAULT_FILE_NAME}-00000-of-00001.gz"  # WriteToTFRecord's name
+SHARD_ROWS = 50_000
 
 
 def _feature(value: Any) -> tf.train.Feature:
@@ -126,25 +126,47 @@ def query_examples(query: str, warehouse: str):
         con.close()
 
 
-def write_split_file(query: str, warehouse: str, split_uri: str) -> int:
+def shard_name(index: int, count: int) -> str:
+    """WriteToTFRecord's file name for shard ``index`` of ``count``."""
+    return f"{write_split.DEFAULT_FILE_NAME}-{index:05d}-of-{count:05d}.gz"
+
+
+def write_split_files(query: str, warehouse: str, split_uri: str,
+                      shard_rows: int = SHARD_ROWS) -> int:
     """Writes the query's rows as gzipped TFRecords into ``split_uri``; returns the count.
 
-    Written to a temporary name and renamed when complete: never a half-written split.
+    A new shard every ``shard_rows`` rows, in row order, so that Beam can read a
+    large split in parallel (a gzipped file is read whole by one worker). Shards
+    are written under temporary names and renamed only when all are complete:
+    never a half-written split.
     """
     tf.io.gfile.makedirs(split_uri)
-    final = os.path.join(split_uri, FILE_NAME)
-    partial = final + ".partial"
+    partials: list[str] = []
     rows = 0
+    out = None
     try:
-        with tf.io.TFRecordWriter(partial, options="GZIP") as out:
-            for examples in query_examples(query, warehouse):
-                for example in examples:
-                    out.write(example)
-                rows += len(examples)
+        for examples in query_examples(query, warehouse):
+            for example in examples:
+                if rows % shard_rows == 0:
+                    if out is not None:
+                        out.close()
+                    partials.append(os.path.join(split_uri, f".shard-{len(partials)}.partial"))
+                    out = tf.io.TFRecordWriter(partials[-1], options="GZIP")
+                out.write(example)
+                rows += 1
+        if out is None:  # no rows: one empty shard, as Beam writes
+            partials.append(os.path.join(split_uri, ".shard-0.partial"))
+            out = tf.io.TFRecordWriter(partials[-1], options="GZIP")
+        out.close()
     except BaseException:
-        tf.io.gfile.remove(partial)
+        if out is not None:
+            out.close()
+        for partial in partials:
+            tf.io.gfile.remove(partial)
         raise
-    tf.io.gfile.rename(partial, final, overwrite=True)
+    for index, partial in enumerate(partials):
+        tf.io.gfile.rename(partial, os.path.join(split_uri, shard_name(index, len(partials))),
+                           overwrite=True)
     return rows
 
 
@@ -169,7 +191,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         artifact_utils.get_single_instance(examples).split_names = \
             artifact_utils.encode_split_names(names)
         for name, split in zip(names, config.splits, strict=True):
-            rows = write_split_file(split.pattern, exec_properties["warehouse"],
+            rows = write_split_files(split.pattern, exec_properties["warehouse"],
                                     artifact_utils.get_split_uri(examples, name))
             logging.info("DuckDBExampleGen: split %s has %d rows", name, rows)
         file_format = exec_properties.get(keys.OUTPUT_FILE_FORMAT_KEY,

@@ -150,12 +150,15 @@ def create_pipeline(
         preprocessing_fn=preprocessing_fn_path(config.name),
         custom_config=component_custom_config(config, overrides, code, TRANSFORM_FIELDS),
         disable_statistics=True,  # StatisticsGen already computed them
-        force_tf_compat_v1=FORCE_TF_COMPAT_V1)
+        force_tf_compat_v1=FORCE_TF_COMPAT_V1,
+        # The Trainer applies the transform graph to the raw examples as it reads them
+        # (as serving does): no transformed copy of every row is written.
+        materialize=False)
     transform.add_upstream_node(data_gate)
 
     trainer = Trainer(
         run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
+        examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),

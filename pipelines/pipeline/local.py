@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,11 +28,37 @@ from pipelines.pipeline.summary import RunSummary
 from pipelines.settings import Workspace
 from pipelines.stack.config import default_stack
 
-# In-memory DirectRunner: on small data, worker processes cost more than they save.
-# Naming the SDK image (the runner image, as on Dataflow) tells TFX the Beam
-# dependencies are provided, so it does not build a TFX sdist for every component.
-LOCAL_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1",
-                   "--sdk_container_image=fullcycle-runner:local"]
+# Beam's DirectRunner in memory, in this process: on small data, worker processes (each
+# imports TensorFlow, seconds per Beam pipeline) cost more than they save. From
+# PARALLEL_ROWS source rows it runs one worker process per core (ExampleGen's shards
+# are what the workers share). Naming the SDK image (the runner image, as on Dataflow)
+# tells TFX the Beam dependencies are provided: no TFX sdist built for every component.
+PARALLEL_ROWS = 250_000
+
+
+def beam_workers(rows: int) -> int:
+    """Beam worker processes for a source of ``rows`` rows (``FULLCYCLE_BEAM_WORKERS``
+    sets the count: 1 keeps everything in this process)."""
+    value = os.environ.get("FULLCYCLE_BEAM_WORKERS")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise FullcycleError(f"FULLCYCLE_BEAM_WORKERS={value!r}: give a whole number of "
+                                 "worker processes, 1 or more (1: in this process)")
+        return int(value)
+    return (os.cpu_count() or 1) if rows >= PARALLEL_ROWS else 1
+
+
+def local_beam_args(rows: int) -> list[str]:
+    """The DirectRunner's mode for a source of ``rows`` rows."""
+    workers = beam_workers(rows)
+    mode = "multi_processing" if workers > 1 else "in_memory"
+    return [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}",
+            "--sdk_container_image=fullcycle-runner:local"]
+
+
+def source_rows(data_fingerprint: str) -> int:
+    """The row count in a ``warehouse.fingerprint`` (``"<rows>:<digest>"``)."""
+    return int(data_fingerprint.split(":", 1)[0])
 
 
 # Columns with too many distinct values to be groups of examples.
@@ -86,7 +113,7 @@ def build_local_pipeline(config: ModelConfig, workspace: Workspace,
         example_gen=DuckDBExampleGen(queries, str(workspace.warehouse), data_fingerprint),
         pipeline_root=str(workspace.pipeline_root(config.name)),
         serving_model_dir=str(workspace.serving_model_dir(config.name)),
-        beam_pipeline_args=LOCAL_BEAM_ARGS,
+        beam_pipeline_args=local_beam_args(source_rows(data_fingerprint)),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(workspace.metadata_path(config.name))),
         overrides=overrides, baseline=read_baseline(baseline_root), baseline_root=baseline_root)
@@ -132,9 +159,13 @@ def _store_run(workspace: Workspace, config: ModelConfig, key: str, summary: Run
     tmp.replace(path)
 
 
-def serving_process(config: ModelConfig):
-    """The InfraValidator's serving process, started now so its imports overlap the run."""
-    if not config.infra_validation.enabled:
+def serving_process(config: ModelConfig, rows: int):
+    """The InfraValidator's serving process, started now so its imports overlap the run.
+
+    Not with Beam worker processes (large data): there its 2 s start is nothing, and
+    the half gigabyte it would hold through the run is better left to the workers.
+    """
+    if not config.infra_validation.enabled or beam_workers(rows) > 1:
         return contextlib.nullcontext()
     from pipelines.serving.infra_check import prestarted
 
@@ -185,7 +216,7 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     log = workspace.home / "logs" / config.name / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     argv, sys.argv = sys.argv, sys.argv[:1]  # TFX's Beam executors parse sys.argv as flags
     try:
-        with hook, run_log(log), serving_process(config):
+        with hook, run_log(log), serving_process(config, source_rows(data_fingerprint)):
             try:
                 LocalDagRunner().run(pipeline)
             except Exception as err:  # the summary reports it; nothing half-pushed remains

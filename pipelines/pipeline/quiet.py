@@ -69,6 +69,7 @@ def quiet_environment(verbose: bool) -> None:
     from absl import logging as absl_logging
 
     warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")  # Beam's worker processes, likewise
     for handler in (absl_logging.get_absl_handler(), *logging.getLogger().handlers):
         if not any(isinstance(f, _ErrorsOnly) for f in handler.filters):
             handler.addFilter(_ErrorsOnly())

@@ -13,8 +13,7 @@ import time
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
-from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
-from tfx_bsl.public import tfxio
+from tfx.components.trainer.fn_args_utils import FnArgs
 
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import custom_model_module, load_config, with_overrides
@@ -32,49 +31,63 @@ def config_from_custom_config(custom_config: dict) -> ModelConfig:
 
 
 IN_MEMORY_RECORDS = 1_000_000
+SHUFFLE_BUFFER = 10_000  # TFX's reader's default
+TRANSFORM_BATCH = 1024
 
 
-def input_dataset(file_pattern: list[str], data_accessor: DataAccessor,
-                  tf_transform_output: tft.TFTransformOutput, config: ModelConfig,
-                  batch_size: int, num_epochs: int | None,
-                  keep_in_memory: bool = False) -> tf.data.Dataset:
-    """Batches of (transformed features, label), shuffled with the config's seed.
+def input_dataset(file_pattern: list[str], tf_transform_output: tft.TFTransformOutput,
+                  config: ModelConfig, batch_size: int, num_epochs: int | None,
+                  keep_in_memory: bool = False,
+                  transform: tf.keras.layers.Layer | None = None) -> tf.data.Dataset:
+    """Batches of (transformed features, label) from the raw examples, shuffled (seeded).
 
-    ``num_epochs=1`` gives one epoch of a known number of batches (Keras then runs
-    several steps per call). With ``keep_in_memory``, a split of up to
-    ``IN_MEMORY_RECORDS`` dense examples is read from disk once and kept as
-    serialized records, then shuffled, batched and parsed each epoch as TFX's
-    reader does: re-opening and decompressing the files was most of a small
-    model's epoch.
+    The transform graph is applied here, batch by batch, exactly as serving applies
+    it: Transform writes no transformed copy of the data (``materialize=False``), so
+    a run by steps transforms only the examples it trains on. ``num_epochs=1`` gives
+    one epoch of a known number of batches (Keras then runs several steps per call);
+    with ``keep_in_memory``, a split of up to ``IN_MEMORY_RECORDS`` examples is read
+    and transformed once and kept (re-reading, decompressing and transforming the
+    files was most of a small model's epoch).
     """
+    files = sorted(f for pattern in file_pattern for f in tf.io.gfile.glob(pattern))
+    if not files:
+        raise ValueError(f"no examples match {file_pattern}")
+    spec = tf_transform_output.raw_feature_spec()
+    transform = transform or tf_transform_output.transform_features_layer()
     label = transformed_name(config.label_key)
-    spec = tf_transform_output.transformed_feature_spec()
-    records = count_records(file_pattern) if num_epochs == 1 else None
-    if keep_in_memory and records is not None and records <= IN_MEMORY_RECORDS \
-            and all(isinstance(f, tf.io.FixedLenFeature) for f in spec.values()):
-        files = sorted(f for pattern in file_pattern for f in tf.io.gfile.glob(pattern))
-        options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size)
 
-        def parse(serialized):
-            features = tf.io.parse_example(serialized, spec)
-            return features, features.pop(label)
+    def transformed(serialized):
+        return dict(transform(tf.io.parse_example(serialized, spec)))
 
-        dataset = (tf.data.TFRecordDataset(files, _compression(files)).cache()
-                   .shuffle(options.shuffle_buffer_size, seed=config.seed)
-                   .batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-                   .prefetch(tf.data.AUTOTUNE))
+    def split_label(features):
+        features = dict(features)
+        y = features.pop(label)
+        return as_model_inputs(features), y
+
+    records = count_records(files) if num_epochs == 1 else None
+    if keep_in_memory and records is not None and records <= IN_MEMORY_RECORDS:
+        # Transformed once and kept: the transform is row by row (its analyzers' results
+        # are constants), so shuffling transformed rows gives the batches shuffling raw
+        # records would.
+        dataset = (tf.data.TFRecordDataset(files, _compression(files))
+                   .batch(TRANSFORM_BATCH).map(transformed).unbatch().cache()
+                   .shuffle(SHUFFLE_BUFFER, seed=config.seed)
+                   .batch(batch_size).map(split_label))
     else:
-        dataset = data_accessor.tf_dataset_factory(
-            file_pattern,
-            tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
-                                           num_epochs=num_epochs, shuffle_seed=config.seed),
-            tf_transform_output.transformed_metadata.schema)
-    dataset = dataset.map(lambda features, y: (as_model_inputs(features), y))
+        dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
+            lambda name: tf.data.TFRecordDataset(name, _compression(files)),
+            cycle_length=min(len(files), 4), num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True).shuffle(SHUFFLE_BUFFER, seed=config.seed)
+        if num_epochs != 1:
+            dataset = dataset.repeat(num_epochs)
+        dataset = dataset.batch(batch_size, drop_remainder=num_epochs is None).map(
+            lambda serialized: split_label(transformed(serialized)),
+            num_parallel_calls=tf.data.AUTOTUNE)
     if records is not None:
         # assert_cardinality also checks the count as the data is read.
         dataset = dataset.apply(
             tf.data.experimental.assert_cardinality(-(-records // batch_size)))
-    return dataset
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _compression(files: list[str]) -> str:
@@ -82,11 +95,8 @@ def _compression(files: list[str]) -> str:
     return "GZIP" if files and all(f.endswith(".gz") for f in files) else ""
 
 
-def count_records(file_pattern: list[str]) -> int:
-    """Records in the TFRecord files matching ``file_pattern`` (read, not parsed)."""
-    files = sorted(f for pattern in file_pattern for f in tf.io.gfile.glob(pattern))
-    if not files:
-        return 0
+def count_records(files: list[str]) -> int:
+    """Records in the TFRecord ``files`` (read, not parsed)."""
     records = tf.data.TFRecordDataset(files, _compression(files),
                                       num_parallel_reads=tf.data.AUTOTUNE)
     return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
@@ -114,12 +124,13 @@ def run_fn(fn_args: FnArgs) -> None:
     config = config_from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     by_steps = fn_args.train_steps is not None
-    train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, config,
+    transform = tf_transform_output.transform_features_layer()
+    train = input_dataset(fn_args.train_files, tf_transform_output, config,
                           config.train_batch_size, num_epochs=None if by_steps else 1,
-                          keep_in_memory=True)
-    evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                               config, config.eval_batch_size,
-                               num_epochs=None if fn_args.eval_steps else 1)
+                          keep_in_memory=True, transform=transform)
+    evaluation = input_dataset(fn_args.eval_files, tf_transform_output, config,
+                               config.eval_batch_size,
+                               num_epochs=None if fn_args.eval_steps else 1, transform=transform)
     model = build_keras_model(config, custom_model_module(config.name))
     # By steps, the one pass over the repeated data is cut into up to 10 "epochs" of
     # equal steps (the same batches and updates) so that the report has a curve.
@@ -134,6 +145,7 @@ def run_fn(fn_args: FnArgs) -> None:
     write_history(fn_args.model_run_dir, history.history, steps_per_epoch)
     started = time.monotonic()
     tf.saved_model.save(model, fn_args.serving_model_dir,
-                        signatures=make_signatures(model, tf_transform_output, config))
+                        signatures=make_signatures(model, tf_transform_output, config,
+                                                   transform))
     write_serving_info(fn_args.serving_model_dir, tf_transform_output, config)
     logging.info("run_fn: export took %.1f s", time.monotonic() - started)

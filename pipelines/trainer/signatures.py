@@ -62,9 +62,11 @@ def _raw_to_parsed(value: tf.Tensor, spec, is_sequence: bool):
 
 
 def make_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
-                    config: ModelConfig) -> dict[str, tf.types.experimental.ConcreteFunction]:
-    """Both serving signatures for ``model``, applying the transform graph first."""
-    model.tft_layer = tf_transform_output.transform_features_layer()
+                    config: ModelConfig, transform: tf.keras.layers.Layer | None = None,
+                    ) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    """Both serving signatures for ``model``, applying the transform graph first
+    (``transform``: the training input's transform layer, else a new one)."""
+    model.tft_layer = transform or tf_transform_output.transform_features_layer()
     spec = serving_feature_spec(tf_transform_output, config)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

@@ -9,12 +9,7 @@ import duckdb
 import pytest
 import tensorflow as tf
 
-from pipelines.data.example_gen import (
-    FILE_NAME,
-    _feature,
-    query_examples,
-    write_split_file,
-)
+from pipelines.data.example_gen import _feature, query_examples, shard_name, write_split_files
 from pipelines.data.splits import SplitQuery, input_config
 
 TYPES = """CREATE TABLE types AS SELECT * FROM (VALUES
@@ -79,25 +74,39 @@ def test_null_and_typed_values_in_the_stream(typed_warehouse):
     assert first["real"].float_list.value == pytest.approx([1.1])
 
 
-def test_split_file_is_written_whole(typed_warehouse, tmp_path):
+def _ids(path) -> list[int]:
+    return [tf.train.Example.FromString(r).features.feature["id"].int64_list.value[0]
+            for r in tf.data.TFRecordDataset(str(path), "GZIP").as_numpy_iterator()]
+
+
+def test_split_is_written_whole_in_gzipped_shards_in_row_order(typed_warehouse, tmp_path):
     split = tmp_path / "Split-train"
-    rows = write_split_file("SELECT * FROM basic_template WHERE id < 300", typed_warehouse,
-                            str(split))
+    rows = write_split_files("SELECT * FROM basic_template WHERE id < 300 ORDER BY id",
+                             typed_warehouse, str(split), shard_rows=128)
     assert rows == 300
-    assert [p.name for p in split.iterdir()] == [FILE_NAME]  # no partial file left
-    with gzip.open(split / FILE_NAME, "rb") as data:
-        assert data.read(1)  # gzipped TFRecords
-    records = list(tf.data.TFRecordDataset(str(split / FILE_NAME), "GZIP").as_numpy_iterator())
-    assert tf.train.Example.FromString(records[299]).features.feature["id"].int64_list.value \
-        == [299]
+    names = [shard_name(i, 3) for i in range(3)]
+    assert names[0] == "data_tfrecord-00000-of-00003.gz"  # Beam's WriteToTFRecord names
+    assert sorted(p.name for p in split.iterdir()) == names  # no partial file left
+    with gzip.open(split / names[0], "rb") as data:
+        assert data.read(1)
+    assert [_ids(split / name) for name in names] == [
+        list(range(0, 128)), list(range(128, 256)), list(range(256, 300))]
+
+
+def test_an_empty_split_is_one_empty_shard(typed_warehouse, tmp_path):
+    split = tmp_path / "Split-eval"
+    assert write_split_files("SELECT * FROM basic_template WHERE id < 0", typed_warehouse,
+                             str(split)) == 0
+    assert [p.name for p in split.iterdir()] == [shard_name(0, 1)]
+    assert _ids(split / shard_name(0, 1)) == []
 
 
 def test_a_failing_query_leaves_no_split_file(typed_warehouse, tmp_path):
     split = tmp_path / "Split-train"
     with pytest.raises(duckdb.Error, match="no_such_column"):
-        write_split_file("SELECT no_such_column FROM basic_template", typed_warehouse,
-                         str(split))
-    assert list(split.iterdir()) == []  # neither the file nor a partial one
+        write_split_files("SELECT no_such_column FROM basic_template", typed_warehouse,
+                          str(split))
+    assert list(split.iterdir()) == []  # neither a shard nor a partial one
 
 
 def test_input_config_one_split_per_query():

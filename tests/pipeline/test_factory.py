@@ -129,3 +129,29 @@ def test_a_recorded_baseline_is_imported_for_the_data_validator(workspace, tmp_p
     assert json.loads(validator.exec_properties["baseline"])["version"] == recorded.version
     assert components["BaselineRecorder"].exec_properties["baseline_root"] == \
         str(workspace.baseline_dir("basic_template"))
+
+
+def test_trainer_transforms_the_raw_examples_itself(pipeline):
+    components = by_id(pipeline)
+    transform, trainer = components["Transform"], components["Trainer"]
+    assert transform.exec_properties["force_tf_compat_v1"] == 1
+    assert "transformed_examples" not in transform.outputs  # materialize=False: no copy written
+    assert trainer.inputs["examples"] is components["DuckDBExampleGen"].outputs["examples"]
+    assert trainer.inputs["transform_graph"] is transform.outputs["transform_graph"]
+
+
+def test_beam_runs_in_process_below_parallel_rows_and_on_every_core_above(monkeypatch):
+    from pipelines.pipeline.local import PARALLEL_ROWS, local_beam_args, source_rows
+
+    monkeypatch.delenv("FULLCYCLE_BEAM_WORKERS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert source_rows("2000:123") == 2000
+    assert local_beam_args(PARALLEL_ROWS - 1)[:2] == ["--direct_running_mode=in_memory",
+                                                      "--direct_num_workers=1"]
+    assert local_beam_args(PARALLEL_ROWS)[:2] == ["--direct_running_mode=multi_processing",
+                                                  "--direct_num_workers=2"]
+    monkeypatch.setenv("FULLCYCLE_BEAM_WORKERS", "1")
+    assert local_beam_args(10 * PARALLEL_ROWS)[0] == "--direct_running_mode=in_memory"
+    monkeypatch.setenv("FULLCYCLE_BEAM_WORKERS", "two")
+    with pytest.raises(FullcycleError, match="FULLCYCLE_BEAM_WORKERS='two': give a whole"):
+        local_beam_args(10)
