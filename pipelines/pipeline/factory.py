@@ -153,7 +153,10 @@ def create_pipeline(
         force_tf_compat_v1=FORCE_TF_COMPAT_V1,
         # The Trainer applies the transform graph to the raw examples as it reads them
         # (as serving does): no transformed copy of every row is written.
-        materialize=False)
+        materialize=False,
+        # Its analyzer cache serves re-analysing the same data span; a run here is cached
+        # whole by TFX when nothing changed, so writing one only costs time.
+        disable_analyzer_cache=True)
     transform.add_upstream_node(data_gate)
 
     trainer = Trainer(

@@ -93,7 +93,8 @@ def training_history(model_run_uri: str | None) -> dict[str, Any] | None:
         record = json.load(f)
     curves = {k: v for k, v in record["metrics"].items() if not k.startswith("val_")}
     final = {k: v[-1] for k, v in record["metrics"].items() if v}
-    return {"steps_per_epoch": record["steps_per_epoch"], "final": final,
+    return {"steps_per_epoch": record["steps_per_epoch"],
+            "epochs_per_point": record.get("epochs_per_point", 1), "final": final,
             "charts": [line_chart(name, values) for name, values in curves.items()]}
 
 

@@ -56,9 +56,11 @@ def input_dataset(file_pattern: list[str], tf_transform_output: tft.TFTransformO
     transform = transform or tf_transform_output.transform_features_layer()
     label = transformed_name(config.label_key)
 
+    @tf.autograph.experimental.do_not_convert  # plain graph code: nothing to convert
     def transformed(serialized):
         return dict(transform(tf.io.parse_example(serialized, spec)))
 
+    @tf.autograph.experimental.do_not_convert
     def split_label(features):
         features = dict(features)
         y = features.pop(label)
@@ -110,10 +112,14 @@ def training_epochs(train_steps: int, most: int = 10) -> int:
     return max(k for k in range(1, most + 1) if train_steps % k == 0)
 
 
-def write_history(model_run_dir: str, history: dict, steps_per_epoch: int | None) -> None:
-    """Loss and metrics per epoch (validation ones at the last epoch) for the run report."""
+def write_history(model_run_dir: str, history: dict, steps_per_epoch: int | None,
+                  epochs_per_point: int = 1) -> None:
+    """Loss and metrics per point (validation ones at the last) for the run report: a
+    point is an "epoch" of ``steps_per_epoch`` steps when training by steps, else
+    ``epochs_per_point`` epochs."""
     final = {key: [float(v) for v in values] for key, values in history.items()}
-    record = {"steps_per_epoch": steps_per_epoch, "metrics": final}
+    record = {"steps_per_epoch": steps_per_epoch, "epochs_per_point": epochs_per_point,
+              "metrics": final}
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as out:
         out.write(json.dumps(record))
@@ -132,17 +138,27 @@ def run_fn(fn_args: FnArgs) -> None:
                                config.eval_batch_size,
                                num_epochs=None if fn_args.eval_steps else 1, transform=transform)
     model = build_keras_model(config, custom_model_module(config.name))
-    # By steps, the one pass over the repeated data is cut into up to 10 "epochs" of
-    # equal steps (the same batches and updates) so that the report has a curve.
-    epochs = training_epochs(fn_args.train_steps) if by_steps else config.num_epochs
-    steps_per_epoch = fn_args.train_steps // epochs if by_steps else None
+    # Keras's fit pays for every epoch it runs (a new iterator, callbacks, metric
+    # syncs): a few milliseconds each, most of a small model's training. So the data
+    # is cut into up to 10 points: by steps, "epochs" of equal steps; by epochs, runs
+    # of whole epochs over the repeated data, each pass reshuffled as a new epoch's
+    # would be: the same batches and updates, and a curve for the report.
+    if by_steps:
+        points = training_epochs(fn_args.train_steps)
+        steps_per_point, epochs_per_point = fn_args.train_steps // points, 1
+    else:
+        points = training_epochs(config.num_epochs)
+        epochs_per_point = config.num_epochs // points
+        steps_per_point = int(train.cardinality()) * epochs_per_point
+        train = train.repeat()
     started = time.monotonic()
-    history = model.fit(train, epochs=epochs, steps_per_epoch=steps_per_epoch,
+    history = model.fit(train, epochs=points, steps_per_epoch=steps_per_point,
                         validation_data=evaluation, validation_steps=fn_args.eval_steps,
-                        validation_freq=[epochs],
+                        validation_freq=[points],
                         verbose=2 if os.environ.get("FULLCYCLE_VERBOSE") else 0)
     logging.info("run_fn: fit took %.1f s", time.monotonic() - started)
-    write_history(fn_args.model_run_dir, history.history, steps_per_epoch)
+    write_history(fn_args.model_run_dir, history.history,
+                  steps_per_point if by_steps else None, epochs_per_point)
     started = time.monotonic()
     tf.saved_model.save(model, fn_args.serving_model_dir,
                         signatures=make_signatures(model, tf_transform_output, config,
