@@ -2,7 +2,7 @@
 
 Steps, in order:
   1. ExampleGen      - SQL per split (BigQuery in the cloud, DuckDB locally), hash splits
-  2. StatisticsGen   - per-split feature statistics
+  2. StatisticsGen   - per-split feature statistics (in one process locally, no Beam)
   3. SchemaGen       - inferred schema, or the model folder's curated ``schema.pbtxt``
   4. ExampleValidator- anomalies of statistics against the schema
   5. Importers       - the data baseline: the last blessed run's statistics and schema
@@ -30,7 +30,6 @@ from tfx.components import (
     ExampleValidator,
     Pusher,
     SchemaGen,
-    StatisticsGen,
     Trainer,
     Transform,
 )
@@ -53,6 +52,7 @@ from pipelines.pipeline.eval_config import build_eval_config
 from pipelines.pipeline.fingerprint import code_fingerprint
 from pipelines.pipeline.gate import DataGate, DataValidator, expected_types
 from pipelines.pipeline.infra_validator import InfraValidator
+from pipelines.pipeline.statistics import StatisticsGen
 from pipelines.stack.names import slug
 
 RUN_FN = "pipelines.trainer.run_fn.run_fn"

@@ -137,3 +137,28 @@ def test_every_stack_option_reads_fullcycle_stack(command, monkeypatch, workspac
     result = runner.invoke(app, command)
     assert result.exit_code == 2, result.output
     assert "unknown stack 'nope'" in result.output and "known: dev" in result.output
+
+
+@pytest.mark.parametrize("status, exit_code", [(3, 3), (None, 0), ("failed", 1)])
+def test_exit_after_tensorflow_keeps_status_output_and_exit_handlers(tmp_path, status,
+                                                                     exit_code):
+    # The command's process skips Python's teardown of TensorFlow, nothing else.
+    marker = tmp_path / "handler-ran"
+    code = ("import atexit, os, sys, tensorflow; from pipelines.cli import main as cli\n"
+            "class Teardown:\n"
+            "    def __del__(self, write=os.write):\n"
+            "        write(2, b'teardown ran')\n"
+            "kept = Teardown()\n"
+            "def command(prog_name):\n"
+            f"    atexit.register(lambda: open({str(marker)!r}, 'w').write('x'))\n"
+            "    print('partial line', end='')\n"
+            f"    sys.exit({status!r})\n"
+            "cli.app = command\n"
+            "cli.main()\n"
+            "print('not reached')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == exit_code, out.stderr
+    assert out.stdout == "partial line"
+    assert marker.read_text() == "x"
+    assert ("failed" in out.stderr) == (status == "failed")
+    assert "teardown ran" not in out.stderr
