@@ -27,9 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import tensorflow as tf
 from absl import logging
-from tfx.components.example_gen import base_example_gen_executor, driver, utils, write_split
+from tfx.components.example_gen import driver, utils, write_split
 from tfx.components.util import examples_utils
-from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import Channel, ComponentSpec, artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as keys
@@ -173,11 +173,12 @@ def write_split_files(query: str, warehouse: str, split_uri: str,
     return rows
 
 
-class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """DuckDBExampleGen's executor: each split's query streamed into its TFRecord file."""
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """DuckDBExampleGen's executor: each split's query streamed into its TFRecord file.
 
-    def GetInputSourceToExamplePTransform(self):  # noqa: N802
-        raise NotImplementedError("DuckDBExampleGen writes its splits without Beam (see Do)")
+    A Beam executor by kind (TFX passes it the pipeline's Beam options) that needs no
+    Beam pipeline: it writes what the base ExampleGen executor would, by streaming.
+    """
 
     def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict) -> None:  # noqa: N802
         """The base executor's outputs and artifact properties, written by streaming."""

@@ -71,10 +71,10 @@ def examples(seeded_warehouse, tmp_path_factory):
     return artifact, rows
 
 
-def _run(executor_class, examples, out, beam_args=()):
+def _run(executor_class, examples, out):
     statistics = standard_artifacts.ExampleStatistics()
     statistics.uri = str(out)
-    context = BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args), tmp_dir=str(out / "tmp"))
+    context = BaseBeamExecutor.Context(beam_pipeline_args=[], tmp_dir=str(out / "tmp"))
     executor_class(context).Do({"examples": [examples]}, {"statistics": [statistics]}, {})
     protos = {}
     for split in SPLITS:
