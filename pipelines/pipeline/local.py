@@ -34,6 +34,7 @@ from pipelines.stack.config import default_stack
 # are what the workers share). Naming the SDK image (the runner image, as on Dataflow)
 # tells TFX the Beam dependencies are provided: no TFX sdist built for every component.
 PARALLEL_ROWS = 250_000
+INFRA_VALIDATOR = "InfraValidator"  # the component's id (its class name)
 
 
 def beam_workers(rows: int) -> int:
@@ -172,6 +173,47 @@ def serving_process(config: ModelConfig, rows: int):
     return prestarted()
 
 
+def infra_check_ahead(pipeline) -> Callable[[str, Any], None]:
+    """An ``on_launched`` hook: the InfraValidator's check starts as soon as its inputs exist.
+
+    Once the examples and the Trainer's model are written, the prestarted serving
+    process (small data) is sent the InfraValidator's own job (its model, requests
+    and latency budget), so loading and querying overlap the Evaluator; the
+    InfraValidator collects that answer (``infra_check.validate``). Nothing changes
+    without a waiting process, and a job that differs is checked anew.
+    """
+    node = next((c for c in pipeline.components if c.id == INFRA_VALIDATOR), None)
+    producers = {} if node is None else {
+        (channel.producer_component_id, channel.output_key): name
+        for name, channel in node.inputs.items()}
+    uris: dict[str, str] = {}
+
+    def on_launched(node_id: str, info: Any) -> None:
+        from pipelines.serving import infra_check
+
+        for (producer, key), name in producers.items():
+            if node_id == producer and info is not None and info.output_dict.get(key):
+                uris[name] = info.output_dict[key][0].uri
+        if not {"model", "examples"} <= uris.keys() or not infra_check.has_waiting():
+            return
+        from tfx.utils import path_utils
+
+        from pipelines.pipeline.infra_validator import example_requests
+
+        job = node.exec_properties
+        model_uri = uris.pop("model")  # once per model
+        try:
+            requests = example_requests(uris["examples"], job["split"], job["label_key"],
+                                        job["requests"], job["batch_size"])
+        except Exception:  # the InfraValidator itself reports what is wrong with its input
+            logging.getLogger("fullcycle").info("no infra check ahead", exc_info=True)
+            return
+        infra_check.check_ahead(path_utils.serving_model_dir(model_uri), requests,
+                                job["max_latency_ms"])
+
+    return on_launched
+
+
 def run_local(config: ModelConfig, workspace: Workspace, *,
               overrides: dict[str, Any] | None = None, verbose: bool = False,
               use_run_cache: bool = True, deploy: bool = True, stack: str | None = None,
@@ -211,7 +253,7 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
 
     patch_beam_for_tft()
     pipeline = build_local_pipeline(config, workspace, overrides, (queries, data_fingerprint))
-    hook = ProgressHook(on_event=on_event)
+    hook = ProgressHook(on_event=on_event, on_launched=infra_check_ahead(pipeline))
     error: BaseException | None = None
     log = workspace.home / "logs" / config.name / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     argv, sys.argv = sys.argv, sys.argv[:1]  # TFX's Beam executors parse sys.argv as flags

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 NOISY_LOGGERS = ("tensorflow", "apache_beam", "absl", "tfx", "tensorflow_transform",
                  "tensorflow_model_analysis", "tensorflow_data_validation", "py.warnings",
@@ -94,10 +95,13 @@ class ProgressHook:
     """Times every component the local runner launches and reports progress.
 
     It wraps TFX's portable ``Launcher.launch`` for the duration of a run (log
-    lines are not reliable: libraries change log levels mid-run).
+    lines are not reliable: libraries change log levels mid-run). ``on_launched``
+    gets each node's id and what its launch returned (TFX's ``ExecutionInfo``,
+    with the output artifacts, or None) once the node succeeded.
     """
 
     on_event: Callable[[str, str, float | None], None] | None = None
+    on_launched: Callable[[str, Any], None] | None = None
     timings: dict[str, ComponentTiming] = field(default_factory=dict)
     _original: Callable | None = None
 
@@ -120,9 +124,12 @@ class ProgressHook:
             node = launcher_self._pipeline_node.node_info.id  # noqa: SLF001
             hook._event(node, "running")
             try:
-                return original(launcher_self, *args, **kwargs)
+                info = original(launcher_self, *args, **kwargs)
             finally:
                 hook._event(node, "finished")
+            if hook.on_launched:
+                hook.on_launched(node, info)
+            return info
 
         launcher.Launcher.launch = launch
         return self

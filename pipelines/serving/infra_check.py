@@ -11,7 +11,9 @@ pipeline with it and nothing the pipeline imported can help the model load.
 
 Starting that process costs seconds (Python and TensorFlow imports), so a local
 run starts it early, in the background, with :func:`prestarted`: by the time the
-InfraValidator needs it, it is waiting for its one model.
+InfraValidator needs it, it is waiting for its one model. :func:`check_ahead`
+sends it the model as soon as the Trainer wrote it, so that loading and querying
+overlap the Evaluator.
 """
 
 from __future__ import annotations
@@ -69,26 +71,49 @@ class ServingProcess:
         self._proc = subprocess.Popen([sys.executable, "-m", "pipelines.serving.infra_check"],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True, env=env)
+        self._requests_dir: tempfile.TemporaryDirectory | None = None
 
-    def check(self, model_dir: str, requests_file: str, max_latency_ms: float,
-              timeout_seconds: float) -> subprocess.CompletedProcess:
-        """Sends the job and waits for the answer; kills the child after the timeout."""
-        job = json.dumps({"model_dir": model_dir, "requests_file": requests_file,
+    def submit(self, model_dir: str, requests: list[list[dict]], max_latency_ms: float) -> None:
+        """Sends the job and returns: the child loads and queries while this process goes on."""
+        self._requests_dir = tempfile.TemporaryDirectory(prefix="fullcycle-infra-")
+        path = Path(self._requests_dir.name) / "requests.json"
+        path.write_text(json.dumps(requests))
+        job = json.dumps({"model_dir": model_dir, "requests_file": str(path),
                           "max_latency_ms": max_latency_ms})
         try:
-            out, err = self._proc.communicate(job + "\n", timeout=timeout_seconds)
+            self._proc.stdin.write(job + "\n")
+            self._proc.stdin.flush()
+        except OSError:  # the child is gone: result() reports its exit status and stderr
+            pass
+
+    def result(self, timeout_seconds: float) -> subprocess.CompletedProcess:
+        """Waits for the answer to the submitted job; kills the child after the timeout."""
+        try:
+            out, err = self._proc.communicate(timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
             self.close()
             raise
+        self._remove_requests()
         return subprocess.CompletedProcess(self._proc.args, self._proc.returncode, out, err)
 
     def close(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.communicate()
+        self._remove_requests()
+
+    def _remove_requests(self) -> None:
+        if self._requests_dir is not None:
+            self._requests_dir.cleanup()
+            self._requests_dir = None
 
 
-_waiting: list[ServingProcess] = []
+_waiting: list[ServingProcess] = []  # started, no job yet
+_checking: dict[str, ServingProcess] = {}  # job sent ahead of validate(), by job
+
+
+def _job_key(model_dir: str, requests: list[list[dict]], max_latency_ms: float) -> str:
+    return json.dumps([model_dir, requests, float(max_latency_ms)], sort_keys=True)
 
 
 @contextlib.contextmanager
@@ -100,6 +125,29 @@ def prestarted():
     finally:
         while _waiting:
             _waiting.pop().close()
+        while _checking:
+            _checking.popitem()[1].close()
+
+
+def has_waiting() -> bool:
+    """Whether a prestarted child waits for a job (:func:`check_ahead` would use it)."""
+    return bool(_waiting)
+
+
+def check_ahead(model_dir: str, requests: list[list[dict]], max_latency_ms: float) -> bool:
+    """Sends a job to the waiting child now, ahead of :func:`validate`.
+
+    A local run calls this as soon as the Trainer has written the model: the child
+    loads and queries it while the Evaluator runs, and the InfraValidator's
+    ``validate`` with the same model, requests and budget collects that answer
+    (anything else is checked anew). False when no child waits.
+    """
+    if not _waiting or not requests or not all(requests):
+        return False
+    process = _waiting.pop()
+    process.submit(model_dir, requests, max_latency_ms)
+    _checking[_job_key(model_dir, requests, max_latency_ms)] = process
+    return True
 
 
 def validate(model_dir: str, requests: list[list[dict]], max_latency_ms: float,
@@ -107,15 +155,14 @@ def validate(model_dir: str, requests: list[list[dict]], max_latency_ms: float,
     """:func:`check` in a separate process; a crash or a timeout is a failed validation."""
     if not requests or not all(requests):
         raise ValueError("infra validation needs at least one non-empty request")
-    process = _waiting.pop() if _waiting else ServingProcess()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "requests.json"
-        path.write_text(json.dumps(requests))
-        try:
-            done = process.check(model_dir, str(path), max_latency_ms, timeout_seconds)
-        except subprocess.TimeoutExpired:
-            return {"blessed": False,
-                    "reason": f"loading and querying took over {timeout_seconds} s"}
+    process = _checking.pop(_job_key(model_dir, requests, max_latency_ms), None)
+    if process is None:
+        process = _waiting.pop() if _waiting else ServingProcess()
+        process.submit(model_dir, requests, max_latency_ms)
+    try:
+        done = process.result(timeout_seconds)
+    except subprocess.TimeoutExpired:
+        return {"blessed": False, "reason": f"loading and querying took over {timeout_seconds} s"}
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

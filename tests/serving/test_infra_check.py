@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from pipelines.serving import infra_check
 from pipelines.serving.infra_check import validate
 from tests.support.models import constant_model
 
@@ -46,3 +47,44 @@ def test_requests_the_model_cannot_answer_fail_validation(models):
 def test_latency_over_budget_is_not_blessed(models):
     result = validate(models["good"], REQUESTS, max_latency_ms=1e-6)
     assert result["blessed"] is False and "exceeds the budget" in result["reason"]
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Counts the serving processes started."""
+    count = []
+    original = infra_check.ServingProcess.__init__
+
+    def counted(self):
+        count.append(self)
+        original(self)
+
+    monkeypatch.setattr(infra_check.ServingProcess, "__init__", counted)
+    return count
+
+
+def test_a_check_sent_ahead_is_the_answer_validate_collects(models, started):
+    with infra_check.prestarted():
+        assert infra_check.has_waiting()
+        assert infra_check.check_ahead(models["good"], REQUESTS, 1000) is True
+        assert not infra_check.has_waiting()
+        result = validate(models["good"], REQUESTS, max_latency_ms=1000)
+        assert result["blessed"] is True and result["requests"] == 5, result
+        assert len(started) == 1  # the prestarted process answered
+        again = validate(models["good"], REQUESTS, max_latency_ms=1000)  # none ahead now
+        assert again["blessed"] is True and len(started) == 2
+
+
+def test_a_different_job_is_checked_anew_and_the_one_ahead_is_stopped(models, started):
+    with infra_check.prestarted():
+        infra_check.check_ahead(models["nan"], REQUESTS, 1000)
+        result = validate(models["good"], REQUESTS, max_latency_ms=1000)
+        assert result["blessed"] is True, result  # not the NaN model's answer
+        assert len(started) == 2
+    assert started[0]._proc.poll() is not None  # noqa: SLF001 - ended with the block
+    assert not infra_check._checking  # noqa: SLF001
+
+
+def test_no_check_ahead_without_a_waiting_process(models, started):
+    assert infra_check.check_ahead(models["good"], REQUESTS, 1000) is False
+    assert started == []
