@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import requests
 import urllib3
 
-from tests.support.google_http import json_response
+from tests.support.google_http import json_response, project_number
 
 PROJECT, REGION = "fullcycle-dev", "europe-west4"
 PARENT = f"projects/{PROJECT}/locations/{REGION}"
@@ -417,10 +417,14 @@ class FakeMonitoring:
 
 
 class FakeGcs:
-    """Objects with generations; ``ifGenerationMatch`` enforced (412), 0 meaning "absent"."""
+    """Objects with generations; ``ifGenerationMatch`` enforced (412), 0 meaning "absent".
 
-    def __init__(self, buckets: set[str]):
+    Every bucket belongs to ``project`` (its number as Resource Manager gives it).
+    """
+
+    def __init__(self, buckets: set[str], project: str = "fullcycle-dev"):
         self.buckets = set(buckets)
+        self.project_number = project_number(project)
         self.objects: dict[tuple[str, str], dict] = {}
         self._generation = 1_700_000_000_000_000
 
@@ -459,7 +463,8 @@ class FakeGcs:
         if bucket not in self.buckets:
             return _error(request, 404, "notFound", "The specified bucket does not exist.")
         if name is None and kind is None and request.method == "GET" and "/o" not in url.path:
-            return json_response(request, 200, {"kind": "storage#bucket", "name": bucket})
+            return json_response(request, 200, {"kind": "storage#bucket", "name": bucket,
+                                                "projectNumber": self.project_number})
         if kind == "upload" and request.method == "POST":
             assert query.get("uploadType") == "multipart", request.url
             content_type = request.headers["content-type"]
