@@ -205,11 +205,10 @@ def infra_check_ahead(pipeline) -> Callable[[str, Any], None]:
         try:
             requests = example_requests(uris["examples"], job["split"], job["label_key"],
                                         job["requests"], job["batch_size"])
-        except Exception:  # the InfraValidator itself reports what is wrong with its input
+            infra_check.check_ahead(path_utils.serving_model_dir(model_uri), requests,
+                                    job["max_latency_ms"])
+        except Exception:  # an optional head start: the InfraValidator checks, and reports
             logging.getLogger("fullcycle").info("no infra check ahead", exc_info=True)
-            return
-        infra_check.check_ahead(path_utils.serving_model_dir(model_uri), requests,
-                                job["max_latency_ms"])
 
     return on_launched
 

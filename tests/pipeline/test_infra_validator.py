@@ -65,3 +65,9 @@ def test_the_check_ahead_sends_the_infra_validators_own_job(workspace, tmp_path,
                      check.max_latency_ms)]
     launched("Trainer", "examples", str(examples))  # another node's same-named output
     assert len(sent) == 1
+
+    def fails(*job):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(infra_check, "check_ahead", fails)
+    launched("Trainer", "model", str(tmp_path / "model2"))  # a head start that fails: no error
