@@ -34,7 +34,6 @@ from pipelines.stack.config import default_stack
 # are what the workers share). Naming the SDK image (the runner image, as on Dataflow)
 # tells TFX the Beam dependencies are provided: no TFX sdist built for every component.
 PARALLEL_ROWS = 250_000
-INFRA_VALIDATOR = "InfraValidator"  # the component's id (its class name)
 
 
 def beam_workers(rows: int) -> int:
@@ -182,7 +181,9 @@ def infra_check_ahead(pipeline) -> Callable[[str, Any], None]:
     InfraValidator collects that answer (``infra_check.validate``). Nothing changes
     without a waiting process, and a job that differs is checked anew.
     """
-    node = next((c for c in pipeline.components if c.id == INFRA_VALIDATOR), None)
+    from pipelines.pipeline.infra_validator import InfraValidator  # with the pipeline's own
+
+    node = next((c for c in pipeline.components if isinstance(c, InfraValidator)), None)
     producers = {} if node is None else {
         (channel.producer_component_id, channel.output_key): name
         for name, channel in node.inputs.items()}

@@ -422,7 +422,7 @@ class FakeGcs:
     Every bucket belongs to ``project`` (its number as Resource Manager gives it).
     """
 
-    def __init__(self, buckets: set[str], project: str = "fullcycle-dev"):
+    def __init__(self, buckets: set[str], project: str = PROJECT):
         self.buckets = set(buckets)
         self.project_number = project_number(project)
         self.objects: dict[tuple[str, str], dict] = {}

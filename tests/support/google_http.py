@@ -1,6 +1,7 @@
 """Google API clients over a fake service: the HTTP transport is the only thing replaced."""
 
 import contextlib
+import hashlib
 import json
 
 import requests
@@ -21,8 +22,6 @@ RESOURCE_MANAGER = "https://cloudresourcemanager.googleapis.com/v3/projects/"
 
 def project_number(project_id: str) -> str:
     """The fake's number of a project (12 digits, fixed per project id)."""
-    import hashlib
-
     return str(10 ** 11 + int(hashlib.sha256(project_id.encode()).hexdigest()[:12], 16)
                % (9 * 10 ** 11))
 
