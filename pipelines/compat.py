@@ -20,6 +20,21 @@ or run, and every answer walks all the DoFn's methods through
 ``inspect.signature``: about 8,000 walks and 10 s of a small cold run, the same
 answer each time. The answer depends only on the methods' functions (and, for a
 ``Map``/``FlatMap``, on the function it wraps), so it is kept per those.
+
+4. The multi-processing DirectRunner's first worker. With N workers (large data,
+``pipelines/pipeline/local.py``) Beam starts N SDK worker processes, each importing
+Beam, TensorFlow and TFMA (0.8 GB before any data), while the run's process, which
+has all of that loaded already, only hands them bundles. The first worker runs in
+the run's process instead, on Beam's in-process gRPC worker (the same Fn API, data
+plane and state API as a worker process), and N-1 processes are started: at 1M rows
+the peak is 2.4 GB instead of 3.1, and the run is no slower. Beam's in-process gRPC
+worker flushes its output from a timer thread every second as well as by size,
+whatever the writer is doing (Beam 2.74,
+``data_plane.TimeBasedBufferingClosableOutputStream``): a chunk can end inside an
+element, and the runner decodes each chunk on its own. The rest of it is then
+garbage to the runner (here once a window count in the billions: the run grew by
+200 MB/s until it was killed). Worker processes flush by size only
+(their default), and so does this one.
 """
 
 import inspect
@@ -114,3 +129,48 @@ def patch_beam_dofn_specs() -> None:
     get_dofn_specs._fullcycle_compat = True
     get_dofn_specs.__wrapped__ = original
     userstate.get_dofn_specs = get_dofn_specs
+
+
+def _in_process_worker_handler():
+    """Beam's in-process gRPC worker handler, flushing its output by size only (4. above)."""
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    class InProcessWorkerHandler(worker_handlers.EmbeddedGrpcWorkerHandler):
+        def __init__(self, state, provision_info, grpc_server):
+            super().__init__(str(worker_handlers.STATE_CACHE_SIZE_MB).encode(), state,
+                             provision_info, grpc_server)
+            self._data_buffer_time_limit_ms = 0  # read by start_worker(); 0: by size only
+
+    return InProcessWorkerHandler
+
+
+def patch_beam_first_worker_in_process() -> None:
+    """The multi-processing DirectRunner runs its first worker in this process (4. above)."""
+    from apache_beam.portability import python_urns
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    manager = worker_handlers.WorkerHandlerManager
+    original = manager.get_worker_handlers
+    if getattr(original, "_fullcycle_compat", False):
+        return
+    handler_class = _in_process_worker_handler()
+
+    def get_worker_handlers(self, environment_id, num_workers):
+        key = environment_id if environment_id is not None else next(iter(self._environments))
+        environment = self._environments[key]
+        handlers = self._cached_handlers[key]
+        if environment.urn == python_urns.SUBPROCESS_SDK and num_workers > 1 and not handlers:
+            if self._grpc_server is None:
+                self._grpc_server = worker_handlers.GrpcServer(
+                    self.state_servicer, self._job_provision_info, self)
+            handler = handler_class(self.state_servicer,
+                                    self._job_provision_info.for_environment(environment),
+                                    self._grpc_server)
+            handlers.append(handler)
+            self._workers_by_id[handler.worker_id] = handler
+            handler.start_worker()
+        return original(self, environment_id, num_workers)
+
+    get_worker_handlers._fullcycle_compat = True
+    get_worker_handlers.__wrapped__ = original
+    manager.get_worker_handlers = get_worker_handlers

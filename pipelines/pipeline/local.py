@@ -30,15 +30,17 @@ from pipelines.stack.config import default_stack
 
 # Beam's DirectRunner in memory, in this process: on small data, worker processes (each
 # imports TensorFlow, seconds per Beam pipeline) cost more than they save. From
-# PARALLEL_ROWS source rows it runs one worker process per core (ExampleGen's shards
-# are what the workers share). Naming the SDK image (the runner image, as on Dataflow)
+# PARALLEL_ROWS source rows it runs one worker per core (ExampleGen's shards are what
+# the workers share): the first in this process, the others in worker processes
+# (pipelines/compat.py, 4.). Naming the SDK image (the runner image, as on Dataflow)
 # tells TFX the Beam dependencies are provided: no TFX sdist built for every component.
 PARALLEL_ROWS = 250_000
 
 
 def beam_workers(rows: int) -> int:
-    """Beam worker processes for a source of ``rows`` rows (``FULLCYCLE_BEAM_WORKERS``
-    sets the count: 1 keeps everything in this process)."""
+    """Beam workers for a source of ``rows`` rows (``FULLCYCLE_BEAM_WORKERS`` sets the
+    count: 1 keeps everything in this process; N runs one worker in this process and
+    N-1 worker processes)."""
     value = os.environ.get("FULLCYCLE_BEAM_WORKERS")
     if value:
         if not value.isdigit() or int(value) < 1:
@@ -247,11 +249,12 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     check_model_code(config.name)  # a broken preprocessing.py/model.py fails here, clearly
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    from pipelines.compat import patch_beam_for_tft
+    from pipelines.compat import patch_beam_first_worker_in_process, patch_beam_for_tft
     from pipelines.pipeline.quiet import ProgressHook, run_log
     from pipelines.pipeline.summary import summarize
 
     patch_beam_for_tft()
+    patch_beam_first_worker_in_process()
     pipeline = build_local_pipeline(config, workspace, overrides, (queries, data_fingerprint))
     hook = ProgressHook(on_event=on_event, on_launched=infra_check_ahead(pipeline))
     error: BaseException | None = None

@@ -102,3 +102,20 @@ def test_beam_dofn_specs_cache_gives_beams_own_answer():
     for _ in range(2):  # a malformed DoFn is refused every time, never cached
         with pytest.raises(ValueError, match="duplicate"):
             userstate.get_dofn_specs(Twice())
+
+
+def test_beam_worker_handler_manager_and_in_process_worker():
+    # pipelines/compat.py:patch_beam_first_worker_in_process adds the first worker itself
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    manager = worker_handlers.WorkerHandlerManager
+    assert parameters(manager.get_worker_handlers) == ["self", "environment_id", "num_workers"]
+    source = inspect.getsource(manager)
+    for name in ("self._environments", "self._cached_handlers", "self._workers_by_id",
+                 "self._grpc_server", "self._job_provision_info", "self.state_servicer"):
+        assert name in source, name
+    embedded = worker_handlers.EmbeddedGrpcWorkerHandler
+    assert parameters(embedded.__init__) == ["self", "payload", "state", "provision_info",
+                                             "grpc_server"]
+    assert ("data_buffer_time_limit_ms=self._data_buffer_time_limit_ms"
+            in inspect.getsource(embedded.start_worker))

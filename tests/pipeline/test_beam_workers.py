@@ -1,0 +1,38 @@
+"""The multi-processing DirectRunner with its first worker in this process (compat 4.)."""
+
+import os
+
+import apache_beam as beam
+
+from pipelines.compat import patch_beam_first_worker_in_process
+
+
+def test_first_worker_runs_here_the_others_in_processes_and_it_flushes_by_size(
+        tmp_path, monkeypatch):
+    from apache_beam.runners.worker import sdk_worker
+
+    patch_beam_first_worker_in_process()
+    patch_beam_first_worker_in_process()  # installing twice changes nothing
+    harnesses = []
+
+    class RecordingHarness(sdk_worker.SdkHarness):  # the real harness; its settings kept
+        def __init__(self, *args, **kwargs):
+            harnesses.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sdk_worker, "SdkHarness", RecordingHarness)
+    out = tmp_path / "pids"
+    with beam.Pipeline(argv=["--direct_running_mode=multi_processing",
+                             "--direct_num_workers=2"]) as pipeline:
+        _ = (pipeline
+             | beam.Create(range(400))
+             | beam.Reshuffle()
+             | beam.Map(lambda n: f"{os.getpid()} {n}")
+             | beam.io.WriteToText(str(out)))
+    lines = [line.split() for path in tmp_path.glob("pids*")
+             for line in path.read_text().splitlines()]
+    assert sorted(int(n) for _, n in lines) == list(range(400))  # each element once
+    pids = {int(pid) for pid, _ in lines}
+    assert os.getpid() in pids and len(pids) == 2  # this process and one worker process
+    # one harness in this process, flushing by size only (its timer cuts elements)
+    assert [h["data_buffer_time_limit_ms"] for h in harnesses] == [0]
