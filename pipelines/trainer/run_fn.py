@@ -128,6 +128,9 @@ def write_history(model_run_dir: str, history: dict, steps_per_epoch: int | None
 def run_fn(fn_args: FnArgs) -> None:
     """Trains by steps (``train_steps``) or epochs (``num_epochs``) and saves a SavedModel."""
     config = config_from_custom_config(fn_args.custom_config)
+    # Seeded before the datasets: their shuffles combine this global seed with their
+    # own, and a global seed left by an earlier run in the process would change them.
+    tf.keras.utils.set_random_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     by_steps = fn_args.train_steps is not None
     transform = tf_transform_output.transform_features_layer()
