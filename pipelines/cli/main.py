@@ -6,7 +6,6 @@ need them, so ``--help``, ``list`` and ``validate`` stay fast.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import os
@@ -17,6 +16,7 @@ import typer
 
 import pipelines  # noqa: F401 - pins Keras 2 before anything imports TensorFlow
 from pipelines.config.errors import FullcycleError
+from pipelines.process_exit import run_skipping_teardown
 
 app = typer.Typer(help=__doc__.split("\n")[0], no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="The local warehouse (DuckDB): seed samples, load your data.",
@@ -549,35 +549,8 @@ def infra_plan(stack: str = stack_option(),
     typer.echo(render_plan(planned))
 
 
-_EXIT_STATUS: list = []
-
-
-def _skip_teardown() -> None:
-    """Ends a process that imported TensorFlow once every exit handler has run.
-
-    Registered before any library's, so it runs last. What remains then is Python
-    tearing down TensorFlow's and Beam's modules and objects: 2 s of every run's
-    wall time, with nothing left to write (exit handlers, logging and the standard
-    streams are done and flushed first). Exits with the command's status.
-    """
-    if not _EXIT_STATUS or "tensorflow" not in sys.modules:
-        return
-    import logging
-
-    code = _EXIT_STATUS[0]
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
-
-
 def main() -> None:
-    atexit.register(_skip_teardown)
-    try:
-        app(prog_name="fullcycle")
-    except SystemExit as done:  # how click ends every command, successful or not
-        _EXIT_STATUS.append(done.code)
-        raise
+    run_skipping_teardown(lambda: app(prog_name="fullcycle"))
 
 
 if __name__ == "__main__":

@@ -24,18 +24,28 @@ def test_first_worker_runs_here_the_others_in_processes_and_it_flushes_by_size(
 
     monkeypatch.setattr(sdk_worker, "SdkHarness", RecordingHarness)
     out = tmp_path / "pids"
+
+    def where(n):
+        import sys
+
+        spec = sys.modules["__main__"].__spec__
+        return f"{os.getpid()} {spec.name if spec else '-'} {n}"
+
     with beam.Pipeline(argv=["--direct_running_mode=multi_processing",
                              "--direct_num_workers=2"]) as pipeline:
         _ = (pipeline
              | beam.Create(range(400))
              | beam.Reshuffle()
-             | beam.Map(lambda n: f"{os.getpid()} {n}")
+             | beam.Map(where)
              | beam.io.WriteToText(str(out)))
     lines = [line.split() for path in tmp_path.glob("pids*")
              for line in path.read_text().splitlines()]
-    assert sorted(int(n) for _, n in lines) == list(range(400))  # each element once
-    pids = {int(pid) for pid, _ in lines}
-    assert os.getpid() in pids and len(pids) == 2  # this process and one worker process
+    assert sorted(int(n) for *_, n in lines) == list(range(400))  # each element once
+    mains = {int(pid): main for pid, main, _ in lines}
+    assert os.getpid() in mains and len(mains) == 2  # this process and one worker process
+    # the worker process is Beam's worker, ended without TensorFlow's teardown
+    assert {main for pid, main in mains.items() if pid != os.getpid()} == {
+        "pipelines.pipeline.beam_worker"}
     # one harness in this process, flushing by size only (its timer cuts elements)
     assert [h["data_buffer_time_limit_ms"] for h in harnesses] == [0]
 

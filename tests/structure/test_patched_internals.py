@@ -119,3 +119,11 @@ def test_beam_worker_handler_manager_and_in_process_worker():
                                              "grpc_server"]
     assert ("data_buffer_time_limit_ms=self._data_buffer_time_limit_ms"
             in inspect.getsource(embedded.start_worker))
+    # ... and starts the DirectRunner's worker processes with pipelines/pipeline/beam_worker.py
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.worker import sdk_worker_main
+
+    from pipelines.compat import BEAM_WORKER_MAIN
+
+    assert BEAM_WORKER_MAIN.decode() in inspect.getsource(fn_runner.FnApiRunner)
+    assert parameters(sdk_worker_main.main) == ["unused_argv"]
