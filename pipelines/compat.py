@@ -26,16 +26,16 @@ answer each time. The answer depends only on the methods' functions (and, for a
 Beam, TensorFlow and TFMA (0.8 GB before any data), while the run's process, which
 has all of that loaded already, only hands them bundles. The first worker runs in
 the run's process instead, on Beam's in-process gRPC worker (the same Fn API, data
-plane and state API as a worker process), and N-1 processes are started (Beam's
-worker, ended without TensorFlow's teardown: ``pipelines/pipeline/beam_worker.py``):
-at 1M rows the peak is 2.4 GB instead of 3.1, and the run is no slower. Beam's in-process gRPC
-worker flushes its output from a timer thread every second as well as by size,
-whatever the writer is doing (Beam 2.74,
-``data_plane.TimeBasedBufferingClosableOutputStream``): a chunk can end inside an
-element, and the runner decodes each chunk on its own. The rest of it is then
-garbage to the runner (here once a window count in the billions: the run grew by
-200 MB/s until it was killed). Worker processes flush by size only
-(their default), and so does this one.
+plane and state API as a worker process), and N-1 processes are started, each
+Beam's worker ended without TensorFlow's teardown
+(``pipelines/pipeline/beam_worker.py``): at 1M rows the peak is 2.4 GB instead of
+3.1, and the run is no slower. Beam's in-process gRPC worker flushes its output
+from a timer thread every second as well as by size, whatever the writer is doing
+(Beam 2.74, ``data_plane.TimeBasedBufferingClosableOutputStream``): a chunk can end
+inside an element, and the runner decodes each chunk on its own. The rest of it is
+then garbage to the runner (here once a window count in the billions: the run grew
+by 200 MB/s until it was killed). Worker processes flush by size only (their
+default), and so does this one.
 """
 
 import inspect
@@ -151,7 +151,8 @@ def _in_process_worker_handler():
 
 
 def patch_beam_first_worker_in_process() -> None:
-    """The multi-processing DirectRunner runs its first worker in this process (4. above)."""
+    """The multi-processing DirectRunner runs its first worker in this process, and its
+    worker processes with ``pipelines/pipeline/beam_worker.py`` (4. above)."""
     from apache_beam.portability import python_urns
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
