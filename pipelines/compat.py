@@ -137,19 +137,6 @@ BEAM_WORKER_MAIN = b"-m apache_beam.runners.worker.sdk_worker_main"
 LOCAL_WORKER_MAIN = b"-m pipelines.pipeline.beam_worker"
 
 
-def _in_process_worker_handler():
-    """Beam's in-process gRPC worker handler, flushing its output by size only (4. above)."""
-    from apache_beam.runners.portability.fn_api_runner import worker_handlers
-
-    class InProcessWorkerHandler(worker_handlers.EmbeddedGrpcWorkerHandler):
-        def __init__(self, state, provision_info, grpc_server):
-            super().__init__(str(worker_handlers.STATE_CACHE_SIZE_MB).encode(), state,
-                             provision_info, grpc_server)
-            self._data_buffer_time_limit_ms = 0  # read by start_worker(); 0: by size only
-
-    return InProcessWorkerHandler
-
-
 def patch_beam_first_worker_in_process() -> None:
     """The multi-processing DirectRunner runs its first worker in this process, and its
     worker processes with ``pipelines/pipeline/beam_worker.py`` (4. above)."""
@@ -160,25 +147,31 @@ def patch_beam_first_worker_in_process() -> None:
     original = manager.get_worker_handlers
     if getattr(original, "_fullcycle_compat", False):
         return
-    handler_class = _in_process_worker_handler()
+
+    class InProcessWorkerHandler(worker_handlers.EmbeddedGrpcWorkerHandler):
+        def __init__(self, state, provision_info, grpc_server):
+            super().__init__(str(worker_handlers.STATE_CACHE_SIZE_MB).encode(), state,
+                             provision_info, grpc_server)
+            self._data_buffer_time_limit_ms = 0  # read by start_worker(); 0: by size only
 
     def get_worker_handlers(self, environment_id, num_workers):
         key = environment_id if environment_id is not None else next(iter(self._environments))
         environment = self._environments[key]
-        handlers = self._cached_handlers[key]
-        if environment.urn == python_urns.SUBPROCESS_SDK \
-                and environment.payload.endswith(BEAM_WORKER_MAIN):
-            environment.payload = environment.payload[:-len(BEAM_WORKER_MAIN)] + LOCAL_WORKER_MAIN
-        if environment.urn == python_urns.SUBPROCESS_SDK and num_workers > 1 and not handlers:
-            if self._grpc_server is None:
-                self._grpc_server = worker_handlers.GrpcServer(
-                    self.state_servicer, self._job_provision_info, self)
-            handler = handler_class(self.state_servicer,
-                                    self._job_provision_info.for_environment(environment),
-                                    self._grpc_server)
-            handlers.append(handler)
-            self._workers_by_id[handler.worker_id] = handler
-            handler.start_worker()
+        if environment.urn == python_urns.SUBPROCESS_SDK:
+            if environment.payload.endswith(BEAM_WORKER_MAIN):
+                environment.payload = (environment.payload[:-len(BEAM_WORKER_MAIN)]
+                                       + LOCAL_WORKER_MAIN)
+            handlers = self._cached_handlers[key]
+            if num_workers > 1 and not handlers:
+                if self._grpc_server is None:
+                    self._grpc_server = worker_handlers.GrpcServer(
+                        self.state_servicer, self._job_provision_info, self)
+                handler = InProcessWorkerHandler(
+                    self.state_servicer, self._job_provision_info.for_environment(environment),
+                    self._grpc_server)
+                handlers.append(handler)
+                self._workers_by_id[handler.worker_id] = handler
+                handler.start_worker()
         return original(self, environment_id, num_workers)
 
     get_worker_handlers._fullcycle_compat = True
