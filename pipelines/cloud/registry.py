@@ -16,7 +16,6 @@ from pipelines.canary.policy import NEW_MODEL, RolloutUnderWayError, first_traff
 from pipelines.cloud.endpoint import VertexEndpoint
 from pipelines.cloud.google_api import google_errors, quoted
 from pipelines.cloud.target import CloudTarget
-from pipelines.config.errors import FullcycleError
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
     try:
         split = first_traffic_split(deployed, target.first_canary_weight)
     except RolloutUnderWayError as err:  # checked before anything is uploaded
-        raise FullcycleError(f"endpoint {target.endpoint!r}: {err}") from None
+        raise RolloutUnderWayError(f"endpoint {target.endpoint!r}: {err}") from None
     if model_card is not None:
         _write_card(target, artifact_uri, model_card, credentials)
     display_name = target.endpoint  # fc-<model>: the registry entry is named like the endpoint

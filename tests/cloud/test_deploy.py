@@ -15,14 +15,15 @@ from pipelines.cloud.registry import deploy_version
 from pipelines.cloud.target import CloudTarget
 from pipelines.config import load_config
 from pipelines.config.errors import FullcycleError
-from tests.support.google_fakes import FakeRegistry
+from tests.support.google_fakes import FakeGoogleCloud
 from tests.support.google_http import intercepted
 
 
 @pytest.fixture
 def registry(monkeypatch):
-    with intercepted(monkeypatch, FakeRegistry()) as fake:
-        yield fake
+    """The fake Vertex AI, with the model's bucket (the pusher takes the model's lease)."""
+    with intercepted(monkeypatch, FakeGoogleCloud({"fullcycle-dev-fc-basic-template"})) as fake:
+        yield fake.registry
 
 
 @pytest.fixture
