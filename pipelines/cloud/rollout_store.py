@@ -46,7 +46,7 @@ class GcsRolloutStore:
     def lease_uri(self) -> str:
         return f"gs://{self.bucket_name}/{self.lease_name}"
 
-    def _held(self) -> tuple[int, dict, float] | None:
+    def _held(self, looks: int = 3) -> tuple[int, dict, float] | None:
         """The lease as it is: (generation, body, expires), None if there is none."""
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
@@ -56,7 +56,9 @@ class GcsRolloutStore:
         try:
             body = json.loads(blob.download_as_bytes(if_generation_match=blob.generation))
         except (NotFound, PreconditionFailed):  # released or replaced meanwhile: look again
-            return self._held()
+            if looks > 1:
+                return self._held(looks - 1)
+            body = {}
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
