@@ -78,6 +78,13 @@ def create_app(backend: Backend,
     each rollout tick (on Vertex AI: the monitoring job follows the deployed models)."""
     app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        """Any other failure: a 500 naming it, and one ERROR line for Cloud Logging."""
+        log_event("ERROR", f"{request.method} {request.url.path} failed: {_cause(err)}",
+                  error=err, path=request.url.path, backend=backend.name)
+        return _error(500, f"{request.method} {request.url.path} failed: {_cause(err)}")
+
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", "backend": backend.name}

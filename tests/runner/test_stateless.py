@@ -250,3 +250,19 @@ def test_the_local_backend_honours_idempotency_keys_and_reports_the_same_states(
                             "finished", "link", "pushed_version", "deployment", "error"}
     finally:
         backend.close()
+
+
+def test_an_unexpected_failure_is_a_500_and_one_error_log_line(capsys):
+    from pipelines.runner.app import create_app
+
+    class Broken(SlowBackend):
+        def get(self, run_id):
+            raise KeyError(run_id)
+
+    client = TestClient(create_app(Broken()), raise_server_exceptions=False)
+    capsys.readouterr()
+    answer = client.get("/runs/fullcycle-basic-template-s1")
+    assert answer.status_code == 500 and "KeyError" in answer.json()["error"]
+    (error,) = [e for e in json_lines(capsys.readouterr().out) if e["severity"] == "ERROR"]
+    assert error["path"] == "/runs/fullcycle-basic-template-s1" and "KeyError" in error["message"]
+    assert "Traceback" in error["stack_trace"]
