@@ -466,7 +466,7 @@ def _cloud_tick(model: str, stack: str, candidate: Path | None,
     typer.echo(f"{model} on Vertex AI (stack {stack}): {rollout_line(state)}")
     if state is not None and state.history:
         typer.echo(f"  last window: {window_line(state.history[-1])}")
-    if state is not None and state.status == "aborted":
+    if state is not None and state.status in ("aborted", "needs_attention"):
         raise typer.Exit(1)
 
 

@@ -122,8 +122,17 @@ class VertexEndpoint:
             self._endpoint().update(traffic_split=split)
 
     def undeploy(self, deployed_id: str) -> None:
+        """Undeploys ``deployed_id``; one already gone counts as done (a repeated step)."""
+        from google.api_core.exceptions import NotFound
+
+        endpoint = self._endpoint()
+        if deployed_id not in {d.id for d in endpoint.gca_resource.deployed_models}:
+            return
         with google_errors(f"undeploying {deployed_id} from {self.target.endpoint!r}"):
-            self._endpoint().undeploy(deployed_model_id=deployed_id)
+            try:
+                endpoint.undeploy(deployed_model_id=deployed_id)
+            except NotFound:  # undeployed by a concurrent or earlier attempt
+                return
 
     def window_metrics(self, deployed_id: str, since: float, until: float) -> WindowMetrics:
         """The requests ``deployed_id`` answered in [since, until), from BigQuery and Monitoring."""

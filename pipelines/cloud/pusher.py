@@ -1,5 +1,6 @@
 """VertexPusher: the blessed, infra-validated model becomes a new Model Registry version,
-deployed to the model's endpoint at the first canary weight (see ``registry.py``).
+deployed to the model's endpoint at the first canary weight (see ``registry.py``), one
+push at a time per model (the model's lease, see ``push.py``).
 
 TFX's Vertex Pusher uploads a separate model each time and does not version it;
 this one keeps one registry entry per model with a version per push, and uploads
@@ -36,7 +37,7 @@ def VertexPusher(  # noqa: N802 - TFX components are named like classes
     """Pushes only when both blessings say so; otherwise records ``pushed`` = 0."""
     from tfx.utils import path_utils
 
-    from pipelines.cloud.registry import deploy_version
+    from pipelines.cloud.push import push_version
     from pipelines.cloud.target import CloudTarget
     from pipelines.config.model_config import ModelConfig
     from pipelines.report.card import push_card
@@ -56,7 +57,15 @@ def VertexPusher(  # noqa: N802 - TFX components are named like classes
                          pushed=cloud.model_uri(version),  # where deploy_version keeps it
                          evaluation_uri=evaluation and evaluation.uri,
                          statistics_uri=statistics and statistics.uri)
-    deployment = deploy_version(cloud, artifact_uri, version, model_card=card)
+    # Under the model's lease: a rollout or another push under way deploys nothing, and
+    # the run succeeds with the reason recorded (see push.py).
+    push = push_version(cloud, artifact_uri, version, model_card=card)
+    deployment = push.deployment
+    if deployment is None:
+        pushed_model.set_int_custom_property("pushed", 0)
+        pushed_model.set_string_custom_property("deployment", json.dumps({
+            "deployed_model_id": None, "traffic_split": None, "note": push.note}))
+        return
     pushed_model.set_int_custom_property("pushed", 1)
     pushed_model.set_string_custom_property("pushed_version", version)
     pushed_model.set_string_custom_property(

@@ -45,7 +45,7 @@ def deploy_version(target: CloudTarget, artifact_uri: str, version: str,
     try:
         split = first_traffic_split(deployed, target.first_canary_weight)
     except RolloutUnderWayError as err:  # checked before anything is uploaded
-        raise FullcycleError(f"endpoint {target.endpoint!r}: {err}") from None
+        raise RolloutUnderWayError(f"endpoint {target.endpoint!r}: {err}") from None
     artifact_uri = keep_model(target, artifact_uri, version, credentials)
     if model_card is not None:
         _write_card(target, artifact_uri, model_card, credentials)

@@ -1,12 +1,17 @@
-"""The canary's state on Vertex AI: a JSON object in the model's bucket, leased per tick.
+"""The canary's state on Vertex AI: a JSON object in the model's bucket, and the model's lease.
 
 Cloud Run keeps nothing between requests, so the rollout state lives at
 ``gs://<bucket>/rollouts/<model>.json`` (under ``rollouts/``, the only objects
-the runner may write there). One tick at a time: the lock is a lease object
-created with ``ifGenerationMatch=0`` (a second tick gets 409 until it is
-released, or it expires after ``lease_seconds``), and the state is written with
-the generation it was read at, so a tick whose lease expired cannot overwrite a
-newer state.
+the runner may write there). One change of the model's endpoint at a time: a
+rollout tick and the VertexPusher's "check the endpoint, deploy" both hold the
+model's lease, ``rollouts/<model>.lease``, created with ``ifGenerationMatch=0``.
+
+The lease knows its owner: it holds a random token, who holds it and until when
+(``expires``). The storage client retries a create whose response was lost; the
+retry gets 412 although the first attempt made the lease, so a 412 is read back
+and recognised as ours by the token. A lease past ``expires`` (its holder was
+killed) is broken by the next taker. The state is written with the generation it
+was read at, so a holder whose lease expired cannot overwrite a newer state.
 """
 
 from __future__ import annotations
@@ -14,17 +19,21 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 
 from pipelines.canary.controller import RolloutBusyError
 from pipelines.cloud.google_api import google_errors
 from pipelines.stack.names import ROLLOUT_PREFIX
 
+TICK_LEASE_SECONDS = 900.0  # a tick reads metrics and moves traffic: minutes at most
+PUSH_LEASE_SECONDS = 3600.0  # uploading a version and deploying it: Vertex takes ~10-30 min
+
 
 class GcsRolloutStore:
-    """A model's rollout state at ``gs://<bucket>/rollouts/<model>.json``, leased per tick."""
+    """A model's rollout state at ``gs://<bucket>/rollouts/<model>.json``, and its lease."""
 
     def __init__(self, bucket: str, model: str, project: str | None = None, credentials=None,
-                 lease_seconds: float = 900):
+                 lease_seconds: float = TICK_LEASE_SECONDS):
         from google.cloud import storage
 
         self.bucket_name, self.model, self.lease_seconds = bucket, model, lease_seconds
@@ -33,52 +42,75 @@ class GcsRolloutStore:
         self.lease_name = f"{ROLLOUT_PREFIX}{model}.lease"
         self._generation = 0  # of the state as loaded; 0: there was none
 
-    def _take_lease(self) -> int:
-        from google.api_core.exceptions import PreconditionFailed
+    @property
+    def lease_uri(self) -> str:
+        return f"gs://{self.bucket_name}/{self.lease_name}"
 
-        lease = self._bucket.blob(self.lease_name)
-        body = json.dumps({"model": self.model, "taken": time.time()})
+    def _held(self, looks: int = 3) -> tuple[int, dict, float] | None:
+        """The lease as it is: (generation, body, expires), None if there is none."""
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        blob = self._bucket.get_blob(self.lease_name)
+        if blob is None:
+            return None
         try:
-            lease.upload_from_string(body, content_type="application/json",
-                                     if_generation_match=0)
-        except PreconditionFailed:
-            if not self._break_expired_lease():
-                raise RolloutBusyError(f"another tick of {self.model!r} holds "
-                                  f"gs://{self.bucket_name}/{self.lease_name}; try again after "
-                                  "it finishes") from None
+            body = json.loads(blob.download_as_bytes(if_generation_match=blob.generation))
+        except (NotFound, PreconditionFailed):  # released or replaced meanwhile: look again
+            if looks > 1:
+                return self._held(looks - 1)
+            body = {}
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        expires = body.get("expires")
+        if not isinstance(expires, (int, float)):  # a lease without one: its age decides
+            expires = blob.updated.timestamp() + self.lease_seconds
+        return blob.generation, body, float(expires)
+
+    def _take_lease(self, holder: str, seconds: float) -> int:
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        token = uuid.uuid4().hex
+        now = time.time()
+        body = json.dumps({"owner": token, "holder": holder, "model": self.model,
+                           "taken": now, "expires": now + seconds})
+        lease = self._bucket.blob(self.lease_name)
+        for attempt in range(2):
             try:
                 lease.upload_from_string(body, content_type="application/json",
                                          if_generation_match=0)
+                return lease.generation
             except PreconditionFailed:
-                raise RolloutBusyError(f"another tick of {self.model!r} took the lease first") \
-                    from None
-        return lease.generation
-
-    def _break_expired_lease(self) -> bool:
-        """Deletes a lease older than ``lease_seconds`` (its tick died); True if none is held."""
-        from google.api_core.exceptions import NotFound, PreconditionFailed
-
-        held = self._bucket.get_blob(self.lease_name)
-        if held is None:
-            return True
-        if time.time() - held.updated.timestamp() < self.lease_seconds:
-            return False
-        with contextlib.suppress(NotFound, PreconditionFailed):
-            held.delete(if_generation_match=held.generation)
-        return True
+                held = self._held()
+            if held is not None and held[1].get("owner") == token:
+                return held[0]  # our create succeeded; its retry was refused
+            if held is not None and held[2] > time.time():
+                taken = held[1].get("taken")
+                age = (f"taken {time.time() - taken:.0f} s ago, "
+                       if isinstance(taken, (int, float)) else "")
+                raise RolloutBusyError(
+                    f"{held[1].get('holder', 'another tick')} of {self.model!r} holds "
+                    f"{self.lease_uri} ({age}expires in {held[2] - time.time():.0f} s); "
+                    "try again after it finishes")
+            if held is not None and attempt == 0:  # its holder died: break it, take it
+                with contextlib.suppress(NotFound, PreconditionFailed):
+                    self._bucket.blob(self.lease_name).delete(if_generation_match=held[0])
+        raise RolloutBusyError(f"another holder of {self.model!r} took {self.lease_uri} first")
 
     @contextlib.contextmanager
-    def exclusive(self):
+    def exclusive(self, holder: str = "a rollout tick", seconds: float | None = None):
+        """Holds the model's lease for the block; ``holder`` says who (in a busy error)."""
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
-        with google_errors(f"taking the rollout lease in gs://{self.bucket_name}"):
-            generation = self._take_lease()
+        with google_errors(f"taking the lease {self.lease_uri}"):
+            generation = self._take_lease(holder, self.lease_seconds if seconds is None
+                                          else seconds)
         try:
             yield
         finally:
-            # Gone or replaced: it expired and another tick broke it; the state's own
-            # generation check kept this tick from overwriting that tick's state.
-            with google_errors(f"releasing the rollout lease in gs://{self.bucket_name}"), \
+            # Gone or replaced: it expired and another holder broke it; the state's own
+            # generation check kept this holder from overwriting that one's state.
+            with google_errors(f"releasing the lease {self.lease_uri}"), \
                     contextlib.suppress(NotFound, PreconditionFailed):
                 self._bucket.blob(self.lease_name).delete(if_generation_match=generation)
 
@@ -93,16 +125,22 @@ class GcsRolloutStore:
         return json.loads(data)
 
     def save(self, state: dict) -> None:
+        """Writes ``state`` if nobody wrote since it was loaded; a retried write whose first
+        attempt succeeded (412 on the retry) is recognised by reading the state back."""
         from google.api_core.exceptions import PreconditionFailed
 
         blob = self._bucket.blob(self.state_name)
+        text = json.dumps(state, indent=1)
         with google_errors(f"writing gs://{self.bucket_name}/{self.state_name}"):
             try:
-                blob.upload_from_string(json.dumps(state, indent=1),
-                                        content_type="application/json",
+                blob.upload_from_string(text, content_type="application/json",
                                         if_generation_match=self._generation)
             except PreconditionFailed:
-                raise RolloutBusyError(f"the rollout state of {self.model!r} changed during this "
-                                  "tick (its lease expired and another tick took over); "
-                                  "nothing was overwritten") from None
+                current = self._bucket.get_blob(self.state_name)
+                if current is None or json.loads(current.download_as_bytes()) != json.loads(text):
+                    raise RolloutBusyError(
+                        f"the rollout state of {self.model!r} changed during this tick (its "
+                        "lease expired and another tick took over); nothing was "
+                        "overwritten") from None
+                blob = current
         self._generation = blob.generation

@@ -1,16 +1,26 @@
-"""The runner's HTTP API (what Cloud Scheduler calls), served by uvicorn.
+"""The runner's HTTP API (what Cloud Scheduler, Airflow and people call), served by uvicorn.
 
-POST /runs {"model": name}  -> 202 {"run_id", ...}; the same model and
-                               X-CloudScheduler-ScheduleTime never start two runs
-GET  /runs/{id}             -> state, timings, link
+POST /runs {"model": name}  -> 202 with the run (``RunView`` JSON + ``duplicate``) once the
+                               backend accepted it (on Vertex AI: the PipelineJob exists);
+                               the run id comes from ``Idempotency-Key``, else from
+                               X-CloudScheduler-ScheduleTime, so a retry anywhere answers the
+                               same run. 400 bad input, 404 unknown model, 422 invalid model
+                               config, 503 the backend refused or failed (the cause named, and
+                               logged); a 503 is safe to retry.
+GET  /runs/{id}             -> the run: state QUEUED | RUNNING | SUCCEEDED | FAILED |
+                               CANCELLED, times, link, pushed version; 404 unknown
+GET  /runs?model=name       -> {"runs": [...]}, newest first
 GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
 POST /monitoring/{model}:check -> skew and drift of what the model's endpoint served
                                (local backend; Vertex AI Model Monitoring runs its own)
-GET  /runs?model=name       -> recent runs
-POST /rollouts/{model}:tick -> one canary analysis of the model's endpoint (the
-                               model's rollout Scheduler job calls it every interval);
-                               409 while another tick of the model runs
+POST /rollouts/{model}:tick -> one canary step of the model's endpoint (the model's rollout
+                               Scheduler job calls it every interval; its schedule time is the
+                               tick's time); 409 while another tick or a push holds the
+                               model's lease, or when the endpoint needs attention; 502 when
+                               the step was taken but the monitoring update after it failed
 GET  /healthz
+
+Errors are also written to stdout as JSON lines Cloud Logging reads (``logs.py``).
 """
 
 from __future__ import annotations
@@ -21,22 +31,42 @@ from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean
 from pipelines.runner.backends import Backend
-from pipelines.runner.store import RunStore
+from pipelines.runner.logs import log_event
+from pipelines.runner.runs import (
+    IDEMPOTENCY_KEY,
+    SCHEDULE_TIME,
+    BadRunRequestError,
+    run_id_for,
+    schedule_seconds,
+)
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
 from pipelines.stack.names import MONITORING_CHECK_ROUTE, ROLLOUT_TICK_ROUTE, RUNS_ROUTE
-
-SCHEDULE_TIME = "X-CloudScheduler-ScheduleTime"
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(store: RunStore, backend: Backend,
+def _unknown_model(model: str) -> JSONResponse | None:
+    from pipelines.config.registry import list_models
+
+    known = list_models()
+    if model in known:
+        return None
+    return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
+                  known_models=known)
+
+
+def _cause(err: Exception) -> str:
+    return str(err) if isinstance(err, FullcycleError) else f"{type(err).__name__}: {err}"
+
+
+def create_app(backend: Backend,
                rollouts: Callable[[str], object] | None = None,
                reports: Callable[[str, str], str] | None = None,
                monitoring: Callable[[str, float], dict] | None = None,
@@ -48,14 +78,41 @@ def create_app(store: RunStore, backend: Backend,
     each rollout tick (on Vertex AI: the monitoring job follows the deployed models)."""
     app = FastAPI(title="fullcycle runner", docs_url=None, redoc_url=None)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        """Any other failure: a 500 naming it, and one ERROR line for Cloud Logging."""
+        log_event("ERROR", f"{request.method} {request.url.path} failed: {_cause(err)}",
+                  error=err, path=request.url.path, backend=backend.name)
+        return _error(500, f"{request.method} {request.url.path} failed: {_cause(err)}")
+
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", "backend": backend.name}
 
+    def start(model: str, run_id: str, trigger: str) -> JSONResponse:
+        """Validates the model's config and submits (in a worker thread: compiling takes
+        seconds and must not hold up the event loop)."""
+        from pipelines.config.registry import load_config
+
+        try:
+            load_config(model)
+        except ConfigError as err:
+            return _error(422, str(err))
+        try:
+            run, created = backend.submit(model, run_id, trigger)
+        except Exception as err:  # every cause is answered and logged
+            log_event("ERROR", f"could not start run {run_id} of {model!r}: {_cause(err)}",
+                      error=err, model=model, run_id=run_id, trigger=trigger,
+                      backend=backend.name)
+            return _error(503, f"could not start a run of {model!r}: {_cause(err)}",
+                          run_id=run_id)
+        log_event("INFO", f"run {run.run_id} of {model!r} "
+                          f"{'accepted' if created else 'already exists'}: {run.state}",
+                  model=model, run_id=run.run_id, trigger=trigger, backend=backend.name)
+        return JSONResponse({**run.as_dict(), "duplicate": not created}, status_code=202)
+
     @app.post(RUNS_ROUTE, status_code=202)
     async def create_run(request: Request):
-        from pipelines.config.registry import list_models, load_config
-
         try:
             body = json.loads(await request.body() or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -65,45 +122,35 @@ def create_app(store: RunStore, backend: Backend,
         model = body["model"]
         if not isinstance(model, str):
             return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
-        known = list_models()
-        if model not in known:
-            return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
-                          known_models=known)
+        if (refused := _unknown_model(model)) is not None:
+            return refused
         try:
-            load_config(model)
-        except ConfigError as err:
-            return _error(422, str(err))
-        schedule_time = request.headers.get(SCHEDULE_TIME)
-        trigger = "scheduler" if schedule_time else "manual"
-        run, created = store.create_or_get(model, trigger, schedule_time)
-        if created:
-            try:
-                backend.submit(run)
-            except Exception as err:  # nothing half-started: forget the run, let a retry try
-                store.delete(run.id)
-                return _error(503, f"could not start a run of {model!r}: {err}")
-        run = store.get(run.id)
-        return JSONResponse({"run_id": run.id, "model": model, "state": run.state,
-                             "duplicate": not created, "link": run.link}, status_code=202)
+            run_id, trigger = run_id_for(model, request.headers.get(SCHEDULE_TIME),
+                                         request.headers.get(IDEMPOTENCY_KEY))
+        except BadRunRequestError as err:
+            return _error(400, str(err))
+        return await run_in_threadpool(start, model, run_id, trigger)
 
     @app.get("/runs/{run_id}")
     def get_run(run_id: str):
-        run = store.get(run_id)
+        try:
+            run = backend.get(run_id)
+        except FullcycleError as err:
+            log_event("ERROR", str(err), error=err, run_id=run_id, backend=backend.name)
+            return _error(502, str(err))
         if run is None:
             return _error(404, f"unknown run {run_id!r}")
-        data = run.as_dict()
-        data["detail"] = json.loads(run.detail) if run.detail else None
-        return data
+        return run.as_dict()
 
     @app.get("/runs/{run_id}/report")
     def run_report(run_id: str):
-        run = store.get(run_id)
+        run = backend.get(run_id)
         if run is None:
             return _error(404, f"unknown run {run_id!r}")
         if reports is None:
             return _error(404, f"the {backend.name} backend keeps no run reports; the run's "
                                f"pipeline job: {run.link}")
-        pipeline_run = (json.loads(run.detail) if run.detail else {}).get("pipeline_run_id")
+        pipeline_run = run.detail.get("pipeline_run_id")
         if not pipeline_run:
             return _error(409, f"run {run_id!r} is {run.state}: it has no report (yet)")
         try:
@@ -114,13 +161,10 @@ def create_app(store: RunStore, backend: Backend,
     if monitoring is not None:
         @app.post(MONITORING_CHECK_ROUTE)
         def check_monitoring(model: str, window: str = "1h"):
-            from pipelines.config.registry import list_models
             from pipelines.serving.monitoring import parse_window
 
-            known = list_models()
-            if model not in known:
-                return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
-                              known_models=known)
+            if (refused := _unknown_model(model)) is not None:
+                return refused
             try:
                 result = monitoring(model, parse_window(window))
             except FullcycleError as err:
@@ -129,39 +173,58 @@ def create_app(store: RunStore, backend: Backend,
 
     if rollouts is not None:
         @app.post(ROLLOUT_TICK_ROUTE)
-        def tick_rollout(model: str):
+        def tick_rollout(model: str, request: Request):
             from pipelines.canary.controller import RolloutBusyError
             from pipelines.canary.endpoint import EndpointError
-            from pipelines.config.registry import list_models
 
-            known = list_models()
-            if model not in known:
-                return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
-                              known_models=known)
+            if (refused := _unknown_model(model)) is not None:
+                return refused
+            scheduled = request.headers.get(SCHEDULE_TIME)
+            try:  # the tick's time is its schedule time: an early or late arrival counts alike
+                now = schedule_seconds(scheduled) if scheduled else None
+            except BadRunRequestError as err:
+                return _error(400, str(err))
             controller = None
             try:
                 controller = rollouts(model)
-                rollout = controller.tick()
-            except EndpointError as err:
-                return _error(503 if err.status in (503, 404) else 409, str(err))
-            except RolloutBusyError as err:  # a concurrent or retried tick; nothing changed
+                rollout = controller.tick(now=now)
+            except RolloutBusyError as err:  # a concurrent or retried tick, or a push
+                log_event("WARNING", str(err), model=model)
                 return _error(409, str(err))
             except FullcycleError as err:
-                return _error(503, str(err))
+                status = 409 if isinstance(err, EndpointError) and err.status not in (
+                    503, 404) else 503
+                log_event("ERROR", f"rollout tick of {model!r} failed: {err}", error=err,
+                          model=model)
+                return _error(status, str(err))
             finally:
                 getattr(getattr(controller, "endpoint", None), "close", lambda: None)()
             answer = ({"model": model, "status": "idle"} if rollout is None
                       else {"model": model, **asdict(rollout)})
+            if rollout is not None and rollout.status == "needs_attention":
+                log_event("ERROR", f"rollout of {model!r} needs attention: {rollout.reason}",
+                          model=model, deployed_ids=rollout.deployed_ids)
+                return JSONResponse({**answer, "error": rollout.reason}, status_code=409)
             if after_tick is not None:
-                try:  # the traffic has moved already: a failure here is reported, not raised
+                try:  # the traffic has moved already: a retried tick changes nothing more
                     answer["monitoring"] = after_tick(model)
                 except FullcycleError as err:
-                    answer["monitoring_error"] = str(err)
+                    log_event("ERROR", f"monitoring update after the rollout tick of {model!r} "
+                                       f"failed: {err}", error=err, model=model)
+                    return JSONResponse({**answer, "monitoring_error": str(err),
+                                         "error": f"the rollout tick was taken, the monitoring "
+                                                  f"update failed: {err}"}, status_code=502)
             return answer
 
     @app.get(RUNS_ROUTE)
-    def list_runs(model: str | None = None) -> dict:
-        return {"runs": [r.as_dict() for r in store.list(model)]}
+    def list_runs(model: str | None = None):
+        if model is not None and (refused := _unknown_model(model)) is not None:
+            return refused
+        try:
+            return {"runs": [r.as_dict() for r in backend.list(model)]}
+        except FullcycleError as err:
+            log_event("ERROR", str(err), error=err, model=model, backend=backend.name)
+            return _error(502, str(err))
 
     return app
 
@@ -172,7 +235,7 @@ BACKENDS = ("local", "vertex")
 def runner_app(backend: str, stack: str, workspace: Workspace,
                overrides: dict | None = None,
                rollout_interval: float | None = None) -> FastAPI:
-    """The runner as ``fullcycle serve-runner`` serves it: its run store, backend and canary.
+    """The runner as ``fullcycle serve-runner`` serves it: its backend and canary.
 
     ``local``: pipelines with ``LocalDagRunner`` (``overrides`` such as
     ``train_steps`` apply to every run) and the canary over the local endpoints
@@ -180,14 +243,14 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
     Vertex AI Pipelines and the canary over the Vertex AI endpoints of ``stack``.
     """
     from pipelines.config.errors import not_allowed
-    from pipelines.runner.backends import LocalBackend, VertexBackend
+    from pipelines.runner.backends import LocalBackend
 
     if backend not in BACKENDS:
         raise FullcycleError(not_allowed("backend", backend, BACKENDS))
     StackConfig.load(stack)  # a bad stack config fails now, not at the first tick
-    store = RunStore(workspace.home / "runner" / f"runs-{backend}.sqlite")
     if backend == "local":
         from pipelines.canary.policy import CanaryPolicy
+        from pipelines.runner.store import RunStore
         from pipelines.serving.rollout import canary_settings, controller_for
 
         def rollouts(model: str):
@@ -206,10 +269,12 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
 
             return monitor_model(workspace, model, stack, window_seconds)
 
-        return create_app(store, LocalBackend(store, overrides, stack=stack), rollouts, reports,
+        store = RunStore(workspace.home / "runner" / "runs-local.sqlite")
+        return create_app(LocalBackend(store, overrides, stack=stack), rollouts, reports,
                           monitoring)
 
     from pipelines.cloud.rollout import cloud_controller
+    from pipelines.runner.vertex import VertexBackend
 
     def follow_deployed_models(model: str) -> str | None:
         from pipelines.cloud.monitoring import point_at_serving, spec_for
@@ -217,5 +282,7 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
         spec = spec_for(model, stack)
         return point_at_serving(spec) if spec is not None else None
 
-    return create_app(store, VertexBackend(store, stack), lambda m: cloud_controller(m, stack),
+    # Nothing on this backend is kept in the container: runs are PipelineJobs, rollout
+    # state and the model's lease are objects in its bucket.
+    return create_app(VertexBackend(stack), lambda m: cloud_controller(m, stack),
                       after_tick=follow_deployed_models)

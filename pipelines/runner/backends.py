@@ -1,6 +1,7 @@
-"""Where a run goes: Vertex AI Pipelines (cloud) or a local LocalDagRunner process.
+"""Where a run goes: the :class:`Backend` protocol, and the local one (LocalDagRunner).
 
-Both only *start* the run; the runner answers 202 without waiting for it.
+Both backends only *start* a run; the runner answers 202 without waiting for
+it. The Vertex AI backend is in ``vertex.py``.
 """
 
 from __future__ import annotations
@@ -9,20 +10,28 @@ import json
 import multiprocessing
 import os
 import queue
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Protocol
 
+from pipelines.runner.runs import RunView
 from pipelines.runner.store import Run, RunStore
 
 
 class Backend(Protocol):
+    """Where runs go; the runner's API over either backend is the same (see ``runs.py``)."""
+
     name: str
 
-    def submit(self, run: Run) -> None:
-        """Starts ``run`` (raises if it could not be started)."""
+    def submit(self, model: str, run_id: str, trigger: str) -> tuple[RunView, bool]:
+        """Starts run ``run_id`` of ``model``, or finds the one of that id: (run, created).
+
+        Raises if it could not be started; nothing half-started stays behind.
+        """
+
+    def get(self, run_id: str) -> RunView | None: ...
+
+    def list(self, model: str | None = None, limit: int = 50) -> list[RunView]: ...
 
 
 def run_model(model: str, overrides: dict[str, Any], stack: str,
@@ -73,7 +82,7 @@ class LocalBackend:
         self._closed = False
 
     def close(self) -> None:
-        """Stops the runs under way and starts no more (their runs are marked FAILED)."""
+        """Stops the runs under way and starts no more (their runs are marked CANCELLED)."""
         with self._lock:
             self._closed = True
             running = list(self._running.values())
@@ -81,15 +90,30 @@ class LocalBackend:
             process.terminate()
             process.join(timeout=30)
 
-    def submit(self, run: Run) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the local backend is shut down")
-            if run.model not in self._queues:
-                self._queues[run.model] = queue.Queue()
-                threading.Thread(target=self._worker, args=(run.model,), daemon=True,
-                                 name=f"runner-{run.model}").start()
-        self._queues[run.model].put(run)
+    def submit(self, model: str, run_id: str, trigger: str) -> tuple[RunView, bool]:
+        run, created = self.store.create_or_get(run_id, model, trigger)
+        if not created:
+            return run.view(), False
+        try:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the local backend is shut down")
+                if model not in self._queues:
+                    self._queues[model] = queue.Queue()
+                    threading.Thread(target=self._worker, args=(model,), daemon=True,
+                                     name=f"runner-{model}").start()
+            self._queues[model].put(run)
+        except Exception:  # nothing half-started: forget the run, let a retry try
+            self.store.delete(run_id)
+            raise
+        return run.view(), True
+
+    def get(self, run_id: str) -> RunView | None:
+        run = self.store.get(run_id)
+        return None if run is None else run.view()
+
+    def list(self, model: str | None = None, limit: int = 50) -> list[RunView]:
+        return [r.view() for r in self.store.list(model, limit)]
 
     def _worker(self, model: str) -> None:
         while True:
@@ -103,8 +127,9 @@ class LocalBackend:
                                   args=(send, run.model, self.overrides, self.stack, self.env))
         with self._lock:
             if self._closed:  # shut down while this run waited in the queue
-                self.store.update(run.id, state="FAILED", finished=time.time(), detail=json.dumps(
-                    {"error": "the runner shut down before the run started"}))
+                self.store.update(run.id, state="CANCELLED", finished=time.time(),
+                                  detail=json.dumps(
+                                      {"error": "the runner shut down before the run started"}))
                 return
             process.start()
             self._running[run.id] = process
@@ -115,45 +140,14 @@ class LocalBackend:
             summary = {"error": f"the run's process ended (exit code {process.exitcode}) "
                                 "without a summary"}
         process.join()
+        ok = summary.get("error") is None
         with self._lock:
             self._running.pop(run.id, None)
-        ok = summary.get("error") is None
+            cancelled = self._closed and not ok  # stopped by close()
         detail = {"blessed": summary.get("blessed"), "pushed_path": summary.get("pushed_path"),
                   "deployment": summary.get("deployment"),
                   "pipeline_run_id": summary.get("run_id"), "error": summary.get("error")}
-        self.store.update(run.id, state="SUCCEEDED" if ok else "FAILED", finished=time.time(),
+        self.store.update(run.id, state="SUCCEEDED" if ok else "CANCELLED" if cancelled
+                          else "FAILED", finished=time.time(),
                           detail=json.dumps(detail),
                           link=summary.get("pushed_path") and f"file://{summary['pushed_path']}")
-
-
-class VertexBackend:
-    """Compiles the model's pipeline and submits it to Vertex AI Pipelines."""
-
-    name = "vertex"
-
-    def __init__(self, store: RunStore, stack: str, credentials=None):
-        self.store, self.stack, self.credentials = store, stack, credentials
-
-    def submit(self, run: Run) -> None:
-        from google.cloud import aiplatform
-
-        from pipelines.cloud.compile import compile_pipeline, read_cloud_baseline
-        from pipelines.cloud.target import CloudTarget
-        from pipelines.config.registry import load_config
-        from pipelines.pipeline.factory import pipeline_name
-
-        target = CloudTarget.from_stack(run.model, self.stack)
-        name = pipeline_name(run.model)
-        with tempfile.TemporaryDirectory() as tmp:
-            spec = Path(tmp) / "pipeline.json"
-            compile_pipeline(load_config(run.model), target, spec,
-                             baseline=read_cloud_baseline(target, self.credentials))
-            job = aiplatform.PipelineJob(
-                display_name=name, template_path=str(spec), job_id=f"{name}-{run.id}",
-                pipeline_root=target.pipeline_root, enable_caching=False,
-                labels={**target.labels, "trigger": run.trigger},
-                project=target.project, location=target.region, credentials=self.credentials)
-            job.submit(service_account=target.service_account)
-        self.store.update(run.id, state="SUBMITTED", started=time.time(), link=(
-            f"https://console.cloud.google.com/vertex-ai/locations/{target.region}/pipelines/"
-            f"runs/{name}-{run.id}?project={target.project}"))

@@ -1,28 +1,32 @@
-"""Run records in SQLite, idempotent per (model, schedule time).
+"""The local backend's run records in SQLite, one row per run id.
 
-Cloud Scheduler retries a trigger it did not see succeed; the same model and
-``X-CloudScheduler-ScheduleTime`` must never start two runs.
+Only the local twin keeps runs itself (on Vertex AI the PipelineJob is the
+record). The run id is deterministic (:func:`~pipelines.runner.runs.run_id_for`),
+so inserting an id that exists answers the run it names: a retried Scheduler
+tick or a repeated ``Idempotency-Key`` never starts two runs.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from pipelines.runner.runs import RunView
 
 
 @dataclass
 class Run:
-    """One pipeline run as the runner tracks it."""
+    """One pipeline run as the local backend tracks it."""
 
     id: str
     model: str
     trigger: str
-    trigger_key: str
-    state: str  # QUEUED | RUNNING | SUBMITTED | SUCCEEDED | FAILED
+    trigger_key: str  # the run id (older files: the model and schedule time)
+    state: str  # QUEUED | RUNNING | SUCCEEDED | FAILED | CANCELLED
     created: float
     started: float | None = None
     finished: float | None = None
@@ -31,6 +35,17 @@ class Run:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def view(self) -> RunView:
+        """The run as the runner's API answers it."""
+        detail = json.loads(self.detail) if self.detail else {}
+        pushed = detail.get("pushed_path")
+        return RunView(run_id=self.id, model=self.model, state=self.state,
+                       trigger=self.trigger, created=self.created, started=self.started,
+                       finished=self.finished, link=self.link,
+                       pushed_version=pushed.rstrip("/").rsplit("/", 1)[-1] if pushed else None,
+                       deployment=detail.get("deployment"), error=detail.get("error"),
+                       detail=detail)
 
 
 class RunStore:
@@ -49,12 +64,10 @@ class RunStore:
     def _row(self, row) -> Run | None:
         return None if row is None else Run(*row)
 
-    def create_or_get(self, model: str, trigger: str,
-                      schedule_time: str | None) -> tuple[Run, bool]:
-        """A new QUEUED run, or the run this (model, schedule time) already started."""
-        key = f"{model}@{schedule_time}" if schedule_time else f"{model}@manual:{uuid.uuid4()}"
-        run = Run(id=uuid.uuid4().hex[:12], model=model, trigger=trigger, trigger_key=key,
-                  state="QUEUED", created=time.time())
+    def create_or_get(self, run_id: str, model: str, trigger: str) -> tuple[Run, bool]:
+        """A new QUEUED run ``run_id``, or the run of that id already recorded."""
+        run = Run(id=run_id, model=model, trigger=trigger, trigger_key=run_id, state="QUEUED",
+                  created=time.time())
         with self._lock:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO runs (id, model, trigger, trigger_key, state, created) "
@@ -62,8 +75,7 @@ class RunStore:
                 (run.id, run.model, run.trigger, run.trigger_key, run.state, run.created))
             if cursor.rowcount == 1:
                 return run, True
-            existing = self._db.execute("SELECT * FROM runs WHERE trigger_key = ?",
-                                        (key,)).fetchone()
+            existing = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._row(existing), False
 
     def update(self, run_id: str, **fields) -> None:

@@ -146,14 +146,12 @@ def test_each_rollout_tick_of_the_runner_points_the_job(cloud, target, tmp_path)
 
     from pipelines.cloud.rollout import cloud_controller
     from pipelines.runner.app import create_app
-    from pipelines.runner.backends import VertexBackend
-    from pipelines.runner.store import RunStore
+    from pipelines.runner.vertex import VertexBackend
 
     stable = deploy(target, "1")
     MonitoringJobProvider().create({"spec": spec().as_dict(), "job": None})
     candidate = deploy(target, "2")
-    store = RunStore(tmp_path / "runs.sqlite")
-    app = create_app(store, VertexBackend(store, "dev", AnonymousCredentials()),
+    app = create_app(VertexBackend("dev", AnonymousCredentials()),
                      lambda model: cloud_controller(model, "dev", AnonymousCredentials()),
                      after_tick=lambda model: point_at_serving(spec(), AnonymousCredentials()))
     answer = TestClient(app).post(f"/rollouts/{MODEL}:tick")

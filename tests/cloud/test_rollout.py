@@ -183,13 +183,11 @@ def test_a_missing_request_log_is_a_clear_error(cloud, target, canary):
     assert (target.bucket, f"rollouts/{MODEL}.lease") not in cloud.gcs.objects
 
 
-def test_the_cloud_runner_route_ticks_the_rollout(cloud, target, canary, tmp_path):
+def test_the_cloud_runner_route_ticks_the_rollout(cloud, target, canary):
     from pipelines.runner.app import create_app
-    from pipelines.runner.backends import VertexBackend
-    from pipelines.runner.store import RunStore
+    from pipelines.runner.vertex import VertexBackend
 
-    store = RunStore(tmp_path / "runs.sqlite")
-    app = create_app(store, VertexBackend(store, "dev", AnonymousCredentials()),
+    app = create_app(VertexBackend("dev", AnonymousCredentials()),
                      lambda model: cloud_controller(model, "dev", AnonymousCredentials()))
     client = TestClient(app)
     stable, candidate = canary

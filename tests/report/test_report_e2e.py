@@ -152,14 +152,15 @@ def test_runner_serves_the_report(workspace, blessed_run):
     from fastapi.testclient import TestClient
 
     from pipelines.runner.app import runner_app
+    from pipelines.runner.runs import run_id_for
     from pipelines.runner.store import RunStore
 
     app = runner_app("local", "dev", workspace)
     store = RunStore(workspace.home / "runner" / "runs-local.sqlite")
-    done, _ = store.create_or_get(MODEL, "manual", None)
+    done, _ = store.create_or_get(run_id_for(MODEL)[0], MODEL, "manual")
     store.update(done.id, state="SUCCEEDED",
                  detail=json.dumps({"pipeline_run_id": blessed_run.run_id}))
-    queued, _ = store.create_or_get(MODEL, "manual", None)
+    queued, _ = store.create_or_get(run_id_for(MODEL)[0], MODEL, "manual")
     client = TestClient(app)
     response = client.get(f"/runs/{done.id}/report")
     assert response.status_code == 200 and response.headers["content-type"].startswith(

@@ -20,7 +20,7 @@ def runner(tmp_path, seeded_warehouse):
            "FULLCYCLE_WAREHOUSE": str(root / "warehouse.duckdb")}
     store = RunStore(root / "runs.sqlite")
     backend = LocalBackend(store, {"train_steps": 200, "eval_steps": 20}, env)
-    url, server = serve(create_app(store, backend))
+    url, server = serve(create_app(backend))
     yield url, store, root
     server.should_exit = True
     backend.close()

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from pipelines.runner.runs import run_id_for
 from pipelines.runner.scheduler import backoffs, scheduler_request, send
 from pipelines.stack.config import RetrySettings
 
@@ -73,7 +74,7 @@ def test_scheduler_retries_of_one_tick_start_one_run(runner):
     assert first.json()["duplicate"] is False and again.json()["duplicate"] is True
     assert first.json()["run_id"] == again.json()["run_id"]
     runs = [r for r in store.list("basic_template") if r.trigger == "scheduler"]
-    assert len(runs) == 1 and runs[0].trigger_key == "basic_template@2026-11-29T03:00:00Z"
+    assert len(runs) == 1 and runs[0].id == run_id_for("basic_template", "2026-11-29T03:00:00Z")[0]
 
 
 def test_concurrent_triggers_of_two_models_complete(runner):
@@ -83,7 +84,7 @@ def test_concurrent_triggers_of_two_models_complete(runner):
     taxi = post(url, b'{"model": "taxi_tips"}').json()
     assert taxi["state"] in ("QUEUED", "RUNNING")
     listed = httpx.get(f"{url}/runs", params={"model": "taxi_tips"}).json()["runs"]
-    assert [r["id"] for r in listed] == [taxi["run_id"]]
+    assert [r["run_id"] for r in listed] == [taxi["run_id"]]
     done = {name: wait_done(url, run_id) for name, run_id in
             (("basic_template", basic["run_id"]), ("taxi_tips", taxi["run_id"]))}
     for name, run in done.items():

@@ -1,73 +1,45 @@
 """The Vertex backend through the real google-cloud-aiplatform client.
 
 Only the HTTP transport is replaced: a fake Vertex AI answers at the
-``requests`` adapter, checking each request as the real API would.
+``requests`` adapter, checking each request as the real API would. How runs
+behave across instances, retries and kills: ``test_stateless.py``.
 """
 
 import json
-import re
 
 import pytest
 import requests
 from google.auth.credentials import AnonymousCredentials
 
-from pipelines.runner.backends import VertexBackend
-from pipelines.runner.store import RunStore
+from pipelines.runner.runs import run_id_for
+from pipelines.runner.vertex import VertexBackend
 from pipelines.stack.config import SETTINGS_ENV, StackConfig
-from tests.support.google_fakes import FakeGcs
+from tests.support.google_fakes import FakeGoogleCloud
 from tests.support.google_http import intercepted, json_response
 
-LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
-
-
-class FakeVertex:
-    """Accepts CreatePipelineJob requests that Vertex AI would accept; records them.
-
-    Also answers the client's check that the pipeline root's bucket exists (GCS).
-    """
-
-    def __init__(self, buckets=("fullcycle-dev-fc-taxi-tips", "fullcycle-dev-fc-basic-template")):
-        self.requests, self.gcs = [], FakeGcs(set(buckets))
-
-    def send(self, request):
-        url = request.url
-        if url.startswith("https://storage.googleapis.com/"):  # buckets, the baseline pointer
-            return self.gcs.send(request)
-        self.requests.append(request)
-        match = re.match(r"https://([a-z0-9-]+)-aiplatform\.googleapis\.com/v1/projects/([^/]+)/"
-                         r"locations/([^/]+)/pipelineJobs\?pipelineJobId=([^&]+)", url)
-        assert request.method == "POST" and match, f"unexpected call {request.method} {url}"
-        region, project, location, job_id = match.groups()
-        assert region == location and JOB_ID.match(job_id), url
-        body = json.loads(request.body)
-        assert body["displayName"] and body["serviceAccount"].endswith(".iam.gserviceaccount.com")
-        for key, value in body["labels"].items():
-            assert LABEL.match(key) and re.match(r"^[a-z0-9_-]{0,63}$", value), (key, value)
-        spec = body["pipelineSpec"]
-        assert spec["root"]["dag"]["tasks"] and spec["deploymentSpec"]["executors"]
-        assert body["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
-        return json_response(request, 200, {
-            **body, "name": f"projects/{project}/locations/{location}/pipelineJobs/{job_id}",
-            "state": "PIPELINE_STATE_PENDING"})
+BUCKETS = {"fullcycle-dev-fc-taxi-tips", "fullcycle-dev-fc-basic-template"}
 
 
 @pytest.fixture
 def vertex(monkeypatch):
-    with intercepted(monkeypatch, FakeVertex()) as fake:
+    """Vertex AI (PipelineJobs checked as the service checks them) and the models' buckets."""
+    with intercepted(monkeypatch, FakeGoogleCloud(BUCKETS)) as fake:
         yield fake
 
 
-def test_create_pipeline_job_request(vertex, tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
-    run, _ = store.create_or_get("taxi_tips", "scheduler", "2026-11-30T04:30:00Z")
-    VertexBackend(store, "dev", credentials=AnonymousCredentials()).submit(run)
+def created(fake) -> list[dict]:
+    """The bodies of every CreatePipelineJob request."""
+    return [b for m, p, b in fake.registry.calls if m == "POST" and p == "pipelineJobs"]
 
-    (request,) = vertex.requests
-    assert request.url.startswith("https://europe-west4-aiplatform.googleapis.com/v1/projects/"
-                                  "fullcycle-dev/locations/europe-west4/pipelineJobs?pipelineJobId="
-                                  f"fullcycle-taxi-tips-{run.id}")
-    body = json.loads(request.body)
+
+def test_create_pipeline_job_request(vertex):
+    run_id, trigger = run_id_for("taxi_tips", "2026-11-30T04:30:00Z")
+    run, new = VertexBackend("dev", credentials=AnonymousCredentials()).submit(
+        "taxi_tips", run_id, trigger)
+
+    assert new and run.run_id == run_id and run_id.startswith("fullcycle-taxi-tips-s")
+    (body,) = created(vertex)
+    assert list(vertex.registry.pipeline_jobs) == [run_id]  # the run id is the job id
     assert body["displayName"] == "fullcycle-taxi-tips"
     assert body["serviceAccount"] == "fc-taxi-tips@fullcycle-dev.iam.gserviceaccount.com"
     # the stack's labels (where the cost goes) and the stack name, as on what pulumi up creates
@@ -80,13 +52,11 @@ def test_create_pipeline_job_request(vertex, tmp_path):
     assert "BigQueryExampleGen" in spec and "DataflowRunner" in spec
     assert StackConfig.from_stack_file("dev").image in spec  # the image pulumi up builds
     assert "baseline_statistics" not in spec  # no run was blessed yet: no baseline to import
-    stored = store.get(run.id)
-    assert stored.state == "SUBMITTED"
-    assert stored.link.endswith(f"pipelines/runs/fullcycle-taxi-tips-{run.id}"
-                                "?project=fullcycle-dev")
+    assert run.state == "QUEUED" and run.trigger == "scheduler" and run.model == "taxi_tips"
+    assert run.link.endswith(f"pipelines/runs/{run_id}?project=fullcycle-dev")
 
 
-def test_the_baseline_recorded_in_the_bucket_is_imported(vertex, tmp_path):
+def test_the_baseline_recorded_in_the_bucket_is_imported(vertex):
     from pipelines.pipeline.baseline import Baseline
 
     root = "gs://fullcycle-dev-fc-taxi-tips/baselines/1796100000000"
@@ -95,11 +65,10 @@ def test_the_baseline_recorded_in_the_bucket_is_imported(vertex, tmp_path):
                         split_names='["eval", "train"]', source="gs://x/StatisticsGen/1")
     vertex.gcs.put("fullcycle-dev-fc-taxi-tips", "baselines/baseline.json",
                    json.dumps(baseline.as_dict()).encode(), 1796100000.0)
-    store = RunStore(tmp_path / "runs.sqlite")
-    run, _ = store.create_or_get("taxi_tips", "manual", None)
-    VertexBackend(store, "dev", credentials=AnonymousCredentials()).submit(run)
-    (request,) = vertex.requests
-    spec = json.loads(request.body)["pipelineSpec"]
+    VertexBackend("dev", credentials=AnonymousCredentials()).submit(
+        "taxi_tips", *run_id_for("taxi_tips"))
+    (body,) = created(vertex)
+    spec = body["pipelineSpec"]
     tasks = spec["root"]["dag"]["tasks"]
     assert {"baseline_statistics", "baseline_schema", "DataValidator",
             "BaselineRecorder"} <= set(tasks)
@@ -109,21 +78,22 @@ def test_the_baseline_recorded_in_the_bucket_is_imported(vertex, tmp_path):
     assert "gs://fullcycle-dev-fc-taxi-tips/baselines" in text
 
 
-def test_submission_failure_leaves_no_run(vertex, tmp_path, monkeypatch):
+def test_submission_failure_leaves_no_run(vertex, monkeypatch):
     from fastapi.testclient import TestClient
 
     from pipelines.runner.app import create_app
 
     def refuse(adapter, request, **kwargs):
-        return json_response(request, 403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}})
+        return json_response(request, 403, {"error": {"code": 403, "status": "PERMISSION_DENIED",
+                                                      "message": "no aiplatform.user"}})
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
-    store = RunStore(tmp_path / "runs.sqlite")
-    client = TestClient(create_app(store, VertexBackend(store, "dev", AnonymousCredentials())))
+    client = TestClient(create_app(VertexBackend("dev", AnonymousCredentials())))
     response = client.post("/runs", json={"model": "basic_template"},
                            headers={"X-CloudScheduler-ScheduleTime": "2026-11-30T03:00:00Z"})
     assert response.status_code == 503 and "could not start a run" in response.json()["error"]
-    assert store.list() == []  # a Scheduler retry may start it
+    assert "403" in response.json()["error"]  # the cause, named
+    assert vertex.registry.pipeline_jobs == {}  # a Scheduler retry may start it
 
 
 def test_a_runner_handed_settings_for_a_new_model_runs_it(monkeypatch, tmp_path, models_package):
@@ -140,13 +110,10 @@ def test_a_runner_handed_settings_for_a_new_model_runs_it(monkeypatch, tmp_path,
         "gcp:project": "fullcycle-dev", "gcp:region": "europe-west4",
         "fullcycle:models": [{"name": "churn"}]}, "prod").settings_json(image)
     monkeypatch.setenv(SETTINGS_ENV, settings)  # there is no Pulumi.prod.yaml
-    with intercepted(monkeypatch, FakeVertex(buckets=("fullcycle-dev-fc-churn",))) as fake:
-        store = RunStore(tmp_path / "runs.sqlite")
-        client = TestClient(create_app(store, VertexBackend(store, "prod",
-                                                            AnonymousCredentials())))
+    with intercepted(monkeypatch, FakeGoogleCloud({"fullcycle-dev-fc-churn"})) as fake:
+        client = TestClient(create_app(VertexBackend("prod", AnonymousCredentials())))
         response = client.post("/runs", json={"model": "churn"})
         assert response.status_code == 202, response.text
-    (request,) = fake.requests
-    body = json.loads(request.body)
+    (body,) = created(fake)
     assert body["serviceAccount"] == "fc-churn@fullcycle-dev.iam.gserviceaccount.com"
     assert image in json.dumps(body["pipelineSpec"])  # the exact digest pulumi up pushed

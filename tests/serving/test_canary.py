@@ -118,8 +118,10 @@ def test_killed_controller_resumes_and_repeated_ticks_do_not_skip(setup, version
         resumed = CanaryController(endpoint, POLICY, state)
         assert resumed.rollout.step == 1 and resumed.rollout.status == "progressing"
         assert resumed.start(versions["same"]).candidate_id == resumed.rollout.candidate_id
-        resumed.tick()
-        resumed.tick()  # repeated at once: within the interval, nothing moves
-        assert resumed.rollout.step == 1
+        last = resumed.rollout.last_tick
+        early = last + 0.5 * POLICY.interval_seconds  # well within the interval
+        resumed.tick(now=early)
+        resumed.tick(now=early)  # repeated at once: nothing moves
+        assert resumed.rollout.step == 1 and resumed.rollout.last_tick == last
         run_ticks(resumed, 6, url)
     assert resumed.rollout.status == "promoted"

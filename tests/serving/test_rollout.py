@@ -107,8 +107,7 @@ def test_runner_route_ticks_a_rollout_to_promotion(workspace, versions, served, 
     from pipelines.runner.backends import LocalBackend
     from pipelines.runner.store import RunStore
 
-    store = RunStore(tmp_path / "runs.sqlite")
-    runner, server = serve(create_app(store, LocalBackend(store),
+    runner, server = serve(create_app(LocalBackend(RunStore(tmp_path / "runs.sqlite")),
                                       lambda model: controller_for(workspace, model, POLICY)))
     try:
         down = httpx.post(f"{runner}/rollouts/{MODEL}:tick")

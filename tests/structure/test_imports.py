@@ -115,7 +115,8 @@ def test_infra_is_imported_by_nothing_but_the_cli():
 
 
 @pytest.mark.parametrize("entry", ["pipelines.cloud.compile", "pipelines.cloud.pusher",
-                                   "pipelines.cloud.rollout", "pipelines.runner.backends"])
+                                   "pipelines.cloud.rollout", "pipelines.runner.backends",
+                                   "pipelines.runner.vertex"])
 def test_the_cloud_path_imports_no_local_twin(entry):
     graph = import_graph()
     via = reachable(graph, entry)

@@ -3,8 +3,8 @@
 Each fake answers the REST calls its client makes and checks them as the service
 would: Vertex AI (model registry, endpoint traffic), BigQuery (query jobs over
 the endpoint's request-response log), Cloud Monitoring (``timeSeries.list``) and
-Cloud Storage (objects with generation preconditions). ``FakeGoogleCloud``
-routes each request by host.
+Cloud Storage (objects with generation preconditions); Vertex AI's PipelineJobs are
+in ``fake_pipeline_jobs.py``. ``FakeGoogleCloud`` routes each request by host.
 """
 
 import datetime as dt
@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import requests
 import urllib3
 
+from tests.support.fake_pipeline_jobs import PipelineJobs
 from tests.support.google_http import json_response, project_number
 
 PROJECT, REGION = "fullcycle-dev", "europe-west4"
@@ -49,6 +50,7 @@ class FakeRegistry:
         self.undeployed: list[str] = []
         self.monitoring_jobs: dict[str, dict] = {}  # id -> job, as Vertex AI stores it
         self._ids = iter(range(100, 1000))
+        self.pipeline_jobs: dict[str, dict] = {}  # job id -> PipelineJob, as Vertex stores it
 
     def _model_json(self, model_id: str, version: str | None = None) -> dict:
         model = self.models[model_id]
@@ -95,7 +97,13 @@ class FakeRegistry:
             return self._undeploy(request, body)
         if path.startswith("modelDeploymentMonitoringJobs"):
             return self._monitoring(request, path, body, query)
+        if path.startswith("pipelineJobs"):
+            return PipelineJobs.send(self, request, path, body, query)
         raise AssertionError(f"unexpected call {request.method} {request.url}")
+
+    def move_pipeline_job(self, job_id: str, state: str, **outcome) -> dict:
+        """Moves a PipelineJob as Vertex AI would (see ``PipelineJobs.move``)."""
+        return PipelineJobs.move(self, job_id, state, **outcome)
 
     # -- Model Monitoring ---------------------------------------------------------------
     def _invalid(self, request, message: str):
