@@ -62,6 +62,47 @@ def test_typo_in_field_name_suggests_field(models_package):
     assert "lable_key: unknown field (did you mean \"label_key\"?)" in message
 
 
+def test_typo_in_a_nested_field_suggests_the_field(models_package):
+    # A nested part written as its class (the original's style) fails under its class name.
+    message = load_error(models_package, config_source(
+        **{"TrainingArgs(dnn_hidden_units=[4])": "TrainingArgs(dnn_hiden_units=[4])"}))
+    assert "training_args.dnn_hiden_units: unknown field (did you mean " \
+           "\"dnn_hidden_units\"?); allowed: dnn_hidden_units, optimizer" in message
+    # ... and as a dict, through dict values and tuples, at any depth.
+    message = load_error(models_package, config_source(
+        **{'"num_oov_buckets": 2': '"num_oov_bucket": 2'},
+        extra='data_validation={"features": {"f1": {"drfit": {"threshold": 0.2}}}},'
+              'infra_validation={"max_latency": 9},'))
+    assert 'vocab_features.v.num_oov_bucket: unknown field (did you mean "num_oov_buckets"?)' \
+        in message
+    assert 'data_validation.features.f1.drfit: unknown field (did you mean "drift"?)' in message
+    assert 'infra_validation.max_latency: unknown field (did you mean "max_latency_ms"?)' \
+        in message
+    message = load_error(models_package, fairness_source(
+        metric='FairnessMetric(name="mae", max_gapp=1.0)').replace(
+        "import Fairness,", "import Fairness, FairnessMetric,"))
+    assert 'fairness.metrics.max_gapp: unknown field (did you mean "max_gap"?)' in message
+
+
+def test_every_nested_section_is_found_without_a_list():
+    from pydantic import BaseModel
+
+    from pipelines.config.field_paths import fields_at, nested_models
+
+    class Inner(BaseModel):
+        trials: int = 1
+
+    class Outer(BaseModel):
+        name: str = ""
+        tuning: Inner | None = None
+        grid: dict[str, tuple[Inner, ...]] = {}
+
+    assert nested_models(Outer)["Inner"] == (Inner, "")  # two places share no prefix
+    assert fields_at(Outer, ("tuning", "trails")) == ["trials"]
+    assert fields_at(Outer, ("grid", "lr", 0, "trails")) == ["trials"]
+    assert fields_at(Outer, ("name", "x")) == []
+
+
 def test_unknown_feature_in_imputation(models_package):
     message = load_error(models_package, config_source(extra='imputation={"ff1": "mean"},'))
     assert "config: imputation names unknown feature 'ff1'" in message
@@ -199,7 +240,7 @@ def test_fairness_slice_columns_are_checked(models_package):
     message = load_error(models_package, fairness_source(slice_by='["my-col"]'))
     assert "fairness.slice_by column 'my-col' is not a valid column name" in message
     message = load_error(models_package, fairness_source(slice_by='[]'))
-    assert "Fairness.slice_by: Tuple should have at least 1 item" in message
+    assert "fairness.slice_by: Tuple should have at least 1 item" in message
 
 
 def test_eval_slices_may_name_a_source_column_that_is_not_a_feature(models_package):
