@@ -101,6 +101,10 @@ def validate(model: str) -> None:
     for group, keys in config.feature_groups.items():
         if keys:
             typer.echo(f"  {group}: {', '.join(keys)}")
+    for metric in config.eval_metric_spec.metrics:
+        if note := metric.note(config.task):
+            typer.echo(f"  note: metric {metric.name!r} on a {config.task} label: {note} "
+                       "(reported, never a bound)")
 
 
 @app.command()

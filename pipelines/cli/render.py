@@ -62,6 +62,8 @@ def print_summary(summary: RunSummary) -> None:
             bounds = "" if m.lower_bound is None and m.upper_bound is None else \
                 f"[{_fmt(m.lower_bound)}, {_fmt(m.upper_bound)}]"
             result = {None: "", True: "[green]pass[/]", False: "[red]fail[/]"}[m.passed]
+            if m.note:
+                result = f"[yellow]{escape(m.note)}[/]"
             table.add_row(m.name, _fmt(m.value), _fmt(m.baseline), bounds,
                           _fmt(m.change_limit) if m.change_limit is not None else "", result)
         console.print(table)

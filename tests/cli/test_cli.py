@@ -31,6 +31,14 @@ def test_validate_checks_source_columns(workspace):
     assert "config and source columns OK" in result.output
 
 
+def test_validate_marks_a_metric_that_means_nothing_for_the_task():
+    result = runner.invoke(app, ["validate", "basic_template"])  # evaluates regression accuracy
+    assert result.exit_code == 0, result.output
+    assert "note: metric 'accuracy' on a regression label: exact match only: not meaningful " \
+           "for a regression label (reported, never a bound)" in result.output
+    assert "note:" not in runner.invoke(app, ["validate", "taxi_tips"]).output
+
+
 def test_new_scaffolds_a_model_and_a_test_that_passes(models_package, tmp_path, monkeypatch):
     import importlib.util
 

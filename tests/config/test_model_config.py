@@ -103,6 +103,23 @@ def test_every_nested_section_is_found_without_a_list():
     assert fields_at(Outer, ("name", "x")) == []
 
 
+def test_regression_accuracy_is_marked_and_takes_no_bound(models_package):
+    with_accuracy = config_source(**{"mse_metric(upper_bound=10)":
+                                     "mse_metric(upper_bound=10), accuracy_metric()"})
+    with_accuracy = with_accuracy.replace("import DataSource,",
+                                          "import DataSource, accuracy_metric,")
+    models_package("mymodel", with_accuracy)
+    (_, accuracy) = load_config("mymodel").eval_metric_spec.metrics
+    assert accuracy.note("regression") == \
+        "exact match only: not meaningful for a regression label"
+    assert accuracy.note("binary_classification") is None
+    for bound in ("lower_bound=0.5", "absolute_change=0.1"):
+        message = load_error(models_package, with_accuracy.replace(
+            "accuracy_metric()", f"accuracy_metric({bound})"))
+        assert "metric 'accuracy' cannot take a bound for task 'regression' (exact match " \
+               "only: not meaningful for a regression label); keep it unbounded" in message
+
+
 def test_unknown_feature_in_imputation(models_package):
     message = load_error(models_package, config_source(extra='imputation={"ff1": "mean"},'))
     assert "config: imputation names unknown feature 'ff1'" in message
