@@ -1,6 +1,8 @@
-"""How the CLI shows progress and run summaries."""
+"""How the CLI shows progress and run summaries, on a terminal or piped."""
 
 from __future__ import annotations
+
+import os
 
 from rich.console import Console
 from rich.markup import escape
@@ -8,7 +10,21 @@ from rich.table import Table
 
 from pipelines.pipeline.summary import RunSummary
 
-console = Console(highlight=False)
+# Wide enough that no summary line or table row is ever wrapped.
+UNWRAPPED_WIDTH = 10_000
+
+
+def make_console() -> Console:
+    """A terminal (or notebook) gets its own width; a pipe, a log file or CI gets
+    ``COLUMNS`` when set, else no wrapping at all, so no line is broken inside a phrase
+    (rich's fallback is 80 columns) and a table row stays one line."""
+    found = Console(highlight=False)
+    if found.is_terminal or found.is_jupyter or os.environ.get("COLUMNS", "").isdigit():
+        return found
+    return Console(highlight=False, width=UNWRAPPED_WIDTH)
+
+
+console = make_console()
 
 
 def progress(node: str, state: str, seconds: float | None) -> None:
