@@ -131,3 +131,45 @@ def test_a_model_without_runs_is_a_clear_error(workspace):
                                              f".*`fullcycle run {MODEL}` makes one"):
         find_run(workspace, MODEL)
     assert json.dumps([r.run_id for r in list_runs(workspace, MODEL)]) == "[]"
+
+
+def history_run(tmp_path, record: dict) -> str:
+    folder = tmp_path / "model_run"
+    folder.mkdir()
+    (folder / "history.json").write_text(json.dumps(record))
+    return str(folder)
+
+
+def test_loss_chart_holds_the_validation_curve_on_a_log_axis_and_zeros_get_no_chart(
+        workspace, tmp_path):
+    losses = [13.9, 1.5, 1.25, 1.12, 1.1]
+    run = history_run(tmp_path, {
+        "steps_per_epoch": None, "epochs_per_point": 25, "validated_at": [1, 2, 3, 4, 5],
+        "metrics": {"loss": losses, "val_loss": [14.2, 1.6, 1.3, 1.2, 1.18],
+                    "accuracy": [0.0] * 5, "val_accuracy": [0.0] * 5}})
+    summary = summary_of("r1", 1_800_000_000.0, None, artifacts={"model_run": run})
+    path = write_report(workspace, RunRecord(summary, config().model_dump(mode="json")))
+    training = BeautifulSoup(path.read_text(), "html.parser").find("section", id="training")
+    (chart,) = training.select("figure")
+    curves = {c["class"][1]: c["points"].split() for c in chart.select("polyline.curve")}
+    assert set(curves) == {"training", "validation"}
+    assert len(curves["training"]) == len(curves["validation"]) == 5
+    assert chart.figcaption.get_text() == "loss: training, validation (log scale)"
+    # On the log axis the tail is readable: 1.5 and 1.1 are a fifth of the height apart
+    # (on a linear one, 13.9 would squeeze them into 3 %).
+    ys = [float(point.split(",")[1]) for point in curves["training"]]
+    top, bottom = min(ys), max(ys)
+    assert (ys[4] - ys[1]) / (bottom - top) > 0.1
+    assert "Not charted, 0 at every point: accuracy." in training.get_text()
+
+
+def test_a_history_validated_only_at_the_end_draws_one_validation_dot(workspace, tmp_path):
+    run = history_run(tmp_path, {"steps_per_epoch": 30, "epochs_per_point": 1, "metrics": {
+        "loss": [2.0, 1.8, 1.7], "val_loss": [1.9]}})  # a record from before validated_at
+    summary = summary_of("r1", 1_800_000_000.0, None, artifacts={"model_run": run})
+    path = write_report(workspace, RunRecord(summary, config().model_dump(mode="json")))
+    chart = BeautifulSoup(path.read_text(), "html.parser").select_one("#training figure")
+    training, validation = chart.select("circle.training"), chart.select("circle.validation")
+    assert len(training) == 3 and len(validation) == 1
+    assert validation[0]["cx"] == training[-1]["cx"]
+    assert "log scale" not in chart.figcaption.get_text()
