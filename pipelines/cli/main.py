@@ -103,8 +103,7 @@ def validate(model: str) -> None:
             typer.echo(f"  {group}: {', '.join(keys)}")
     for metric in config.eval_metric_spec.metrics:
         if note := metric.note(config.task):
-            typer.echo(f"  note: metric {metric.name!r} on a {config.task} label: {note} "
-                       "(reported, never a bound)")
+            typer.echo(f"  note: metric {metric.name!r} is {note}: reported, never a bound")
 
 
 @app.command()

@@ -37,7 +37,7 @@ _LOWER_IS_BETTER = {"mse", "mae", "rmse"}
 # any model. Kept (the original platform's example evaluates it), marked wherever
 # it is shown, and never a bound.
 _NOT_MEANINGFUL = {("accuracy", "regression"):
-                   "exact match only: not meaningful for a regression label"}
+                   "not meaningful for a regression label (exact match only)"}
 # The key TFMA reports each Keras metric class under (its default ``name``).
 TFMA_KEYS = {
     "MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error",

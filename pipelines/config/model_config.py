@@ -320,7 +320,7 @@ class ModelConfig(_Frozen):
                                  f"{self.task!r}")
             if threshold.bounded and (note := threshold.note(self.task)):
                 raise ValueError(f"metric {threshold.name!r} cannot take a bound for task "
-                                 f"{self.task!r} ({note}); keep it unbounded to report it, "
+                                 f"{self.task!r}: {note}; keep it unbounded to report it, "
                                  "and bound mse, mae or rmse")
         allowed = fairness_metrics_for(self.task)
         for fair in self.fairness.metrics if self.fairness else ():

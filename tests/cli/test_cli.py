@@ -34,8 +34,8 @@ def test_validate_checks_source_columns(workspace):
 def test_validate_marks_a_metric_that_means_nothing_for_the_task():
     result = runner.invoke(app, ["validate", "basic_template"])  # evaluates regression accuracy
     assert result.exit_code == 0, result.output
-    assert "note: metric 'accuracy' on a regression label: exact match only: not meaningful " \
-           "for a regression label (reported, never a bound)" in result.output
+    assert "note: metric 'accuracy' is not meaningful for a regression label (exact match " \
+           "only): reported, never a bound" in result.output
     assert "note:" not in runner.invoke(app, ["validate", "taxi_tips"]).output
 
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-NOTE = "exact match only: not meaningful for a regression label"
+NOTE = "not meaningful for a regression label (exact match only)"
 SUMMARY = f'''
 from pipelines.cli.render import print_summary
 from pipelines.pipeline.summary import MetricResult, RunSummary

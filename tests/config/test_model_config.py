@@ -111,13 +111,13 @@ def test_regression_accuracy_is_marked_and_takes_no_bound(models_package):
     models_package("mymodel", with_accuracy)
     (_, accuracy) = load_config("mymodel").eval_metric_spec.metrics
     assert accuracy.note("regression") == \
-        "exact match only: not meaningful for a regression label"
+        "not meaningful for a regression label (exact match only)"
     assert accuracy.note("binary_classification") is None
     for bound in ("lower_bound=0.5", "absolute_change=0.1"):
         message = load_error(models_package, with_accuracy.replace(
             "accuracy_metric()", f"accuracy_metric({bound})"))
-        assert "metric 'accuracy' cannot take a bound for task 'regression' (exact match " \
-               "only: not meaningful for a regression label); keep it unbounded" in message
+        assert "metric 'accuracy' cannot take a bound for task 'regression': not meaningful " \
+               "for a regression label (exact match only); keep it unbounded" in message
 
 
 def test_unknown_feature_in_imputation(models_package):

@@ -64,7 +64,7 @@ def test_a_double_slice_column_with_two_values_is_accepted_and_reported(
     printed = capsys.readouterr().out
     assert "sex=1 " in printed and "sex=2 " in printed and "sex=1.0" not in printed
     accuracy = next(m for m in summary.metrics if m.name == "accuracy")
-    assert accuracy.note == "exact match only: not meaningful for a regression label"
+    assert accuracy.note == "not meaningful for a regression label (exact match only)"
     slices = slice_metrics(load_config("diabetes"), summary.artifacts["evaluation"])
     assert [(s["column"], s["value"]) for s in slices] == [("sex", "1"), ("sex", "2")]
     assert all(s["metrics"]["examples"] > 10 for s in slices)

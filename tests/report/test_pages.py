@@ -49,8 +49,8 @@ def summary_of(run_id: str, started: float, pushed: Path | None, **extra) -> Run
                     ComponentResult("Transform", "CACHED", None)],
         split_rows={"train": 104, "eval": 26},
         metrics=[MetricResult("mse", 1.25, 1.5, None, 25.0, 1.0, True),
-                 MetricResult("accuracy", 0.0, note="exact match only: not meaningful for "
-                                                    "a regression label")],
+                 MetricResult("accuracy", 0.0, note="not meaningful for a regression "
+                                                    "label (exact match only)")],
         fairness=report, blessed=False, pushed_path=str(pushed) if pushed else None,
         infra_validation={"blessed": True, "requests": 20, "latency_p50_ms": 1.0,
                           "latency_p99_ms": 2.5, "load_seconds": 0.8}, **extra)
@@ -68,7 +68,7 @@ def test_page_shows_verdict_fairness_chart_and_no_artifact_sections(workspace):
     assert "not blessed" in soup.header.get_text() and "not pushed" in soup.header.get_text()
     metrics = {r.td.get_text(): r for r in soup.select("#evaluation table")[0].select("tbody tr")}
     assert metrics["accuracy"].select("td")[-1].get_text() == \
-        "exact match only: not meaningful for a regression label"
+        "not meaningful for a regression label (exact match only)"
     assert metrics["mse"].select("td")[-1].get_text() == "pass"
     rows = {r.td.get_text(): r for r in soup.select("#evaluation table")[1].select("tbody tr")}
     assert "fail" in rows["categorical_feature=blue"].get_text()
