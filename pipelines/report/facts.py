@@ -96,6 +96,7 @@ def training_history(model_run_uri: str | None) -> dict[str, Any] | None:
     with open(os.path.join(model_run_uri, HISTORY_FILE)) as f:
         record = json.load(f)
     metrics = record["metrics"]
+    per_point = record.get("epochs_per_point", 1)
     final = {k: v[-1] for k, v in metrics.items() if v}
     charts, flat = [], []
     for name, values in metrics.items():
@@ -109,10 +110,9 @@ def training_history(model_run_uri: str | None) -> dict[str, Any] | None:
         at = record.get("validated_at") or []
         if len(at) != len(validation):
             at = list(range(len(values) - len(validation) + 1, len(values) + 1))
-        charts.append(line_chart(name, values, validation, at))
-    return {"steps_per_epoch": record["steps_per_epoch"],
-            "epochs_per_point": record.get("epochs_per_point", 1), "final": final,
-            "charts": charts, "flat": flat}
+        charts.append(line_chart(name, values, validation, at, per_point))
+    return {"steps_per_epoch": record["steps_per_epoch"], "epochs_per_point": per_point,
+            "final": final, "charts": charts, "flat": flat}
 
 
 def log_axis(values: list[float]) -> bool:
@@ -122,9 +122,10 @@ def log_axis(values: list[float]) -> bool:
 
 
 def line_chart(name: str, training: list[float], validation: list[float] = (),
-               validated_at: list[int] = ()) -> dict[str, Any]:
+               validated_at: list[int] = (), epochs_per_point: int = 1) -> dict[str, Any]:
     """Polylines of a metric's training curve (one value per point) and its validation
-    values (at the 1-based ``validated_at`` points) in a CHART_WIDTH x CHART_HEIGHT box."""
+    values (at the 1-based ``validated_at`` points) in a CHART_WIDTH x CHART_HEIGHT box;
+    the x axis counts epochs (``epochs_per_point`` per point)."""
     values = [*training, *validation]
     low, high = min(values), max(values)
     log = log_axis(values)
@@ -145,7 +146,8 @@ def line_chart(name: str, training: list[float], validation: list[float] = (),
     curves = [curve("training", list(enumerate(training, start=1)))]
     if validation:
         curves.append(curve("validation", list(zip(validated_at, validation, strict=True))))
-    return {"name": name, "low": low, "high": high, "epochs": len(training), "log": log,
+    return {"name": name, "low": low, "high": high, "epochs": len(training) * epochs_per_point,
+            "first_epoch": epochs_per_point, "log": log,
             "curves": curves, "box": (left, right, top, bottom)}
 
 
