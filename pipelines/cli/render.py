@@ -27,6 +27,13 @@ def make_console() -> Console:
 console = make_console()
 
 
+def titled_table(title: str) -> Table:
+    """A borderless table whose title is printed as its own line first: rich wraps a
+    table's title to the table's width, breaking it mid-phrase above a narrow table."""
+    console.print(f"[italic]{escape(title)}[/]")
+    return Table(box=None)
+
+
 def progress(node: str, state: str, seconds: float | None) -> None:
     """One line per component as the run goes."""
     if state == "running":
@@ -71,7 +78,7 @@ def print_summary(summary: RunSummary) -> None:
             for line in summary.anomalies:
                 console.print(f"    - {escape(line)}")
     if summary.metrics:
-        table = Table(title="evaluation (overall slice)", title_justify="left", box=None)
+        table = titled_table("evaluation (overall slice)")
         for column in ("metric", "candidate", "baseline", "bounds", "max worsening", "result"):
             table.add_column(column)
         for m in summary.metrics:
@@ -122,8 +129,8 @@ def _signed(value: float | None) -> str:
 def print_fairness(report: dict) -> None:
     """The per-slice table (value and gap to overall per metric) and each failure named."""
     names = report["metrics"]
-    table = Table(title=f"fairness (slices of at least {report['min_slice_size']} eval "
-                        "examples are gated)", title_justify="left", box=None)
+    table = titled_table(f"fairness (slices of at least {report['min_slice_size']} eval "
+                         "examples are gated)")
     for column in ("slice", "examples", *names, "result"):
         table.add_column(column)
     overall = report["overall"]
@@ -155,7 +162,7 @@ def print_runs(model: str, rows: list[dict]) -> None:
     if not rows:
         console.print(f"model {model} has no recorded runs yet (`fullcycle run {model}`)")
         return
-    table = Table(title=f"runs of {model}, newest first", title_justify="left", box=None)
+    table = titled_table(f"runs of {model}, newest first")
     for column in ("run", "started", "seconds", "rows", "metric", "blessed", "pushed",
                    "cached"):
         table.add_column(column, no_wrap=column in ("run", "started"))
