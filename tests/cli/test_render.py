@@ -32,7 +32,8 @@ print_summary(RunSummary(
     validation={{"baseline": {{"recorded_at": 1_800_000_000.0}}, "findings": [], "blocked": 0}},
     metrics=[MetricResult("mse", 2901.0, 3000.25, None, 4000.0, 100.0, True),
              MetricResult("accuracy", 0.0, note="{NOTE}")],
-    fairness=fairness, blessed=True, infra_validation={{"blessed": True, "requests": 20, "latency_p99_ms": 1.3}},
+    fairness=fairness, blessed=True,
+    infra_validation={{"blessed": True, "requests": 20, "latency_p99_ms": 1.3}},
     pushed_path="/home/someone/.fullcycle/serving/diabetes_progression/1765015200",
     deployment="deployed as 1765015200 with 10 % of the traffic (canary step 1 of 3)"))
 '''

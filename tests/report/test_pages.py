@@ -157,6 +157,7 @@ def test_loss_chart_holds_the_validation_curve_on_a_log_axis_and_zeros_get_no_ch
     assert chart.figcaption.get_text() == "loss: training, validation (log scale)"
     ticks = [t.get_text() for t in chart.select("text.tick")]
     assert "epoch 25" in ticks and "epoch 125" in ticks  # 5 points of 25 epochs
+    assert ticks[:2] == ["14.2", "1.1"]
     # On the log axis the tail is readable: 1.5 and 1.1 are a fifth of the height apart
     # (on a linear one, 13.9 would squeeze them into 3 %).
     ys = [float(point.split(",")[1]) for point in curves["training"]]
