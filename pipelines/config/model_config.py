@@ -294,7 +294,7 @@ class ModelConfig(_Frozen):
         self._check_slices()
 
     def _check_slices(self) -> None:
-        # Whether a numeric column has few enough values is decided on the data
+        # Whether a float column has few enough values to slice by is decided on the data
         # (pipelines.config.slices, where the source is read), not by its kind here.
         fields = [("eval_slices", self.eval_slices)]
         if self.fairness is not None:
