@@ -17,6 +17,7 @@ import typer
 import pipelines  # noqa: F401 - pins Keras 2 before anything imports TensorFlow
 from pipelines.config.errors import FullcycleError
 from pipelines.process_exit import run_skipping_teardown
+from pipelines.serving import MAX_REQUEST_BYTES
 
 app = typer.Typer(help=__doc__.split("\n")[0], no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="The local warehouse (DuckDB): seed samples, load your data.",
@@ -100,6 +101,9 @@ def validate(model: str) -> None:
     for group, keys in config.feature_groups.items():
         if keys:
             typer.echo(f"  {group}: {', '.join(keys)}")
+    for metric in config.eval_metric_spec.metrics:
+        if note := metric.note(config.task):
+            typer.echo(f"  note: metric {metric.name!r} is {note}: reported, never a bound")
 
 
 @app.command()
@@ -412,6 +416,9 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
                        None, "--monitor-every", help="Check skew and drift of what was served "
                        "every DURATION (e.g. 1h), over that window, as Vertex AI Model "
                        "Monitoring does (thresholds from the stack's monitoring block)."),
+                   max_request_bytes: int = typer.Option(
+                       MAX_REQUEST_BYTES, min=1, help="Answer 413 to a :predict body over this "
+                       "many bytes (Vertex AI refuses online prediction requests over 1.5 MB)."),
                    stack: str = stack_option("Monitoring thresholds from Pulumi.<stack>.yaml.")
                    ) -> None:
     """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
@@ -447,8 +454,8 @@ def serve_endpoint(model: str, port: int = typer.Option(8081),
         typer.echo(f"  monitoring skew and drift every {monitor_every}")
     register_server(root, url)
     try:
-        uvicorn.run(create_endpoint_app(endpoint, monitor, every), host=host, port=port,
-                    log_level="warning")
+        uvicorn.run(create_endpoint_app(endpoint, monitor, every, max_request_bytes),
+                    host=host, port=port, log_level="warning")
     finally:
         unregister_server(root)
 

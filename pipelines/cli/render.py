@@ -1,6 +1,8 @@
-"""How the CLI shows progress and run summaries."""
+"""How the CLI shows progress and run summaries, on a terminal or piped."""
 
 from __future__ import annotations
+
+import os
 
 from rich.console import Console
 from rich.markup import escape
@@ -8,7 +10,28 @@ from rich.table import Table
 
 from pipelines.pipeline.summary import RunSummary
 
-console = Console(highlight=False)
+# Wide enough that no summary line or table row is ever wrapped.
+UNWRAPPED_WIDTH = 10_000
+
+
+def make_console() -> Console:
+    """A terminal (or notebook) gets its own width; a pipe, a log file or CI gets
+    ``COLUMNS`` when set, else no wrapping at all, so no line is broken inside a phrase
+    (rich's fallback is 80 columns) and a table row stays one line."""
+    found = Console(highlight=False)
+    if found.is_terminal or found.is_jupyter or os.environ.get("COLUMNS", "").isdigit():
+        return found
+    return Console(highlight=False, width=UNWRAPPED_WIDTH)
+
+
+console = make_console()
+
+
+def titled_table(title: str) -> Table:
+    """A borderless table whose title is printed as its own line first: rich wraps a
+    table's title to the table's width, breaking it mid-phrase above a narrow table."""
+    console.print(f"[italic]{escape(title)}[/]")
+    return Table(box=None)
 
 
 def progress(node: str, state: str, seconds: float | None) -> None:
@@ -55,13 +78,15 @@ def print_summary(summary: RunSummary) -> None:
             for line in summary.anomalies:
                 console.print(f"    - {escape(line)}")
     if summary.metrics:
-        table = Table(title="evaluation (overall slice)", title_justify="left", box=None)
+        table = titled_table("evaluation (overall slice)")
         for column in ("metric", "candidate", "baseline", "bounds", "max worsening", "result"):
             table.add_column(column)
         for m in summary.metrics:
             bounds = "" if m.lower_bound is None and m.upper_bound is None else \
                 f"[{_fmt(m.lower_bound)}, {_fmt(m.upper_bound)}]"
             result = {None: "", True: "[green]pass[/]", False: "[red]fail[/]"}[m.passed]
+            if m.note:
+                result = f"[yellow]{escape(m.note)}[/]"
             table.add_row(m.name, _fmt(m.value), _fmt(m.baseline), bounds,
                           _fmt(m.change_limit) if m.change_limit is not None else "", result)
         console.print(table)
@@ -104,8 +129,8 @@ def _signed(value: float | None) -> str:
 def print_fairness(report: dict) -> None:
     """The per-slice table (value and gap to overall per metric) and each failure named."""
     names = report["metrics"]
-    table = Table(title=f"fairness (slices of at least {report['min_slice_size']} eval "
-                        "examples are gated)", title_justify="left", box=None)
+    table = titled_table(f"fairness (slices of at least {report['min_slice_size']} eval "
+                         "examples are gated)")
     for column in ("slice", "examples", *names, "result"):
         table.add_column(column)
     overall = report["overall"]
@@ -137,7 +162,7 @@ def print_runs(model: str, rows: list[dict]) -> None:
     if not rows:
         console.print(f"model {model} has no recorded runs yet (`fullcycle run {model}`)")
         return
-    table = Table(title=f"runs of {model}, newest first", title_justify="left", box=None)
+    table = titled_table(f"runs of {model}, newest first")
     for column in ("run", "started", "seconds", "rows", "metric", "blessed", "pushed",
                    "cached"):
         table.add_column(column, no_wrap=column in ("run", "started"))

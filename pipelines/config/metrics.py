@@ -32,6 +32,12 @@ _METRIC_CLASSES: dict[str, dict[str, str]] = {
     "recall": {"binary_classification": "Recall"},
 }
 _LOWER_IS_BETTER = {"mse", "mae", "rmse"}
+# Metrics computed for a task but saying nothing there. On a float label, Keras
+# ``Accuracy`` counts predictions exactly equal to the label: about never, so 0 for
+# any model. Kept (the original platform's example evaluates it), marked wherever
+# it is shown, and never a bound.
+_NOT_MEANINGFUL = {("accuracy", "regression"):
+                   "not meaningful for a regression label (exact match only)"}
 # The key TFMA reports each Keras metric class under (its default ``name``).
 TFMA_KEYS = {
     "MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error",
@@ -83,6 +89,10 @@ class MetricThreshold(BaseModel):
 
     def supports(self, task: str) -> bool:
         return task in _METRIC_CLASSES[self.name]
+
+    def note(self, task: str) -> str | None:
+        """Why this metric's value means nothing for ``task``, if it does not."""
+        return _NOT_MEANINGFUL.get((self.name, task))
 
     def class_name(self, task: str) -> str:
         """The TFMA/Keras metric class computing this metric for ``task``."""

@@ -294,6 +294,8 @@ class ModelConfig(_Frozen):
         self._check_slices()
 
     def _check_slices(self) -> None:
+        # Whether a float column has few enough values to slice by is decided on the data
+        # (pipelines.config.slices, where the source is read), not by its kind here.
         fields = [("eval_slices", self.eval_slices)]
         if self.fairness is not None:
             fields.append(("fairness.slice_by", self.fairness.slice_by))
@@ -304,10 +306,6 @@ class ModelConfig(_Frozen):
                 if key == self.label_key:
                     raise ValueError(f"{setting} names the label {key!r}; slice by a column "
                                      "that describes the examples, not the answer")
-                if key in self.dense_float_features and key not in self.bucket_features:
-                    raise ValueError(f"{setting} column {key!r} is a continuous feature; slice "
-                                     "by a categorical, vocab or bucket feature or another "
-                                     "source column")
 
     def _check_task(self) -> None:
         if (self.task == "multiclass_classification") != (self.num_classes is not None):
@@ -320,6 +318,10 @@ class ModelConfig(_Frozen):
             if not threshold.supports(self.task):
                 raise ValueError(f"metric {threshold.name!r} does not apply to task "
                                  f"{self.task!r}")
+            if threshold.bounded and (note := threshold.note(self.task)):
+                raise ValueError(f"metric {threshold.name!r} cannot take a bound for task "
+                                 f"{self.task!r}: {note}; keep it unbounded to report it, "
+                                 "and bound mse, mae or rmse")
         allowed = fairness_metrics_for(self.task)
         for fair in self.fairness.metrics if self.fairness else ():
             if fair.name not in allowed:

@@ -12,9 +12,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, problem_text, unknown
+from pipelines.config.field_paths import fields_at, nested_models
 from pipelines.config.model_config import ModelConfig
 
 MODELS_PACKAGE = "pipelines.models"
@@ -123,37 +124,16 @@ def custom_model_module(name: str) -> str | None:
     return None
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names valid at ``loc`` (for suggesting a fix to a typo)."""
-    current: Any = model
-    for part in loc[:-1]:
-        fields = getattr(current, "model_fields", None)
-        if fields is None or part not in fields:
-            return []
-        annotation = fields[part].annotation
-        current = next((a for a in getattr(annotation, "__args__", (annotation,))
-                        if isinstance(a, type) and issubclass(a, BaseModel)), annotation)
-    return list(getattr(current, "model_fields", {}))
-
-
-# Where a part of the config lives when it fails while being built on its own line.
-_FIELD_OF = {"ModelConfig": "", "DataSource": "source", "TrainingArgs": "training_args",
-             "MetricSpec": "eval_metric_spec", "MetricThreshold": "eval_metric_spec.metrics",
-             "VocabSpec": "vocab_features", "SequenceSpec": "sequence_features",
-             "Impute": "imputation", "DataValidation": "data_validation",
-             "Check": "data_validation", "FeatureChecks": "data_validation.features"}
-
-
 def format_validation_error(name: str, err: ValidationError) -> str:
     """One line per problem: model, field path, bad value, what is allowed."""
-    model_cls = ModelConfig if err.title == "ModelConfig" else None
-    prefix = _FIELD_OF.get(err.title, err.title)
+    # A nested part built on its own line (TrainingArgs(...)) fails under its class name.
+    model_cls, prefix = nested_models(ModelConfig).get(err.title, (None, err.title))
     lines = [f"model {name!r}: config is not valid ({err.error_count()} problem(s))"]
     for problem in err.errors():
         loc = tuple(problem["loc"])
         path = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "config"
         if problem["type"] == "extra_forbidden":
-            allowed = _fields_at(model_cls, loc) if model_cls else []
+            allowed = fields_at(model_cls, loc) if model_cls else []
             hint = did_you_mean(loc[-1], allowed)
             lines.append(f"  - {path}: unknown field{hint}; allowed: {', '.join(allowed)}"
                          if allowed else f"  - {path}: unknown field")

@@ -48,6 +48,11 @@ def columns(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, str]:
     return {row[0]: row[1] for row in con.sql(f"DESCRIBE {sql}").fetchall()}
 
 
+def distinct_count(con: duckdb.DuckDBPyConnection, sql: str, column: str) -> int:
+    """Distinct non-null values of ``column`` (a plain identifier) in a query's result."""
+    return con.sql(f'SELECT count(DISTINCT "{column}") FROM ({sql}) AS source').fetchone()[0]
+
+
 def basic_template_rows(n: int = 2000, seed: int = 7) -> pd.DataFrame:
     """Synthetic data with a known relationship the basic_template model can learn.
 

@@ -17,20 +17,19 @@ The rule, per slice and metric:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pipelines.config.fairness import Fairness
+from pipelines.config.slices import MISSING_VALUE, slice_label
 
 # Predictions are binned this finely to compute AUC per group (TFMA uses 10000
 # thresholds for its overall AUC; 1000 bins keep the same order of error).
 AUC_BINS = 1000
 VIOLATIONS = "fairness_violations"  # the TFMA metric key blessing is gated on
 REPORT = "fairness_report"  # the TFMA metric key holding the report as JSON
-MISSING_VALUE = "(missing)"
 
 
 @dataclass
@@ -114,12 +113,7 @@ def slice_value(values: np.ndarray | None) -> str:
     """A slice column's value in one example, as the group's name."""
     if values is None or np.size(values) == 0:
         return MISSING_VALUE
-    value = np.asarray(values).reshape(-1)[0]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, (float, np.floating)):
-        return MISSING_VALUE if math.isnan(value) else f"{value:g}"
-    return str(value)
+    return slice_label(np.asarray(values).reshape(-1)[0])
 
 
 def value_order(value: str) -> tuple:

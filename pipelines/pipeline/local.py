@@ -21,6 +21,7 @@ import duckdb
 
 from pipelines.config.errors import FullcycleError, did_you_mean
 from pipelines.config.model_config import ModelConfig
+from pipelines.config.slices import check_slice_values, counts_values
 from pipelines.data import warehouse
 from pipelines.data.splits import LOCAL_DATASET, source_sql, split_queries
 from pipelines.pipeline.fingerprint import run_key
@@ -63,10 +64,6 @@ def source_rows(data_fingerprint: str) -> int:
     return int(data_fingerprint.split(":", 1)[0])
 
 
-# Columns with too many distinct values to be groups of examples.
-CONTINUOUS_TYPES = frozenset({"FLOAT", "DOUBLE", "REAL", "DECIMAL"})
-
-
 def check_source(config: ModelConfig, workspace: Workspace) -> tuple[list, str]:
     """Split queries and a data fingerprint; fails clearly if the source is unusable."""
     con = warehouse.connect(workspace.warehouse)
@@ -84,13 +81,10 @@ def check_source(config: ModelConfig, workspace: Workspace) -> tuple[list, str]:
             hints = "; ".join(f"{c!r}{did_you_mean(c, found)}" for c in missing)
             raise FullcycleError(f"model {config.name!r}: the source has no column {hints}; "
                                  f"its columns: {', '.join(found)}")
-        for column in config.slice_columns:
-            kind = found[column].split("(")[0]
-            if column not in config.raw_feature_keys and kind in CONTINUOUS_TYPES:
-                raise FullcycleError(
-                    f"model {config.name!r}: slice column {column!r} is {found[column]}, a "
-                    "continuous type; slice by a string, integer or boolean column (or "
-                    "bucketize it in the source query)")
+        for column in config.slice_columns:  # few values, or it is refused
+            if counts_values(found[column]):
+                check_slice_values(config, column, found[column],
+                                   warehouse.distinct_count(con, source, column))
         queries = split_queries(config.source, config.label_key, "duckdb")
         return queries, warehouse.fingerprint(con, source)
     finally:

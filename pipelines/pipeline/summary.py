@@ -31,6 +31,7 @@ class MetricResult:
     upper_bound: float | None = None
     change_limit: float | None = None
     passed: bool | None = None
+    note: str | None = None  # why the value means nothing for this task (regression accuracy)
 
 
 @dataclass
@@ -147,7 +148,7 @@ def evaluation_metrics(evaluation_uri: str, config: ModelConfig,
         results.append(MetricResult(
             name=metric.name, value=value(key, "candidate"), baseline=value(key, "baseline"),
             lower_bound=metric.lower_bound, upper_bound=metric.upper_bound,
-            change_limit=metric.absolute_change,
+            change_limit=metric.absolute_change, note=metric.note(config.task),
             passed=(key not in failed) if metric.bounded and blessed is not None else None))
     return results
 

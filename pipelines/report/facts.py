@@ -7,11 +7,13 @@ model card are Jinja2 templates (``templates/``).
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.config.model_config import ModelConfig
+from pipelines.config.slices import slice_label
 from pipelines.report.runs import RunRecord
 
 CHART_WIDTH, CHART_HEIGHT = 520, 160
@@ -84,31 +86,69 @@ def _type_name(value: int) -> str:
 
 
 def training_history(model_run_uri: str | None) -> dict[str, Any] | None:
-    """Loss and metrics per epoch as the Trainer recorded them, with chart lines."""
+    """Loss and metrics per point as the Trainer recorded them: one chart per metric
+    with its training and validation curves together (as TensorBoard draws them); a
+    metric that is 0 at every point (regression accuracy) is named, not charted."""
     from pipelines.trainer.run_fn import HISTORY_FILE
 
     if not model_run_uri or not os.path.exists(os.path.join(model_run_uri, HISTORY_FILE)):
         return None
     with open(os.path.join(model_run_uri, HISTORY_FILE)) as f:
         record = json.load(f)
-    curves = {k: v for k, v in record["metrics"].items() if not k.startswith("val_")}
-    final = {k: v[-1] for k, v in record["metrics"].items() if v}
-    return {"steps_per_epoch": record["steps_per_epoch"],
-            "epochs_per_point": record.get("epochs_per_point", 1), "final": final,
-            "charts": [line_chart(name, values) for name, values in curves.items()]}
+    metrics = record["metrics"]
+    per_point = record.get("epochs_per_point", 1)
+    final = {k: v[-1] for k, v in metrics.items() if v}
+    charts, flat = [], []
+    for name, values in metrics.items():
+        if name.startswith("val_") or not values:
+            continue
+        validation = metrics.get(f"val_{name}", [])
+        if all(v == 0 for v in (*values, *validation)):
+            flat.append(name)
+            continue
+        # Validated at the recorded points (older records: at the last ones).
+        at = record.get("validated_at") or []
+        if len(at) != len(validation):
+            at = list(range(len(values) - len(validation) + 1, len(values) + 1))
+        charts.append(line_chart(name, values, validation, at, per_point))
+    return {"steps_per_epoch": record["steps_per_epoch"], "epochs_per_point": per_point,
+            "final": final, "charts": charts, "flat": flat}
 
 
-def line_chart(name: str, values: list[float]) -> dict[str, Any]:
-    """Polyline points of one curve in a CHART_WIDTH x CHART_HEIGHT box (with margins)."""
+def log_axis(values: list[float]) -> bool:
+    """A log axis when every value is positive and the largest is at least 4 times the
+    smallest: a first loss of 13.9 would flatten the rest (about 1.1) into a line."""
+    return min(values) > 0 and max(values) >= 4 * min(values)
+
+
+def line_chart(name: str, training: list[float], validation: list[float] = (),
+               validated_at: list[int] = (), epochs_per_point: int = 1) -> dict[str, Any]:
+    """Polylines of a metric's training curve (one value per point) and its validation
+    values (at the 1-based ``validated_at`` points) in a CHART_WIDTH x CHART_HEIGHT box;
+    the x axis counts epochs (``epochs_per_point`` per point)."""
+    values = [*training, *validation]
     low, high = min(values), max(values)
-    span = (high - low) or 1.0
+    log = log_axis(values)
+
+    def scaled(v: float) -> float:
+        return math.log10(v) if log else v
+
+    span = (scaled(high) - scaled(low)) or 1.0
     left, right, top, bottom = 48, CHART_WIDTH - 12, 12, CHART_HEIGHT - 24
-    step = (right - left) / max(len(values) - 1, 1)
-    points = [(left + i * step, bottom - (v - low) / span * (bottom - top))
-              for i, v in enumerate(values)]
-    return {"name": name, "low": low, "high": high, "epochs": len(values),
-            "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
-            "dots": points, "box": (left, right, top, bottom)}
+    step = (right - left) / max(len(training) - 1, 1)
+
+    def curve(kind: str, points: list[tuple[int, float]]) -> dict[str, Any]:
+        dots = [(left + (i - 1) * step, bottom - (scaled(v) - scaled(low)) / span
+                 * (bottom - top)) for i, v in points]
+        return {"kind": kind, "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in dots),
+                "dots": dots}
+
+    curves = [curve("training", list(enumerate(training, start=1)))]
+    if validation:
+        curves.append(curve("validation", list(zip(validated_at, validation, strict=True))))
+    return {"name": name, "low": low, "high": high, "epochs": len(training) * epochs_per_point,
+            "first_epoch": epochs_per_point, "log": log,
+            "curves": curves, "box": (left, right, top, bottom)}
 
 
 def bar_chart(metric: str, rows: list[dict], overall: float | None,
@@ -174,15 +214,15 @@ def slice_metrics(config: ModelConfig, evaluation_uri: str | None) -> list[dict[
         if len(keys) != 1:
             continue
         key = keys[0]
-        value = next(getattr(key, k) for k in ("bytes_value", "int64_value", "float_value")
-                     if key.HasField(k))
-        value = value.decode() if isinstance(value, bytes) else value
+        value = slice_label(next(getattr(key, k) for k in
+                                 ("bytes_value", "int64_value", "float_value")
+                                 if key.HasField(k)))
         for item in record.metric_keys_and_values:
             if item.key.is_diff or item.key.model_name not in ("", "candidate") \
                     or item.key.name not in names:
                 continue
             number = item.value.double_value.value
-            rows.setdefault((key.column, str(value)), {})[names[item.key.name]] = number
+            rows.setdefault((key.column, value), {})[names[item.key.name]] = number
     from pipelines.pipeline.fairness import value_order
 
     return [{"column": column, "value": value,

@@ -25,6 +25,11 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def _tick(value: float) -> str:
+    """An axis label short enough for the chart's margin: 27230, not 2.723e+04."""
+    return f"{value:.0f}" if 1000 <= abs(value) < 1_000_000 else _num(value, 3)
+
+
 def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3g}"
 
@@ -67,7 +72,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         loader=jinja2.PackageLoader("pipelines.report", "templates"),
         autoescape=autoescape, undefined=jinja2.StrictUndefined,
         trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
-    env.filters.update(num=_num, signed=_signed, pct=_pct, when=_when, bounds=_bounds,
+    env.filters.update(num=_num, tick=_tick, signed=_signed, pct=_pct, when=_when, bounds=_bounds,
                        result=_result, slice_result=_slice_result, shift=_shift,
                        yesno=lambda v: {None: "-", True: "yes", False: "no"}[v],
                        seconds=lambda v: f"{v:.1f} s", code=lambda v: f"`{v}`")

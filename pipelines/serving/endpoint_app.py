@@ -4,6 +4,11 @@
 the body, predicts on the event loop (for small models a thread hand-off costs
 more than it overlaps: bench/RESULTS.md) and writes pre-encoded JSON.
 Everything else is a FastAPI route.
+
+As on Vertex AI, a custom method (``...endpoints/E:predict``) called with the
+wrong HTTP method answers 405, and a ``:predict`` body over the online
+prediction limit (1.5 MB on Vertex; ``max_request_bytes``) answers 413, so a
+client that works against the twin does not fail on Vertex.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from pipelines.config.errors import unknown
+from pipelines.serving import MAX_REQUEST_BYTES
 from pipelines.serving.endpoint import EndpointError, LocalEndpoint
 
 BASE = "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}"
@@ -34,7 +41,10 @@ async def _body(request: Request) -> dict:
     return body
 
 
-PREDICT = re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/endpoints/[^/:]+:predict$")
+CUSTOM_METHOD = re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/endpoints/[^/:]+:([^/:]*)$")
+# The HTTP method of each custom method the twin serves (``:monitor`` is the twin's own).
+METHODS = {"predict": "POST", "deployModel": "POST", "undeployModel": "POST",
+           "feedback": "POST", "monitor": "POST", "metrics": "GET"}
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -42,26 +52,62 @@ def _error_body(status: int, message: str) -> bytes:
     return orjson.dumps({"error": {"code": status, "message": message}})
 
 
-class PredictPath:
-    """ASGI: ``POST ...:predict`` answered here, every other request passed to ``app``."""
+def too_large(size: int | None, limit: int) -> str:
+    """The 413 message: the body's size (when known) and the limit."""
+    got = f"{size} bytes" if size is not None else "more"
+    return (f"request body is too large: {got}, over the limit of {limit} bytes (Vertex AI "
+            "refuses online prediction requests over 1.5 MB); send fewer instances per request")
 
-    def __init__(self, app, local: LocalEndpoint):
-        self.app, self.local = app, local
+
+class PredictPath:
+    """ASGI: ``POST ...:predict`` answered here, a custom method called with the wrong HTTP
+    method refused, every other request passed to ``app``."""
+
+    def __init__(self, app, local: LocalEndpoint, max_request_bytes: int = MAX_REQUEST_BYTES):
+        if max_request_bytes < 1:
+            raise ValueError(f"max_request_bytes {max_request_bytes} must be at least 1")
+        self.app, self.local, self.max_request_bytes = app, local, max_request_bytes
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" \
-                or not PREDICT.match(scope["path"]):
+        found = CUSTOM_METHOD.match(scope["path"]) if scope["type"] == "http" else None
+        if found is None:
             await self.app(scope, receive, send)
             return
-        chunks, more = [], True
+        verb = found.group(1)
+        if verb not in METHODS:  # else GET would describe the endpoint "E:verb"
+            message = unknown("endpoint method", f":{verb}", (f":{m}" for m in METHODS))
+            await _respond(send, 404, _error_body(404, message))
+            return
+        allowed = METHODS[verb]
+        if scope["method"] != allowed:
+            message = f"method {scope['method']} is not allowed on :{verb}; use {allowed}"
+            await _respond(send, 405, _error_body(405, message),
+                           [(b"allow", allowed.encode())])
+            return
+        if verb != "predict":
+            await self.app(scope, receive, send)
+            return
+        status, payload = await self._read(scope, receive)
+        if status == 200:
+            status, payload = self.predict(payload)
+        await _respond(send, status, payload)
+
+    async def _read(self, scope, receive) -> tuple[int, bytes]:
+        """(200, body), or (413, error) as soon as the body is known to be over the limit."""
+        limit = self.max_request_bytes
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return 413, _error_body(413, too_large(int(declared), limit))
+        chunks, size, more = [], 0, True
         while more:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:  # chunked upload without a length: stop reading
+                return 413, _error_body(413, too_large(None, limit))
+            chunks.append(chunk)
             more = message.get("more_body", False)
-        status, payload = self.predict(b"".join(chunks))
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+        return 200, b"".join(chunks)
 
     def predict(self, body: bytes) -> tuple[int, bytes]:
         try:
@@ -77,11 +123,21 @@ class PredictPath:
             return err.status, _error_body(err.status, str(err))
 
 
+async def _respond(send, status: int, payload: bytes,
+                   headers: list[tuple[bytes, bytes]] = ()) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*JSON_HEADERS, *headers,
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
 def create_endpoint_app(local: LocalEndpoint,
                         monitor: Callable[[float], dict] | None = None,
-                        monitor_every: float | None = None) -> PredictPath:
+                        monitor_every: float | None = None,
+                        max_request_bytes: int = MAX_REQUEST_BYTES) -> PredictPath:
     """The endpoint's ASGI app. ``monitor(window_seconds)`` checks skew and drift of what it
-    served (``POST :monitor``), and every ``monitor_every`` seconds when given."""
+    served (``POST :monitor``), and every ``monitor_every`` seconds when given;
+    ``:predict`` bodies over ``max_request_bytes`` are refused with 413."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -161,4 +217,4 @@ def create_endpoint_app(local: LocalEndpoint,
         local.log.feedback(body["requestId"], body["labels"])
         return {}
 
-    return PredictPath(app, local)
+    return PredictPath(app, local, max_request_bytes)

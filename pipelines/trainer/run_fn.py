@@ -112,14 +112,30 @@ def training_epochs(train_steps: int, most: int = 10) -> int:
     return max(k for k in range(1, most + 1) if train_steps % k == 0)
 
 
+def validation_points(points: int, train_examples_per_point: int,
+                      eval_examples: int | None) -> list[int]:
+    """The points (1-based) after which the eval split is evaluated.
+
+    Every point, for a validation curve beside the training one (as TensorBoard
+    shows), when one validation pass reads no more examples than a point trains on;
+    else only the last, where a pass per point would cost more than the training.
+    ``eval_examples`` is None for a whole pass over an eval split of unknown size.
+    """
+    if eval_examples is not None and eval_examples <= train_examples_per_point:
+        return list(range(1, points + 1))
+    return [points]
+
+
 def write_history(model_run_dir: str, history: dict, steps_per_epoch: int | None,
-                  epochs_per_point: int = 1) -> None:
-    """Loss and metrics per point (validation ones at the last) for the run report: a
-    point is an "epoch" of ``steps_per_epoch`` steps when training by steps, else
-    ``epochs_per_point`` epochs."""
+                  epochs_per_point: int = 1, validated_at: list[int] | None = None) -> None:
+    """Loss and metrics per point for the run report, validation ones at the points in
+    ``validated_at`` (default: the last): a point is an "epoch" of ``steps_per_epoch``
+    steps when training by steps, else ``epochs_per_point`` epochs."""
     final = {key: [float(v) for v in values] for key, values in history.items()}
     record = {"steps_per_epoch": steps_per_epoch, "epochs_per_point": epochs_per_point,
               "metrics": final}
+    if validated_at is not None:
+        record["validated_at"] = validated_at
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as out:
         out.write(json.dumps(record))
@@ -154,14 +170,21 @@ def run_fn(fn_args: FnArgs) -> None:
         epochs_per_point = config.num_epochs // points
         steps_per_point = int(train.cardinality()) * epochs_per_point
         train = train.repeat()
+    splits = config.source.splits
+    eval_examples = (fn_args.eval_steps * config.eval_batch_size if fn_args.eval_steps
+                     else None if by_steps  # a whole eval split of unknown size
+                     else steps_per_point * config.train_batch_size * splits["eval"]
+                     // (splits["train"] * epochs_per_point))  # one pass, by the split sizes
+    validated_at = validation_points(points, steps_per_point * config.train_batch_size,
+                                     eval_examples)
     started = time.monotonic()
     history = model.fit(train, epochs=points, steps_per_epoch=steps_per_point,
                         validation_data=evaluation, validation_steps=fn_args.eval_steps,
-                        validation_freq=[points],
+                        validation_freq=validated_at,
                         verbose=2 if os.environ.get("FULLCYCLE_VERBOSE") else 0)
     logging.info("run_fn: fit took %.1f s", time.monotonic() - started)
     write_history(fn_args.model_run_dir, history.history,
-                  steps_per_point if by_steps else None, epochs_per_point)
+                  steps_per_point if by_steps else None, epochs_per_point, validated_at)
     started = time.monotonic()
     tf.saved_model.save(model, fn_args.serving_model_dir,
                         signatures=make_signatures(model, tf_transform_output, config,

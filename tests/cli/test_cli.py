@@ -31,6 +31,14 @@ def test_validate_checks_source_columns(workspace):
     assert "config and source columns OK" in result.output
 
 
+def test_validate_marks_a_metric_that_means_nothing_for_the_task():
+    result = runner.invoke(app, ["validate", "basic_template"])  # evaluates regression accuracy
+    assert result.exit_code == 0, result.output
+    assert "note: metric 'accuracy' is not meaningful for a regression label (exact match " \
+           "only): reported, never a bound" in result.output
+    assert "note:" not in runner.invoke(app, ["validate", "taxi_tips"]).output
+
+
 def test_new_scaffolds_a_model_and_a_test_that_passes(models_package, tmp_path, monkeypatch):
     import importlib.util
 
@@ -78,6 +86,31 @@ def test_data_load_then_validate(workspace, tmp_path, models_package):
     assert result.exit_code == 2
     assert "the source has no column 'xx' (did you mean \"x\"?)" in result.output
     assert "its columns: id, x, y" in result.output
+
+
+DIABETES = """from pipelines.config import DataSource, ModelConfig
+CONFIG = ModelConfig(label_key="y", dense_float_features=["age", "bmi"], train_steps=10,
+                     source=DataSource(table="diabetes", split_key="id"), eval_slices={slices})
+"""
+
+
+def test_a_float_slice_column_is_judged_by_its_values(workspace, tmp_path, models_package):
+    # sklearn's diabetes data ships ``sex`` as DOUBLE 1.0 / 2.0: two slices, accepted.
+    rows = [f"{i},{20 + i % 60},{1.0 + i % 2},{18.0 + i % 60 * 0.25},{i % 7}" for i in range(120)]
+    csv = tmp_path / "diabetes.csv"
+    csv.write_text("id,age,sex,bmi,y\n" + "\n".join(rows) + "\n")
+    assert runner.invoke(app, ["data", "load", "diabetes", str(csv)]).exit_code == 0
+    models_package("diabetes", DIABETES.format(slices='["sex"]'))
+    result = runner.invoke(app, ["validate", "diabetes"])
+    assert result.exit_code == 0, result.output
+    assert "diabetes: config and source columns OK" in result.output
+    # ``bmi`` has 60 values: each would be a slice of about two eval rows.
+    models_package("diabetes_bmi", DIABETES.format(slices='["sex", "bmi"]'))
+    result = runner.invoke(app, ["validate", "diabetes_bmi"])
+    assert result.exit_code == 2
+    assert "eval_slices column 'bmi' is DOUBLE with 60 distinct values in the source; a " \
+           "floating-point slice column may have at most 50 (each value is a slice)" \
+           in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize("file, source, expected", [

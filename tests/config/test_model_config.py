@@ -62,6 +62,64 @@ def test_typo_in_field_name_suggests_field(models_package):
     assert "lable_key: unknown field (did you mean \"label_key\"?)" in message
 
 
+def test_typo_in_a_nested_field_suggests_the_field(models_package):
+    # A nested part written as its class (the original's style) fails under its class name.
+    message = load_error(models_package, config_source(
+        **{"TrainingArgs(dnn_hidden_units=[4])": "TrainingArgs(dnn_hiden_units=[4])"}))
+    assert "training_args.dnn_hiden_units: unknown field (did you mean " \
+           "\"dnn_hidden_units\"?); allowed: dnn_hidden_units, optimizer" in message
+    # ... and as a dict, through dict values and tuples, at any depth.
+    message = load_error(models_package, config_source(
+        **{'"num_oov_buckets": 2': '"num_oov_bucket": 2'},
+        extra='data_validation={"features": {"f1": {"drfit": {"threshold": 0.2}}}},'
+              'infra_validation={"max_latency": 9},'))
+    assert 'vocab_features.v.num_oov_bucket: unknown field (did you mean "num_oov_buckets"?)' \
+        in message
+    assert 'data_validation.features.f1.drfit: unknown field (did you mean "drift"?)' in message
+    assert 'infra_validation.max_latency: unknown field (did you mean "max_latency_ms"?)' \
+        in message
+    message = load_error(models_package, fairness_source(
+        metric='FairnessMetric(name="mae", max_gapp=1.0)').replace(
+        "import Fairness,", "import Fairness, FairnessMetric,"))
+    assert 'fairness.metrics.max_gapp: unknown field (did you mean "max_gap"?)' in message
+
+
+def test_every_nested_section_is_found_without_a_list():
+    from pydantic import BaseModel
+
+    from pipelines.config.field_paths import fields_at, nested_models
+
+    class Inner(BaseModel):
+        trials: int = 1
+
+    class Outer(BaseModel):
+        name: str = ""
+        tuning: Inner | None = None
+        grid: dict[str, tuple[Inner, ...]] = {}
+
+    assert nested_models(Outer)["Inner"] == (Inner, "")  # two places share no prefix
+    assert fields_at(Outer, ("tuning", "trails")) == ["trials"]
+    assert fields_at(Outer, ("grid", "lr", 0, "trails")) == ["trials"]
+    assert fields_at(Outer, ("name", "x")) == []
+
+
+def test_regression_accuracy_is_marked_and_takes_no_bound(models_package):
+    with_accuracy = config_source(**{"mse_metric(upper_bound=10)":
+                                     "mse_metric(upper_bound=10), accuracy_metric()"})
+    with_accuracy = with_accuracy.replace("import DataSource,",
+                                          "import DataSource, accuracy_metric,")
+    models_package("mymodel", with_accuracy)
+    (_, accuracy) = load_config("mymodel").eval_metric_spec.metrics
+    assert accuracy.note("regression") == \
+        "not meaningful for a regression label (exact match only)"
+    assert accuracy.note("binary_classification") is None
+    for bound in ("lower_bound=0.5", "absolute_change=0.1"):
+        message = load_error(models_package, with_accuracy.replace(
+            "accuracy_metric()", f"accuracy_metric({bound})"))
+        assert "metric 'accuracy' cannot take a bound for task 'regression': not meaningful " \
+               "for a regression label (exact match only); keep it unbounded" in message
+
+
 def test_unknown_feature_in_imputation(models_package):
     message = load_error(models_package, config_source(extra='imputation={"ff1": "mean"},'))
     assert "config: imputation names unknown feature 'ff1'" in message
@@ -194,12 +252,13 @@ def test_fairness_metric_unknown_name_and_no_bound(models_package):
 def test_fairness_slice_columns_are_checked(models_package):
     message = load_error(models_package, fairness_source(slice_by='["label"]'))
     assert "fairness.slice_by names the label 'label'" in message
-    message = load_error(models_package, fairness_source(slice_by='["f2"]'))
-    assert "fairness.slice_by column 'f2' is a continuous feature" in message
+    # A float column's values decide (pipelines.config.slices, on the source), not its kind.
+    models_package("floats", fairness_source(slice_by='["f2"]'))
+    assert load_config("floats").slice_columns == ("f2",)
     message = load_error(models_package, fairness_source(slice_by='["my-col"]'))
     assert "fairness.slice_by column 'my-col' is not a valid column name" in message
     message = load_error(models_package, fairness_source(slice_by='[]'))
-    assert "Fairness.slice_by: Tuple should have at least 1 item" in message
+    assert "fairness.slice_by: Tuple should have at least 1 item" in message
 
 
 def test_eval_slices_may_name_a_source_column_that_is_not_a_feature(models_package):

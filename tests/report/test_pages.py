@@ -48,7 +48,9 @@ def summary_of(run_id: str, started: float, pushed: Path | None, **extra) -> Run
         components=[ComponentResult("Trainer", "COMPLETE", 3.5),
                     ComponentResult("Transform", "CACHED", None)],
         split_rows={"train": 104, "eval": 26},
-        metrics=[MetricResult("mse", 1.25, 1.5, None, 25.0, 1.0, True)],
+        metrics=[MetricResult("mse", 1.25, 1.5, None, 25.0, 1.0, True),
+                 MetricResult("accuracy", 0.0, note="not meaningful for a regression "
+                                                    "label (exact match only)")],
         fairness=report, blessed=False, pushed_path=str(pushed) if pushed else None,
         infra_validation={"blessed": True, "requests": 20, "latency_p50_ms": 1.0,
                           "latency_p99_ms": 2.5, "load_seconds": 0.8}, **extra)
@@ -64,6 +66,10 @@ def test_page_shows_verdict_fairness_chart_and_no_artifact_sections(workspace):
     path = write_report(workspace, RunRecord(summary, config().model_dump(mode="json")))
     soup = BeautifulSoup(path.read_text(), "html.parser")
     assert "not blessed" in soup.header.get_text() and "not pushed" in soup.header.get_text()
+    metrics = {r.td.get_text(): r for r in soup.select("#evaluation table")[0].select("tbody tr")}
+    assert metrics["accuracy"].select("td")[-1].get_text() == \
+        "not meaningful for a regression label (exact match only)"
+    assert metrics["mse"].select("td")[-1].get_text() == "pass"
     rows = {r.td.get_text(): r for r in soup.select("#evaluation table")[1].select("tbody tr")}
     assert "fail" in rows["categorical_feature=blue"].get_text()
     assert "not gated" in rows["categorical_feature=coral"].get_text()  # 2 < 5 examples
@@ -125,3 +131,48 @@ def test_a_model_without_runs_is_a_clear_error(workspace):
                                              f".*`fullcycle run {MODEL}` makes one"):
         find_run(workspace, MODEL)
     assert json.dumps([r.run_id for r in list_runs(workspace, MODEL)]) == "[]"
+
+
+def history_run(tmp_path, record: dict) -> str:
+    folder = tmp_path / "model_run"
+    folder.mkdir()
+    (folder / "history.json").write_text(json.dumps(record))
+    return str(folder)
+
+
+def test_loss_chart_holds_the_validation_curve_on_a_log_axis_and_zeros_get_no_chart(
+        workspace, tmp_path):
+    losses = [13.9, 1.5, 1.25, 1.12, 1.1]
+    run = history_run(tmp_path, {
+        "steps_per_epoch": None, "epochs_per_point": 25, "validated_at": [1, 2, 3, 4, 5],
+        "metrics": {"loss": losses, "val_loss": [14.2, 1.6, 1.3, 1.2, 1.18],
+                    "accuracy": [0.0] * 5, "val_accuracy": [0.0] * 5}})
+    summary = summary_of("r1", 1_800_000_000.0, None, artifacts={"model_run": run})
+    path = write_report(workspace, RunRecord(summary, config().model_dump(mode="json")))
+    training = BeautifulSoup(path.read_text(), "html.parser").find("section", id="training")
+    (chart,) = training.select("figure")
+    curves = {c["class"][1]: c["points"].split() for c in chart.select("polyline.curve")}
+    assert set(curves) == {"training", "validation"}
+    assert len(curves["training"]) == len(curves["validation"]) == 5
+    assert chart.figcaption.get_text() == "loss: training, validation (log scale)"
+    ticks = [t.get_text() for t in chart.select("text.tick")]
+    assert "epoch 25" in ticks and "epoch 125" in ticks  # 5 points of 25 epochs
+    assert ticks[:2] == ["14.2", "1.1"]
+    # On the log axis the tail is readable: 1.5 and 1.1 are a fifth of the height apart
+    # (on a linear one, 13.9 would squeeze them into 3 %).
+    ys = [float(point.split(",")[1]) for point in curves["training"]]
+    top, bottom = min(ys), max(ys)
+    assert (ys[4] - ys[1]) / (bottom - top) > 0.1
+    assert "Not charted, 0 at every point: accuracy." in training.get_text()
+
+
+def test_a_history_validated_only_at_the_end_draws_one_validation_dot(workspace, tmp_path):
+    run = history_run(tmp_path, {"steps_per_epoch": 30, "epochs_per_point": 1, "metrics": {
+        "loss": [2.0, 1.8, 1.7], "val_loss": [1.9]}})  # a record from before validated_at
+    summary = summary_of("r1", 1_800_000_000.0, None, artifacts={"model_run": run})
+    path = write_report(workspace, RunRecord(summary, config().model_dump(mode="json")))
+    chart = BeautifulSoup(path.read_text(), "html.parser").select_one("#training figure")
+    training, validation = chart.select("circle.training"), chart.select("circle.validation")
+    assert len(training) == 3 and len(validation) == 1
+    assert validation[0]["cx"] == training[-1]["cx"]
+    assert "log scale" not in chart.figcaption.get_text()

@@ -165,3 +165,51 @@ def test_the_endpoint_runs_its_monitoring_check_on_demand_and_every_interval(tmp
         answer = client.post("/v1/projects/local/locations/local/endpoints/m:monitor",
                              params={"windowSeconds": 3600})
         assert answer.json() == {"status": "ok", "alerts": [], "window": 3600.0}
+
+
+def test_a_custom_method_called_with_the_wrong_http_method_is_405(endpoint, models):
+    url, _ = endpoint
+    httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": models[0]}})
+    wrong = httpx.get(f"{url}:predict")  # used to describe the endpoint, with 200
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    assert wrong.json()["error"]["message"] == "method GET is not allowed on :predict; use POST"
+    assert httpx.put(f"{url}:predict", json={"instances": [{"x": 0.5}]}).status_code == 405
+    assert httpx.patch(f"{url}:predict", json={"trafficSplit": {}}).status_code == 405
+    assert httpx.get(f"{url}:deployModel").status_code == 405
+    unknown = httpx.get(f"{url}:predictt")
+    assert unknown.status_code == 404
+    assert 'unknown endpoint method \':predictt\' (did you mean ":predict"?)' \
+        in unknown.json()["error"]["message"]
+    assert httpx.get(url).status_code == 200 and predict(url).status_code == 200
+
+
+def test_a_predict_body_over_the_vertex_limit_is_413_naming_the_limit(endpoint, models, tmp_path):
+    url, local = endpoint
+    httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": models[0]}})
+    body = b'{"instances": [' + b",".join([b'{"x": 0.5}'] * 190_000) + b"]}"
+    assert 2_000_000 < len(body) < 2_200_000  # 2 MB
+    refused = httpx.post(f"{url}:predict", content=body, timeout=30)
+    assert refused.status_code == 413
+    assert refused.json()["error"]["message"].startswith(
+        f"request body is too large: {len(body)} bytes, over the limit of 1500000 bytes")
+    assert local.log.query("SELECT count(*) FROM requests") == [(0,)]
+    # Without a Content-Length (chunked), reading stops at the limit.
+    chunked = httpx.post(f"{url}:predict", content=iter([body[:1_000_000], body[1_000_000:]]),
+                         timeout=30)
+    assert chunked.status_code == 413 and "limit of 1500000 bytes" in chunked.text
+    assert predict(url, 1000).status_code == 200  # 12 kB: well inside
+
+
+def test_the_request_limit_is_configurable(tmp_path, models):
+    local = LocalEndpoint(tmp_path / "endpoint", seed=7)
+    url, server = serve(create_endpoint_app(local, max_request_bytes=1000))
+    try:
+        url += PATH
+        httpx.post(f"{url}:deployModel", json={"deployedModel": {"model": models[0]}})
+        assert predict(url, 10).status_code == 200
+        refused = predict(url, 200)
+        assert refused.status_code == 413 and "over the limit of 1000 bytes" in refused.text
+    finally:
+        server.should_exit = True
+    with pytest.raises(ValueError, match="max_request_bytes 0 must be at least 1"):
+        create_endpoint_app(local, max_request_bytes=0)
