@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pipelines.config.errors import ConfigError, unknown
 from pipelines.stack.config import StackConfig, labels
-from pipelines.stack.names import BASELINE_PREFIX
+from pipelines.stack.names import BASELINE_PREFIX, HYPERPARAMETERS_PREFIX
 
 # Vertex AI's prebuilt TensorFlow serving container for TF 2.16 on CPU.
 SERVING_IMAGE = "{region_prefix}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
@@ -65,6 +65,11 @@ class CloudTarget:
     def baseline_root(self) -> str:
         """Where blessed runs record the model's data baseline."""
         return f"gs://{self.bucket}/{BASELINE_PREFIX.rstrip('/')}"
+
+    @property
+    def hyperparameters_root(self) -> str:
+        """Where tuning records the values the model's runs train with."""
+        return f"gs://{self.bucket}/{HYPERPARAMETERS_PREFIX.rstrip('/')}"
 
     @property
     def serving_image(self) -> str:

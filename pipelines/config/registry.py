@@ -141,7 +141,9 @@ _FIELD_OF = {"ModelConfig": "", "DataSource": "source", "TrainingArgs": "trainin
              "MetricSpec": "eval_metric_spec", "MetricThreshold": "eval_metric_spec.metrics",
              "VocabSpec": "vocab_features", "SequenceSpec": "sequence_features",
              "Impute": "imputation", "DataValidation": "data_validation",
-             "Check": "data_validation", "FeatureChecks": "data_validation.features"}
+             "Check": "data_validation", "FeatureChecks": "data_validation.features",
+             "Tuning": "tuning", "Choice": "tuning.search_space",
+             "Uniform": "tuning.search_space", "LogUniform": "tuning.search_space"}
 
 
 def format_validation_error(name: str, err: ValidationError) -> str:

@@ -5,9 +5,13 @@ linearly on the two numeric features and on both categorical ones.
 """
 
 from pipelines.config import (
+                              Choice,
                               DataSource,
+                              LogUniform,
                               ModelConfig,
                               TrainingArgs,
+                              Tuning,
+                              Uniform,
                               accuracy_metric,
                               create_metric_spec,
                               mse_metric,
@@ -32,6 +36,18 @@ _EVAL_METRIC_SPEC = create_metric_spec([
     mse_metric(upper_bound=25, absolute_change=1),
     accuracy_metric(),
 ])
+# `fullcycle tune basic_template` searches this; every later run trains with the best.
+_TUNING = Tuning(
+    search_space={
+        "learning_rate": LogUniform(1e-4, 1e-1),
+        "dnn_hidden_units": Choice([[16, 8], [32, 16], [64, 32, 16]]),
+        "dropout": Uniform(0, 0.5),
+        "train_batch_size": Choice([32, 64, 128]),
+    },
+    objective="val_loss",
+    max_trials=6,
+    trial_train_steps=300,
+)
 
 CONFIG = ModelConfig(
     task="regression",
@@ -47,4 +63,5 @@ CONFIG = ModelConfig(
     eval_metric_spec=_EVAL_METRIC_SPEC,
     source=DataSource(table="basic_template", split_key="id"),
     eval_slices=["categorical_feature"],
+    tuning=_TUNING,
 )
