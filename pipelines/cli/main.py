@@ -146,6 +146,9 @@ def run(model: str,
 def tune(model: str,
          verbose: bool = typer.Option(False, "--verbose", "-v", help="Show TF/Beam/TFX logs."),
          force: bool = typer.Option(False, "--force", help="Tune again even if nothing changed."),
+         max_trials: int | None = typer.Option(None, min=1, help="Override: try this many."),
+         trial_train_steps: int | None = typer.Option(None, min=1, help="Override: train each "
+                                                      "trial this many steps."),
          json_out: Path | None = typer.Option(None, "--json", help="Also write the summary here."),
          cloud: bool = typer.Option(False, "--cloud", help="Compile the tuning pipeline for "
                                     "Vertex AI Pipelines and submit it (Application Default "
@@ -160,12 +163,19 @@ def tune(model: str,
 
     quiet_environment(verbose or bool(os.environ.get("FULLCYCLE_VERBOSE")))
     from pipelines.cli.render import console, progress
-    from pipelines.config.registry import load_config
-    from pipelines.workflows.tune import require_tuning, tune_cloud, tune_local
+    from pipelines.config.registry import load_config, with_overrides
+    from pipelines.workflows.tune import require_tuning, tune_cloud, tune_local, tuning_overrides
 
     config = load_config(model)
     require_tuning(config)
+    overrides = tuning_overrides(config, max_trials=max_trials,
+                                 trial_train_steps=trial_train_steps)
+    if overrides:
+        config = with_overrides(config, **overrides)
     if cloud:
+        if overrides:
+            raise FullcycleError("--max-trials and --trial-train-steps are for a local tuning; "
+                                 "in the cloud the config's tuning applies")
         answer = tune_cloud(config, stack, output, submit=not dry_run)
         tasks = answer["spec"]["pipelineSpec"]["root"]["dag"]["tasks"]
         where = f"wrote {output}: " if output else ""
@@ -183,7 +193,8 @@ def tune(model: str,
     console.print(f"Tuning [bold]{model}[/] locally: {tuning.max_trials} trials of "
                   f"{tuning.trial_train_steps} steps, {tuning.algorithm} search "
                   f"(warehouse {_workspace().warehouse})")
-    summary = tune_local(config, _workspace(), use_cache=not force, on_event=progress)
+    summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
+                         on_event=progress)
     print_tuning(summary)
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))

@@ -153,7 +153,7 @@ def print_runs(model: str, rows: list[dict]) -> None:
             row["run_id"], _when(row["started_at"]) if row["started_at"] else "-",
             f"{row['seconds']:.1f}", " ".join(f"{k} {v}" for k, v in row["rows"].items()),
             f"{row['metric']} {_fmt(row['value'])}" if row["metric"] else "-", blessed,
-            row["pushed_version"] or "-", row.get("tuned") or "-",
+            row["pushed_version"] or "-", "yes" if row.get("tuned") else "no",
             f"{row['cached_components']}/{row['components']}")
     console.print(table)
 

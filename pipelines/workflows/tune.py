@@ -66,6 +66,15 @@ def require_tuning(config: ModelConfig) -> None:
             "max_trials=6) (from pipelines.config import Tuning, LogUniform)")
 
 
+def tuning_overrides(config: ModelConfig, **changes: Any) -> dict[str, Any]:
+    """Run overrides changing the config's tuning (``max_trials=2``, ...); {} for none."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return {}
+    require_tuning(config)
+    return {"tuning": {**config.tuning.model_dump(mode="json"), **changes}}
+
+
 def tuning_metadata_path(workspace: Workspace, model: str) -> Path:
     """Tuning's own ML Metadata store: a run's summary reads the latest run of its own."""
     return workspace.metadata_path(model).with_name("tuning.sqlite")
@@ -73,8 +82,10 @@ def tuning_metadata_path(workspace: Workspace, model: str) -> Path:
 
 def build_local_tuning_pipeline(config: ModelConfig, workspace: Workspace,
                                 source: tuple[list, str] | None = None,
-                                enable_cache: bool = True):
-    """The tuning pipeline wired to the local twins (``source``: a prior check_source)."""
+                                enable_cache: bool = True,
+                                overrides: dict[str, Any] | None = None):
+    """The tuning pipeline wired to the local twins (``source``: a prior check_source;
+    ``overrides``: applied to ``config`` already, passed on to Transform and Tuner)."""
     from tfx.orchestration import metadata
 
     from pipelines.data.example_gen import DuckDBExampleGen
@@ -94,16 +105,18 @@ def build_local_tuning_pipeline(config: ModelConfig, workspace: Workspace,
         pipeline_root=str(workspace.pipeline_root(config.name) / "tuning"),
         beam_pipeline_args=local_beam_args(source_rows(data_fingerprint)),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(store)),
-        enable_cache=enable_cache,
+        enable_cache=enable_cache, overrides=overrides,
         tuning_root=str(workspace.hyperparameters_dir(config.name)))
 
 
 def tune_local(config: ModelConfig, workspace: Workspace, *, use_cache: bool = True,
+               overrides: dict[str, Any] | None = None,
                on_event: Callable[[str, str, float | None], None] | None = None) -> TuneSummary:
     """Runs the tuning pipeline with LocalDagRunner; returns a TuneSummary (also on failure).
 
     With ``use_cache`` an unchanged tuning (config, code, data) is TFX's cache hit:
-    the Tuner does not run again and the recorded result stands.
+    the Tuner does not run again and the recorded result stands. ``overrides``:
+    already applied to ``config`` (e.g. ``tuning_overrides``), passed to the components.
     """
     from pipelines.pipeline.local import check_source
 
@@ -123,7 +136,7 @@ def tune_local(config: ModelConfig, workspace: Workspace, *, use_cache: bool = T
     patch_beam_first_worker_in_process()
     root = str(workspace.hyperparameters_dir(config.name))
     before = read_hyperparameters(root)
-    pipeline = build_local_tuning_pipeline(config, workspace, source, use_cache)
+    pipeline = build_local_tuning_pipeline(config, workspace, source, use_cache, overrides)
     hook = ProgressHook(on_event=on_event)
     log = workspace.home / "logs" / config.name / f"tune-{time.strftime('%Y%m%d-%H%M%S')}.log"
     error: BaseException | None = None
