@@ -195,7 +195,7 @@ def tune(model: str,
                   f"(warehouse {_workspace().warehouse})")
     summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
                          on_event=progress)
-    print_tuning(summary)
+    print_tuning(summary, console)
     if json_out:
         json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
     if not summary.succeeded:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from pipelines.cli.render import console
 
 
 def value_text(value: Any) -> str:
@@ -48,8 +47,8 @@ def trials_table(tuned: dict[str, Any]) -> Table:
     return table
 
 
-def print_tuning(summary) -> None:
-    """The end-of-tuning summary (a ``workflows.tune.TuneSummary``)."""
+def print_tuning(summary, console: Console) -> None:
+    """The end-of-tuning summary (a ``workflows.tune.TuneSummary``) on the CLI's console."""
     console.print()
     console.print(f"[bold]Tuning[/] of model [bold]{summary.model}[/]")
     tuned = summary.result

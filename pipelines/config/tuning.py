@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from pipelines.config.errors import ConfigError, not_allowed, problem_text
 
-if TYPE_CHECKING:
-    from pipelines.config.model_config import ModelConfig
+# A model config (``pipelines.config.model_config.ModelConfig``, which holds a Tuning:
+# named here by its base class, so the two modules do not import each other).
+AnyConfig = BaseModel
 
 # Tunable name -> where its value goes in the model config (a path of fields).
 TUNABLES: dict[str, tuple[str, ...]] = {
@@ -129,7 +130,7 @@ class Tuning(_Frozen):
         return self
 
 
-def objective_direction(config: ModelConfig) -> str:
+def objective_direction(config: AnyConfig) -> str:
     """'min' or 'max' for the config's tuning objective (ConfigError if it is unknown)."""
     objective = config.tuning.objective
     if objective == "val_loss":
@@ -148,7 +149,7 @@ def _set(data: dict, path: tuple[str, ...], value: Any) -> None:
     data[path[-1]] = value
 
 
-def apply_hyperparameters(config: ModelConfig, values: dict[str, Any]) -> ModelConfig:
+def apply_hyperparameters(config: AnyConfig, values: dict[str, Any]) -> AnyConfig:
     """A re-validated copy of ``config`` trained with ``values`` (tunable -> value).
 
     Raises:
@@ -172,7 +173,7 @@ def apply_hyperparameters(config: ModelConfig, values: dict[str, Any]) -> ModelC
     return tuned.model_copy(update={"tuning": config.tuning})
 
 
-def check_search_space(config: ModelConfig) -> None:
+def check_search_space(config: AnyConfig) -> None:
     """Every candidate (each choice, both ends of a range) through the config's validation,
     and the objective; raises ValueError naming the tunable and the value."""
     tuning = config.tuning
