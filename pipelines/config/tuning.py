@@ -3,10 +3,12 @@
 ``Tuning(search_space={"learning_rate": LogUniform(1e-4, 1e-1),
 "dnn_hidden_units": Choice([[16, 8], [32, 16]])}, max_trials=6)`` on a model
 config makes ``fullcycle tune MODEL`` try that many sets of values, each trained
-``trial_train_steps`` steps on part of the train split and scored on a
-validation split carved from train by the same hash (the eval split, which the
-Evaluator gates on, is never read). The best values are recorded, and every
-later ``fullcycle run`` trains with them; scheduled runs never tune.
+as a run trains (or ``trial_train_steps`` steps) on part of the train split and
+scored on a validation split carved from train by the same hash (the eval split,
+which the Evaluator gates on, is never read). The config's own values are scored
+the same way first: a result never scored worse than what the model trains with
+already. The best values are recorded, and every later ``fullcycle run`` trains
+with them; scheduled runs never tune.
 
 A name in the search space is a *tunable*: a setting of the prebuilt models
 (``TUNABLES``), applied to the config as the same field a data scientist would
@@ -112,7 +114,9 @@ class Tuning(_Frozen):
     objective: str = Field("val_loss", description="'val_loss' or a metric of eval_metric_spec, "
                                                    "scored on the validation split.")
     max_trials: PositiveInt = Field(10, description="Sets of values tried.")
-    trial_train_steps: PositiveInt = Field(300, description="Training steps per trial.")
+    trial_train_steps: PositiveInt | None = Field(
+        None, description="Training steps per trial; None: as long as a run trains (its "
+                          "num_epochs or train_steps), so trials rank what a run will do.")
     algorithm: Literal["random", "bayesian"] = "random"
     validation_percent: int = Field(
         20, ge=5, le=50, description="Share of the train split's hash buckets carved out to "
@@ -128,6 +132,21 @@ class Tuning(_Frozen):
                                  f"{name} takes Choice([...]) (ranges: "
                                  f"{', '.join(CONTINUOUS)})")
         return self
+
+
+def current_values(config: AnyConfig, names) -> dict[str, Any]:
+    """The config's own values of the tunables ``names`` (those it sets: an optimizer's
+    default learning rate is not among them)."""
+    values = {}
+    for name in names:
+        value: Any = config.model_dump(mode="json")
+        for part in TUNABLES[name]:
+            if not isinstance(value, dict) or part not in value:
+                break
+            value = value[part]
+        else:
+            values[name] = value
+    return values
 
 
 def objective_direction(config: AnyConfig) -> str:

@@ -35,6 +35,11 @@ def trial_records(tuner) -> list[dict[str, Any]]:
     return records
 
 
+def beats(score: float, bar: float, direction: str) -> bool:
+    """Whether ``score`` is strictly better than ``bar`` (``direction``: 'min' or 'max')."""
+    return score < bar if direction == "min" else score > bar
+
+
 class Executor(tuner_executor.Executor):
     """Runs the search as TFX's executor does; writes config values and every trial."""
 
@@ -47,15 +52,21 @@ class Executor(tuner_executor.Executor):
             errors = [r.get("error", r["status"]) for r in records]
             raise RuntimeError(f"no tuning trial completed ({len(records)} tried); the first "
                                f"error: {errors[0] if errors else 'none'}")
+        found = {"trial_id": best[0].trial_id, "score": best[0].score,
+                 "values": tuner.values(best[0])}
+        direction = tuner.oracle.objective.direction
+        reference = tuner.reference  # the config's own values: kept unless beaten
+        if reference is not None:
+            records.insert(0, reference)
+            if not beats(found["score"], reference["score"], direction):
+                found = reference
         best_uri = artifact_utils.get_single_uri(output_dict[keys.BEST_HYPERPARAMETERS_KEY])
         results_uri = artifact_utils.get_single_uri(output_dict[keys.TUNER_RESULTS_KEY])
         space = tuner.oracle.get_space().get_config()["space"]
-        write_json(os.path.join(best_uri, BEST_FILE),
-                   {"space": space, "values": tuner.values(best[0])})
+        write_json(os.path.join(best_uri, BEST_FILE), {"space": space, "values": found["values"]})
         write_json(os.path.join(results_uri, TRIALS_FILE), {
-            "objective": tuner.oracle.objective.name,
-            "direction": tuner.oracle.objective.direction,
-            "best_trial": best[0].trial_id, "best_score": best[0].score, "trials": records})
+            "objective": tuner.oracle.objective.name, "direction": direction,
+            "best_trial": found["trial_id"], "best_score": found["score"], "trials": records})
 
 
 class Tuner(tuner_component.Tuner):

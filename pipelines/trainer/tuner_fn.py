@@ -3,9 +3,11 @@
 keras-tuner 1.4's ready-made tuners refuse tf-keras models (they check for Keras 3
 models, keras-tuner#1039), so :class:`FullcycleTuner` subclasses its
 ``BaseTuner`` and only borrows the search: the oracle proposes values, each trial
-builds the model with the same builders and input pipeline as ``run_fn``, trains
-``trial_train_steps`` steps on the train split and scores the objective on the
-validation split (both carved from train; the eval split is never read).
+builds the model with the same builders and input pipeline as ``run_fn``, trains as
+long as a run does (or ``trial_train_steps`` steps) on the train split and scores
+the objective on the validation split (both carved from train; the eval split is
+never read). Before the search, the config's own values are scored the same way
+(trial ``config``): the bar every proposal has to beat.
 Referenced by dotted path (``pipelines.trainer.tuner_fn.tuner_fn``).
 """
 
@@ -29,6 +31,7 @@ from pipelines.config.tuning import (
     Choice,
     LogUniform,
     apply_hyperparameters,
+    current_values,
     decode_values,
     encoded_choices,
     objective_direction,
@@ -70,28 +73,47 @@ class FullcycleTuner(base_tuner.BaseTuner):
         self.transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
         self.transform = self.transform_output.transform_features_layer()
         self.seconds: dict[str, float] = {}
+        self.reference: dict[str, Any] | None = None  # the config's own values, scored
 
     def values(self, trial) -> dict[str, Any]:
         """The trial's values as the model config takes them."""
         return decode_values(self.config.tuning, trial.hyperparameters.values)
 
+    def on_search_begin(self) -> None:
+        """Scores the config's own values first: trial ``config``, the bar to beat."""
+        super().on_search_begin()
+        started = time.monotonic()
+        score = self.train_and_score(self.config)
+        self.reference = {
+            "trial_id": "config", "status": "COMPLETED", "score": score,
+            "values": current_values(self.config, self.config.tuning.search_space),
+            "seconds": time.monotonic() - started}
+        logging.info("the config's own values: %s = %.6g", self.config.tuning.objective, score)
+
     def run_trial(self, trial, *fit_args: Any, **fit_kwargs: Any) -> dict[str, float]:
         started = time.monotonic()
         config = apply_hyperparameters(self.config, self.values(trial))
-        tf.keras.utils.set_random_seed(config.seed)  # each trial from the same start
-        train = input_dataset(self.fn_args.train_files, self.transform_output, config,
-                              config.train_batch_size, num_epochs=1, keep_in_memory=True,
-                              transform=self.transform).repeat()
-        validation = input_dataset(self.fn_args.eval_files, self.transform_output, config,
-                                   config.eval_batch_size, num_epochs=1,
-                                   transform=self.transform)
-        model = build_keras_model(config, custom_model_module(config.name))
-        model.fit(train, epochs=1, steps_per_epoch=config.tuning.trial_train_steps, verbose=0)
-        score = self.score(model, validation, config)
+        score = self.train_and_score(config)
         self.seconds[trial.trial_id] = time.monotonic() - started
         logging.info("trial %s: %s = %.6g in %.1f s", trial.trial_id, config.tuning.objective,
                      score, self.seconds[trial.trial_id])
         return {config.tuning.objective: score}
+
+    def train_and_score(self, config: ModelConfig) -> float:
+        """Trains ``config``'s model as a run would (or ``trial_train_steps`` steps) on the
+        train split, from the same seed every time; its objective on validation."""
+        tf.keras.utils.set_random_seed(config.seed)
+        train = input_dataset(self.fn_args.train_files, self.transform_output, config,
+                              config.train_batch_size, num_epochs=1, keep_in_memory=True,
+                              transform=self.transform)
+        steps = (config.tuning.trial_train_steps or config.train_steps
+                 or int(train.cardinality()) * config.num_epochs)
+        validation = input_dataset(self.fn_args.eval_files, self.transform_output, config,
+                                   config.eval_batch_size, num_epochs=1,
+                                   transform=self.transform)
+        model = build_keras_model(config, custom_model_module(config.name))
+        model.fit(train.repeat(), epochs=1, steps_per_epoch=steps, verbose=0)
+        return self.score(model, validation, config)
 
     @staticmethod
     def score(model: tf.keras.Model, validation: tf.data.Dataset, config: ModelConfig) -> float:

@@ -3,7 +3,12 @@
 import pytest
 
 from pipelines.config import Choice, ConfigError, LogUniform, Tuning, Uniform, load_config
-from pipelines.config.tuning import apply_hyperparameters, decode_values, encoded_choices
+from pipelines.config.tuning import (
+    apply_hyperparameters,
+    current_values,
+    decode_values,
+    encoded_choices,
+)
 from tests.config.test_model_config import config_source, load_error
 
 SPACE = ('tuning=Tuning(search_space={"learning_rate": LogUniform(1e-4, 1e-1), '
@@ -85,7 +90,19 @@ def test_values_apply_to_the_fields_they_name():
 def test_list_choices_reach_keras_tuner_as_text_and_come_back_as_lists():
     tuning = load_config("basic_template").tuning
     units = tuning.search_space["dnn_hidden_units"]
-    assert encoded_choices(units) == ["[16, 8]", "[32, 16]", "[64, 32, 16]"]
+    assert encoded_choices(units) == ["[6, 3]", "[16, 8]", "[32, 16]"]
     assert encoded_choices(tuning.search_space["train_batch_size"]) == [32, 64, 128]
     assert decode_values(tuning, {"dnn_hidden_units": "[32, 16]", "train_batch_size": 64}) == \
         {"dnn_hidden_units": [32, 16], "train_batch_size": 64}
+
+
+def test_the_configs_own_values_are_the_bar_to_beat():
+    config = load_config("basic_template")
+    assert current_values(config, config.tuning.search_space) == {
+        "learning_rate": 0.01, "dnn_hidden_units": [6, 3], "dropout": 0.0,
+        "train_batch_size": 128}
+    plain = apply_hyperparameters(config, {}).model_copy(
+        update={"training_args": config.training_args.model_copy(
+            update={"optimizer_kwargs": {}, "layer_activation": None})})
+    assert current_values(plain, ["learning_rate", "layer_activation"]) == \
+        {"layer_activation": None}  # the optimizer's default rate is not the config's

@@ -13,9 +13,9 @@ def test_search_space_as_keras_tuner_hyperparameters():
     by_name = {p.name: p for p in hp.space}
     assert by_name["learning_rate"].sampling == "log"
     assert (by_name["learning_rate"].min_value, by_name["learning_rate"].max_value) == \
-        (1e-4, 1e-1)
+        (1e-3, 1e-1)
     assert by_name["dropout"].sampling == "linear"
-    assert list(by_name["dnn_hidden_units"].values) == ["[16, 8]", "[32, 16]", "[64, 32, 16]"]
+    assert list(by_name["dnn_hidden_units"].values) == ["[6, 3]", "[16, 8]", "[32, 16]"]
     assert list(by_name["train_batch_size"].values) == [32, 64, 128]
 
 
@@ -53,3 +53,10 @@ def test_run_fn_trains_with_the_imported_values_and_says_so(tmp_path):
     same = tuned_config(config, None, str(tmp_path / "plain"))
     assert same == config
     assert not json.loads((tmp_path / "plain" / HYPERPARAMETERS_FILE).read_text())["tuned"]
+
+
+def test_a_proposal_must_strictly_beat_the_configs_own_score():
+    from pipelines.pipeline.tuner_executor import beats
+
+    assert beats(1.0, 1.5, "min") and not beats(1.5, 1.5, "min") and not beats(2.0, 1.5, "min")
+    assert beats(0.9, 0.8, "max") and not beats(0.8, 0.8, "max")

@@ -1,7 +1,7 @@
 """A tiny tuning end to end, then the next run trains with its values (slow: marked e2e).
 
-  1. ``tune_local`` (2 trials x 20 steps) records the best values and every trial under
-     a new version folder and moves the pointer;
+  1. ``tune_local`` (2 trials x 20 steps, after the config's own values) records the
+     best values and every trial under a new version folder and moves the pointer;
   2. an unchanged tuning is TFX's cache hit: the recorded result stands;
   3. the next ``run_local`` imports those values into its Trainer: the ModelRun says so,
      the summary and ``runs`` name the version, the report lists the trials.
@@ -44,7 +44,9 @@ def test_tune_records_the_best_values_and_every_trial(tuned, module_workspace):
     assert result.as_dict() == tuned.result
     assert os.listdir(result.uri) == [BEST_FILE]
     space = set(load_config(MODEL).tuning.search_space)
-    assert len(result.trials) == 2
+    assert [t["trial_id"] for t in result.trials][0] == "config" and len(result.trials) == 3
+    assert result.trials[0]["values"] == {"learning_rate": 0.01, "dnn_hidden_units": [6, 3],
+                                          "dropout": 0.0, "train_batch_size": 128}
     for trial in result.trials:
         assert trial["status"] == "COMPLETED" and set(trial["values"]) == space
         assert math.isfinite(trial["score"]) and trial["seconds"] > 0
