@@ -190,8 +190,10 @@ def tune(model: str,
     from pipelines.cli.render_tuning import print_tuning
 
     tuning = config.tuning
-    console.print(f"Tuning [bold]{model}[/] locally: {tuning.max_trials} trials of "
-                  f"{tuning.trial_train_steps} steps, {tuning.algorithm} search "
+    length = (f"{tuning.trial_train_steps} steps" if tuning.trial_train_steps
+              else "training as a run does")
+    console.print(f"Tuning [bold]{model}[/] locally: the config's values, then "
+                  f"{tuning.max_trials} trials, each {length}; {tuning.algorithm} search "
                   f"(warehouse {_workspace().warehouse})")
     summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
                          on_event=progress)
