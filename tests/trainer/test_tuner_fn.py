@@ -9,7 +9,10 @@ from pipelines.config.registry import with_overrides
 def test_search_space_as_keras_tuner_hyperparameters():
     from pipelines.trainer.tuner_fn import search_space
 
-    hp = search_space(load_config("basic_template"))
+    config = load_config("basic_template")
+    tuning = config.tuning.model_dump()
+    tuning["search_space"]["dropout"] = {"kind": "uniform", "low": 0.0, "high": 0.3}
+    hp = search_space(with_overrides(config, tuning=tuning))
     by_name = {p.name: p for p in hp.space}
     assert by_name["learning_rate"].sampling == "log"
     assert (by_name["learning_rate"].min_value, by_name["learning_rate"].max_value) == \
