@@ -41,5 +41,9 @@ class Workspace:
         """The model's data baseline: the last blessed run's statistics and schema."""
         return self.home / "baselines" / model
 
+    def hyperparameters_dir(self, model: str) -> Path:
+        """The model's tuning results and the pointer to the one runs train with."""
+        return self.home / "hyperparameters" / model
+
     def rollout_state(self, model: str) -> Path:
         return self.home / "rollouts" / f"{model}.json"

@@ -147,6 +147,69 @@ def run(model: str,
 
 @app.command()
 @cli_errors
+def tune(model: str,
+         verbose: bool = typer.Option(False, "--verbose", "-v", help="Show TF/Beam/TFX logs."),
+         force: bool = typer.Option(False, "--force", help="Tune again even if nothing changed."),
+         max_trials: int | None = typer.Option(None, min=1, help="Override: try this many."),
+         trial_train_steps: int | None = typer.Option(None, min=1, help="Override: train each "
+                                                      "trial this many steps."),
+         json_out: Path | None = typer.Option(None, "--json", help="Also write the summary here."),
+         cloud: bool = typer.Option(False, "--cloud", help="Compile the tuning pipeline for "
+                                    "Vertex AI Pipelines and submit it (Application Default "
+                                    "Credentials); it records into the model's bucket."),
+         dry_run: bool = typer.Option(False, "--dry-run", help="With --cloud: compile only."),
+         output: Path | None = typer.Option(None, "-o", "--output", help="With --cloud: also "
+                                            "write the compiled spec here."),
+         stack: str = stack_option()) -> None:
+    """Search the model's training args (its config's tuning=Tuning(...)); every later run
+    trains with the best values. Scheduled runs never tune."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(verbose or bool(os.environ.get("FULLCYCLE_VERBOSE")))
+    from pipelines.cli.render import console, progress
+    from pipelines.config.registry import load_config, with_overrides
+    from pipelines.workflows.tune import require_tuning, tune_cloud, tune_local, tuning_overrides
+
+    config = load_config(model)
+    require_tuning(config)
+    overrides = tuning_overrides(config, max_trials=max_trials,
+                                 trial_train_steps=trial_train_steps)
+    if overrides:
+        config = with_overrides(config, **overrides)
+    if cloud:
+        if overrides:
+            raise FullcycleError("--max-trials and --trial-train-steps are for a local tuning; "
+                                 "in the cloud the config's tuning applies")
+        answer = tune_cloud(config, stack, output, submit=not dry_run)
+        tasks = answer["spec"]["pipelineSpec"]["root"]["dag"]["tasks"]
+        where = f"wrote {output}: " if output else ""
+        typer.echo(f"{where}tuning pipeline of {model}: {len(tasks)} tasks, result recorded in "
+                   f"{answer['hyperparameters_root']}")
+        if answer["job_id"]:
+            typer.echo(f"submitted {answer['job_id']}: {answer['link']}")
+        return
+    if dry_run or output:
+        raise FullcycleError("--dry-run and --output are for --cloud (a local tuning runs "
+                             "the pipeline)")
+    from pipelines.cli.render_tuning import print_tuning
+
+    tuning = config.tuning
+    length = (f"{tuning.trial_train_steps} steps" if tuning.trial_train_steps
+              else "training as a run does")
+    console.print(f"Tuning [bold]{model}[/] locally: the config's values, then "
+                  f"{tuning.max_trials} trials, each {length}; {tuning.algorithm} search "
+                  f"(warehouse {_workspace().warehouse})")
+    summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
+                         on_event=progress)
+    print_tuning(summary, console)
+    if json_out:
+        json_out.write_text(json.dumps(summary.as_dict(), indent=2, default=str))
+    if not summary.succeeded:
+        raise typer.Exit(1)
+
+
+@app.command()
+@cli_errors
 def predict(model: str,
             instances: Path = typer.Option(
                 ..., help="JSON: a list of objects or {'instances': [...]}"),

@@ -77,6 +77,10 @@ def print_summary(summary: RunSummary) -> None:
                           + f"{warned} warning(s)")
             for line in summary.anomalies:
                 console.print(f"    - {escape(line)}")
+    if summary.hyperparameters:
+        from pipelines.cli.render_tuning import hyperparameters_line
+
+        console.print(f"  hyperparameters: {escape(hyperparameters_line(summary.hyperparameters))}")
     if summary.metrics:
         table = titled_table("evaluation (overall slice)")
         for column in ("metric", "candidate", "baseline", "bounds", "max worsening", "result"):
@@ -164,7 +168,7 @@ def print_runs(model: str, rows: list[dict]) -> None:
         return
     table = titled_table(f"runs of {model}, newest first")
     for column in ("run", "started", "seconds", "rows", "metric", "blessed", "pushed",
-                   "cached"):
+                   "tuned", "cached"):
         table.add_column(column, no_wrap=column in ("run", "started"))
     for row in rows:
         blessed = {None: "-", True: "[green]yes[/]", False: "[red]no[/]"}[row["blessed"]]
@@ -174,7 +178,8 @@ def print_runs(model: str, rows: list[dict]) -> None:
             row["run_id"], _when(row["started_at"]) if row["started_at"] else "-",
             f"{row['seconds']:.1f}", " ".join(f"{k} {v}" for k, v in row["rows"].items()),
             f"{row['metric']} {_fmt(row['value'])}" if row["metric"] else "-", blessed,
-            row["pushed_version"] or "-", f"{row['cached_components']}/{row['components']}")
+            row["pushed_version"] or "-", "yes" if row.get("tuned") else "no",
+            f"{row['cached_components']}/{row['components']}")
     console.print(table)
 
 

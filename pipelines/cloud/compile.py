@@ -5,6 +5,8 @@ BigQueryExampleGen with the same split SQL in BigQuery's dialect, Beam on
 Dataflow (running as the model's service account, in the runner image), the
 model's bucket as pipeline root, and the VertexPusher uploading a new model
 version and deploying it to the model's endpoint at the first canary weight.
+The model's last tuning result (``gs://<bucket>/hyperparameters/``) is imported into
+the Trainer, as the data baseline is; the tuning pipeline compiles the same way.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.cloud.target import CloudTarget
 from pipelines.config.model_config import ModelConfig
-from pipelines.stack.names import BASELINE_PREFIX
+from pipelines.stack.names import BASELINE_PREFIX, HYPERPARAMETERS_PREFIX
 
 if TYPE_CHECKING:
     from pipelines.pipeline.baseline import Baseline
+    from pipelines.pipeline.hyperparameters import TunedHyperparameters
 
 
 def read_cloud_baseline(target: CloudTarget, credentials=None) -> Baseline | None:
@@ -39,6 +42,23 @@ def read_cloud_baseline(target: CloudTarget, credentials=None) -> Baseline | Non
         return Baseline(**json.loads(blob.download_as_bytes()))
 
 
+def read_cloud_hyperparameters(target: CloudTarget,
+                               credentials=None) -> TunedHyperparameters | None:
+    """The model's last tuning result, from its bucket's ``hyperparameters/`` pointer."""
+    from google.cloud import storage
+
+    from pipelines.cloud.google_api import google_errors
+    from pipelines.pipeline.hyperparameters import POINTER_FILE, TunedHyperparameters
+
+    name = f"{HYPERPARAMETERS_PREFIX}{POINTER_FILE}"
+    with google_errors(f"reading gs://{target.bucket}/{name}"):
+        blob = storage.Client(project=target.project, credentials=credentials) \
+            .bucket(target.bucket).get_blob(name)
+        if blob is None:
+            return None
+        return TunedHyperparameters(**json.loads(blob.download_as_bytes()))
+
+
 def _vertex_pusher(target: CloudTarget, config: ModelConfig):
     def make(model, blessing, infra_blessing, evaluation, statistics):
         from pipelines.cloud.pusher import VertexPusher
@@ -51,9 +71,13 @@ def _vertex_pusher(target: CloudTarget, config: ModelConfig):
 
 
 def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
-                          baseline: Baseline | None = None):
+                          baseline: Baseline | None = None,
+                          hyperparameters: TunedHyperparameters | None = None,
+                          tuning: bool = False):
     """The model's pipeline wired to BigQuery, Dataflow and Vertex AI; ``baseline``: the
-    model's data baseline (read from its bucket by :func:`read_cloud_baseline`)."""
+    model's data baseline (read from its bucket by :func:`read_cloud_baseline`);
+    ``hyperparameters``: its last tuning result (:func:`read_cloud_hyperparameters`);
+    ``tuning``: the tuning pipeline instead, recording into the model's bucket."""
     from tfx.dsl.components.base import executor_spec
     from tfx.extensions.google_cloud_big_query.example_gen.component import BigQueryExampleGen
 
@@ -63,6 +87,13 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
 
     queries = split_queries(config.source, config.label_key, "bigquery",
                             project=target.project, dataset=target.dataset)
+    if tuning:
+        from pipelines.data.splits import tuning_split_queries
+
+        queries = tuning_split_queries(config.source, config.label_key, "bigquery",
+                                       config.tuning.validation_percent,
+                                       project=target.project, dataset=target.dataset)
+        baseline = hyperparameters = None
     if not config.enable_pusher or target.endpoint is None:
         config = config.model_copy(update={"enable_pusher": False})
     return create_pipeline(
@@ -75,17 +106,21 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
         pipeline_root=target.pipeline_root,
         beam_pipeline_args=target.beam_pipeline_args,
         make_pusher=_vertex_pusher(target, config),
-        baseline=baseline, baseline_root=target.baseline_root,
+        baseline=baseline, baseline_root=target.baseline_root, hyperparameters=hyperparameters,
+        tuning_root=target.hyperparameters_root if tuning else None,
         # pipeline_root ages out: the Evaluator compares with the recorded blessed model
         recorded_model_baseline=True)
 
 
 def compile_pipeline(config: ModelConfig, target: CloudTarget, output: Path | None = None,
-                     baseline: Baseline | None = None) -> dict[str, Any]:
-    """The KFP v2 pipeline job JSON for Vertex AI; written to ``output`` if given."""
+                     baseline: Baseline | None = None,
+                     hyperparameters: TunedHyperparameters | None = None,
+                     tuning: bool = False) -> dict[str, Any]:
+    """The KFP v2 pipeline job JSON for Vertex AI; written to ``output`` if given
+    (``tuning``: the tuning pipeline, see :func:`build_vertex_pipeline`)."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
 
-    pipeline = build_vertex_pipeline(config, target, baseline)
+    pipeline = build_vertex_pipeline(config, target, baseline, hyperparameters, tuning)
     runner_config = v2.KubeflowV2DagRunnerConfig(default_image=target.image,
                                                  display_name=pipeline.pipeline_info.pipeline_name)
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pipelines.config.errors import ConfigError, unknown
 from pipelines.stack.config import StackConfig, labels
-from pipelines.stack.names import BASELINE_PREFIX, MODEL_PREFIX
+from pipelines.stack.names import BASELINE_PREFIX, HYPERPARAMETERS_PREFIX, MODEL_PREFIX
 from pipelines.stack.regions import prediction_registry
 
 # The TensorFlow minor version models are exported with (the lock's tensorflow): the
@@ -87,6 +87,11 @@ class CloudTarget:
         """Where Beam's BigQuery read writes its query results (``project.dataset``): the
         model's own dataset, so no ``beam_temp_dataset_*`` is created in the project."""
         return f"{self.project}.{self.dataset}"
+
+    @property
+    def hyperparameters_root(self) -> str:
+        """Where tuning records the values the model's runs train with."""
+        return f"gs://{self.bucket}/{HYPERPARAMETERS_PREFIX.rstrip('/')}"
 
     @property
     def serving_image(self) -> str:

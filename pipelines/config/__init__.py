@@ -26,12 +26,13 @@ from pipelines.config.model_config import (
                                       VocabSpec,
 )
 from pipelines.config.registry import list_models, load_config
+from pipelines.config.tuning import Choice, LogUniform, Tuning, Uniform
 
 __all__ = [
     "FAIRNESS_METRICS", "METRIC_NAMES", "Check", "ConfigError", "DataSource", "DataValidation",
-    "Fairness", "FairnessMetric", "FeatureChecks", "FullcycleError", "Impute", "InfraValidation",
-    "MetricSpec", "MetricThreshold", "ModelCard", "ModelConfig", "SequenceSpec", "TrainingArgs",
-    "VocabSpec",
+    "Choice", "Fairness", "FairnessMetric", "FeatureChecks", "FullcycleError", "Impute",
+    "InfraValidation", "LogUniform", "MetricSpec", "MetricThreshold", "ModelCard", "ModelConfig",
+    "SequenceSpec", "TrainingArgs", "Tuning", "Uniform", "VocabSpec",
     "accuracy_metric", "auc_metric", "create_metric_spec", "fairness_metric", "list_models",
     "load_config", "mae_metric", "metric", "mse_metric", "rmse_metric",
 ]

@@ -25,6 +25,7 @@ from pipelines.config.data_validation import DataValidation
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.fairness import Fairness, fairness_metrics_for
 from pipelines.config.metrics import MetricSpec, Task
+from pipelines.config.tuning import Tuning, check_search_space
 from pipelines.features.kinds import FEATURE_KINDS, declared
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -194,6 +195,8 @@ class ModelConfig(_Frozen):
     seed: NonNegativeInt = 42
     model_card: ModelCard = Field(default_factory=ModelCard,
                                   description="Description, owners, intended use, limitations.")
+    tuning: Tuning | None = Field(None, description="What `fullcycle tune` searches; runs "
+                                                    "train with its last result.")
 
     @field_validator("imputation", mode="before")
     @classmethod
@@ -327,3 +330,10 @@ class ModelConfig(_Frozen):
             if fair.name not in allowed:
                 raise ValueError(f"fairness metric {fair.name!r} does not apply to task "
                                  f"{self.task!r}; allowed: {', '.join(allowed)}")
+
+    # Declared last: runs after the other rules, on a config they accepted.
+    @model_validator(mode="after")
+    def _check_tuning(self) -> ModelConfig:
+        if self.tuning is not None:
+            check_search_space(self)  # every candidate value through this same validation
+        return self

@@ -52,6 +52,12 @@ def bucket_expr(split_key: tuple[str, ...]) -> str:
     return f"MOD(ABS(FARM_FINGERPRINT({key})), 100)"
 
 
+def _split_sql(inner: str, label_key: str, bucket: str, low: int, high: int) -> str:
+    return (f"SELECT * FROM ({inner}) AS source\n"
+            f"WHERE {label_key} IS NOT NULL\n"
+            f"  AND {bucket} >= {low} AND {bucket} < {high}")
+
+
 def split_queries(source: DataSource, label_key: str, dialect: Dialect,
                   project: str | None = None, dataset: str | None = None) -> list[SplitQuery]:
     """One SELECT per split; the splits partition the labelled rows."""
@@ -60,10 +66,8 @@ def split_queries(source: DataSource, label_key: str, dialect: Dialect,
     queries, low = [], 0
     for name, percent in source.splits.items():
         high = low + percent
-        sql = (f"SELECT * FROM ({inner}) AS source\n"
-               f"WHERE {label_key} IS NOT NULL\n"
-               f"  AND {bucket} >= {low} AND {bucket} < {high}")
-        queries.append(SplitQuery(name=name, low=low, high=high, sql=sql))
+        queries.append(SplitQuery(name, low, high, _split_sql(inner, label_key, bucket, low,
+                                                              high)))
         low = high
     return queries
 
@@ -74,3 +78,25 @@ def input_config(queries: list[SplitQuery]):
 
     return example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name=q.name, pattern=q.sql) for q in queries])
+
+
+VALIDATION_SPLIT = "validation"
+
+
+def tuning_split_queries(source: DataSource, label_key: str, dialect: Dialect,
+                         validation_percent: int, project: str | None = None,
+                         dataset: str | None = None) -> list[SplitQuery]:
+    """The train split cut in two by the same hash: ``train`` (fitted) and ``validation``
+    (its last ``validation_percent`` % of buckets, scoring trials). The eval split, which
+    the Evaluator gates on, is not among them."""
+    train = next(q for q in split_queries(source, label_key, dialect, project, dataset)
+                 if q.name == "train")
+    cut = train.high - max(1, round((train.high - train.low) * validation_percent / 100))
+    if cut <= train.low:
+        raise ValueError(f"the train split ({train.high - train.low} % of the hash buckets) is "
+                         f"too small to carve a {validation_percent} % validation split from")
+    inner = source_sql(source, dataset_ref(dialect, project, dataset))
+    bucket = bucket_expr(source.split_key)
+    return [SplitQuery(name, low, high, _split_sql(inner, label_key, bucket, low, high))
+            for name, low, high in (("train", train.low, cut),
+                                    (VALIDATION_SPLIT, cut, train.high))]

@@ -10,20 +10,24 @@ Steps, in order:
                        type, domain and row count against the baseline
   7. DataGate        - stops the run on any finding whose action is ``block``
   8. Transform       - config-driven ``preprocessing_fn`` (Dataflow in the cloud)
-  9. Trainer         - prebuilt or custom Keras model via ``run_fn``
+  9. Trainer         - prebuilt or custom Keras model via ``run_fn``, with the model's
+                       last tuning result when it has one (an Importer of its folder)
  10. Resolver        - the baseline model: the latest blessed one in ML Metadata (locally),
                        or the one the BaselineRecorder kept (an Importer, on Vertex AI)
  11. Evaluator       - metric thresholds and change limits against the baseline
  12. BaselineRecorder- a blessed run's data and model become the next run's baseline
  13. InfraValidator  - load-and-query in a separate serving process (errors, NaN, latency)
  14. Pusher          - only a blessed, infra-validated model is pushed
+
+The tuning pipeline (``tuning_root`` given) is steps 1-8 on the train split cut in
+two (``train``, ``validation``), then the Tuner and the HyperparametersRecorder.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Direct imports: ``tfx.v1`` also loads every cloud extension (about 4 s per process).
 from tfx.components import (
@@ -56,12 +60,20 @@ from pipelines.pipeline.infra_validator import InfraValidator
 from pipelines.pipeline.statistics import StatisticsGen
 from pipelines.stack.names import slug
 
+if TYPE_CHECKING:
+    from pipelines.pipeline.hyperparameters import TunedHyperparameters
+
 RUN_FN = "pipelines.trainer.run_fn.run_fn"
 
 
 def pipeline_name(model: str) -> str:
     """The pipeline's name: lowercase with dashes, as Vertex AI Pipelines requires."""
     return f"fullcycle-{slug(model)}"
+
+
+def tuning_pipeline_name(model: str) -> str:
+    """The tuning pipeline's name (its own runs, apart from the model's runs)."""
+    return f"{pipeline_name(model)}-tune"
 
 
 def component_custom_config(config: ModelConfig, overrides: dict[str, Any] | None, code: str,
@@ -85,6 +97,8 @@ def create_pipeline(
     baseline: Baseline | None = None,
     baseline_root: str | None = None,
     recorded_model_baseline: bool = False,
+    hyperparameters: TunedHyperparameters | None = None,
+    tuning_root: str | None = None,
 ) -> Pipeline:
     """The full pipeline for ``config``.
 
@@ -109,6 +123,9 @@ def create_pipeline(
         recorded one does not. Without a recorded model (the first blessed run, or a
         baseline recorded before models were), the candidate is judged by the value
         thresholds alone, as on a first run.
+      hyperparameters: the model's last tuning result, trained with; None: the config's.
+      tuning_root: builds the tuning pipeline instead, recording its result there
+        (``example_gen`` then gives the ``train`` and ``validation`` splits).
     """
 
     code = code_fingerprint(config.name)
@@ -167,6 +184,31 @@ def create_pipeline(
         disable_analyzer_cache=True)
     transform.add_upstream_node(data_gate)
 
+    if tuning_root is not None:
+        from pipelines.pipeline.tuner import tuning_nodes
+
+        # Guards the eval split: trials fit on train and are scored on validation, both
+        # carved from train; the best values are what every later run trains with.
+        return Pipeline(
+            pipeline_name=tuning_pipeline_name(config.name), pipeline_root=pipeline_root,
+            components=[example_gen, statistics_gen, schema_gen, example_validator,
+                        *baseline_nodes, data_validator, data_gate, transform, *tuning_nodes(
+                            config, examples=example_gen.outputs["examples"],
+                            schema=schema_gen.outputs["schema"],
+                            transform_graph=transform.outputs["transform_graph"],
+                            custom_config=component_custom_config(config, overrides, code),
+                            hyperparameters_root=tuning_root)],
+            enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
+            beam_pipeline_args=beam_pipeline_args)
+
+    # Tuned values by URI: a new tuning result is a new input, so the Trainer re-runs.
+    tuned_nodes, tuned_input = [], {}
+    if hyperparameters is not None:
+        tuned = Importer(source_uri=hyperparameters.uri,
+                         artifact_type=standard_artifacts.HyperParameters
+                         ).with_id("tuned_hyperparameters")
+        tuned_nodes, tuned_input = [tuned], {"hyperparameters": tuned.outputs["result"]}
+
     trainer = Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
@@ -174,7 +216,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=component_custom_config(config, overrides, code))
+        custom_config=component_custom_config(config, overrides, code), **tuned_input)
 
     # The last blessed model: the baseline the candidate must not be worse than.
     model_baseline, baseline_model = _model_baseline(baseline, recorded_model_baseline)
@@ -187,7 +229,8 @@ def create_pipeline(
         eval_config=build_eval_config(config))
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, *baseline_nodes,
-                  data_validator, data_gate, transform, trainer, *model_baseline, evaluator]
+                  data_validator, data_gate, transform, *tuned_nodes, trainer, *model_baseline,
+                  evaluator]
     if baseline_root is not None:
         # Moves the data baseline only when the candidate is blessed.
         components.append(BaselineRecorder(

@@ -43,9 +43,11 @@ def code_fingerprint(model: str, parts: tuple[str, ...] = TRAINING_CODE) -> str:
 
 
 def run_key(config: ModelConfig, overrides: dict[str, Any] | None, split_sql: list[str],
-            data_fingerprint: str) -> str:
-    """Same key, same run: config, overrides, split SQL, source rows and pipeline code."""
+            data_fingerprint: str, hyperparameters: str | None = None) -> str:
+    """Same key, same run: config, overrides, split SQL, source rows, pipeline code and
+    the tuning result trained with (its version)."""
     payload = {"config": config.model_dump(mode="json"), "overrides": overrides or {},
+               "hyperparameters": hyperparameters,
                "splits": split_sql, "data": data_fingerprint,
                "code": code_fingerprint(config.name, PIPELINE_CODE)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

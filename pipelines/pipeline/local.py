@@ -93,8 +93,9 @@ def check_source(config: ModelConfig, workspace: Workspace) -> tuple[list, str]:
 
 def build_local_pipeline(config: ModelConfig, workspace: Workspace,
                          overrides: dict[str, Any] | None = None,
-                         source: tuple[list, str] | None = None):
-    """The model's pipeline wired to the local twins (``source``: a prior check_source)."""
+                         source: tuple[list, str] | None = None, hyperparameters=None):
+    """The model's pipeline wired to the local twins (``source``: a prior check_source;
+    ``hyperparameters``: the tuning result to train with, from ``read_hyperparameters``)."""
     from tfx.orchestration import metadata
 
     from pipelines.data.example_gen import DuckDBExampleGen
@@ -112,7 +113,8 @@ def build_local_pipeline(config: ModelConfig, workspace: Workspace,
         beam_pipeline_args=local_beam_args(source_rows(data_fingerprint)),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(workspace.metadata_path(config.name))),
-        overrides=overrides, baseline=read_baseline(baseline_root), baseline_root=baseline_root)
+        overrides=overrides, baseline=read_baseline(baseline_root), baseline_root=baseline_root,
+        hyperparameters=hyperparameters)
 
 
 def failure_line(summary: RunSummary, error: BaseException, log: Path) -> str:
@@ -233,7 +235,11 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
 
         first_weight = canary_settings(config.name, stack or default_stack()).steps[0]
     queries, data_fingerprint = check_source(config, workspace)
-    key = run_key(config, overrides, [q.sql for q in queries], data_fingerprint)
+    from pipelines.pipeline.hyperparameters import read_hyperparameters
+
+    tuned = read_hyperparameters(str(workspace.hyperparameters_dir(config.name)))
+    key = run_key(config, overrides, [q.sql for q in queries], data_fingerprint,
+                  tuned and tuned.version)
     if use_run_cache and (summary := cached_run(workspace, config, key)):
         summary.seconds = time.monotonic() - started
         return summary
@@ -249,7 +255,8 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
 
     patch_beam_for_tft()
     patch_beam_first_worker_in_process()
-    pipeline = build_local_pipeline(config, workspace, overrides, (queries, data_fingerprint))
+    pipeline = build_local_pipeline(config, workspace, overrides, (queries, data_fingerprint),
+                                    tuned)
     hook = ProgressHook(on_event=on_event, on_launched=infra_check_ahead(pipeline))
     error: BaseException | None = None
     log = workspace.home / "logs" / config.name / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -266,6 +273,7 @@ def run_local(config: ModelConfig, workspace: Workspace, *,
     summary = summarize(config, workspace, pipeline, hook.timings,
                         time.monotonic() - started, error)
     summary.started_at = started_at
+    summary.hyperparameters = tuned and tuned.as_dict()
     if error is not None:
         summary.error, summary.log = failure_line(summary, error, log), str(log)
     if first_weight is not None and summary.pushed_path and "Pusher" not in summary.cached:

@@ -57,6 +57,8 @@ class RunSummary:
     started_at: float | None = None  # epoch seconds
     artifacts: dict[str, str] = field(default_factory=dict)  # output name -> URI (ARTIFACTS)
     report: str | None = None  # the run report's HTML page
+    # The tuning result the Trainer trained with (pipeline.tuner.TunedHyperparameters), or None.
+    hyperparameters: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -97,4 +97,6 @@ def run_row(record: RunRecord) -> dict[str, Any]:
         "pushed_version": Path(s.pushed_path).name if s.pushed_path else None,
         "cached_components": len(cached), "components": len(s.components),
         "error": s.error, "report": s.report,
+        # The tuning result's version the run trained with; None: the config's values.
+        "tuned": s.hyperparameters["version"] if s.hyperparameters else None,
     }

@@ -17,6 +17,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from pipelines.config.model_config import ModelConfig
 from pipelines.config.registry import custom_model_module, load_config, with_overrides
+from pipelines.config.tuning import apply_hyperparameters
 from pipelines.features.naming import transformed_name
 from pipelines.trainer.builders import as_model_inputs, build_keras_model
 from pipelines.trainer.signatures import make_signatures, write_serving_info
@@ -105,6 +106,22 @@ def count_records(files: list[str]) -> int:
 
 
 HISTORY_FILE = "history.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+
+
+def tuned_config(config: ModelConfig, hyperparameters: dict | None,
+                 model_run_dir: str) -> ModelConfig:
+    """The config with the imported tuning result applied (none: as it is); what was
+    applied is written to the ModelRun, for the summary and the report."""
+    values = (hyperparameters or {}).get("values") or {}
+    if values:
+        config = apply_hyperparameters(config, values)
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, HYPERPARAMETERS_FILE), "w") as out:
+        out.write(json.dumps({"tuned": bool(values), "values": values,
+                              "training_args": config.training_args.model_dump(mode="json"),
+                              "train_batch_size": config.train_batch_size}))
+    return config
 
 
 def training_epochs(train_steps: int, most: int = 10) -> int:
@@ -143,7 +160,8 @@ def write_history(model_run_dir: str, history: dict, steps_per_epoch: int | None
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains by steps (``train_steps``) or epochs (``num_epochs``) and saves a SavedModel."""
-    config = config_from_custom_config(fn_args.custom_config)
+    config = tuned_config(config_from_custom_config(fn_args.custom_config),
+                          fn_args.hyperparameters, fn_args.model_run_dir)
     # Seeded before the datasets: their shuffles combine this global seed with their
     # own, and a global seed left by an earlier run in the process would change them.
     tf.keras.utils.set_random_seed(config.seed)

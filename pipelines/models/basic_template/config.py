@@ -5,9 +5,12 @@ linearly on the two numeric features and on both categorical ones.
 """
 
 from pipelines.config import (
+                              Choice,
                               DataSource,
+                              LogUniform,
                               ModelConfig,
                               TrainingArgs,
+                              Tuning,
                               accuracy_metric,
                               create_metric_spec,
                               mse_metric,
@@ -32,6 +35,19 @@ _EVAL_METRIC_SPEC = create_metric_spec([
     mse_metric(upper_bound=25, absolute_change=1),
     accuracy_metric(),
 ])
+# `fullcycle tune basic_template` searches this (each trial trains as a run does, 250
+# epochs); every later run trains with the best, or keeps the values above if none beat them.
+# No dropout: the label is linear in the features, and dropout only made runs worse
+# (bench/RESULTS.md); a model of your own may add "dropout": Uniform(0, 0.5).
+_TUNING = Tuning(
+    search_space={
+        "learning_rate": LogUniform(1e-3, 1e-1),
+        "dnn_hidden_units": Choice([[6, 3], [16, 8], [32, 16]]),
+        "train_batch_size": Choice([32, 64, 128]),
+    },
+    objective="val_loss",
+    max_trials=6,
+)
 
 CONFIG = ModelConfig(
     task="regression",
@@ -47,4 +63,5 @@ CONFIG = ModelConfig(
     eval_metric_spec=_EVAL_METRIC_SPEC,
     source=DataSource(table="basic_template", split_key="id"),
     eval_slices=["categorical_feature"],
+    tuning=_TUNING,
 )

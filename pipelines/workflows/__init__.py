@@ -1,0 +1,1 @@
+"""What a user starts (run, tune, ...): each workflow uses the layers below it."""
