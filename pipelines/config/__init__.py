@@ -1,5 +1,6 @@
 """Model configs: the typed API a data scientist writes in ``config.py``."""
 
+from pipelines.config.batch_prediction import BatchPrediction
 from pipelines.config.data_validation import Check, DataValidation, FeatureChecks
 from pipelines.config.errors import ConfigError, FullcycleError
 from pipelines.config.fairness import FAIRNESS_METRICS, Fairness, FairnessMetric, fairness_metric
@@ -28,7 +29,8 @@ from pipelines.config.model_config import (
 from pipelines.config.registry import list_models, load_config
 
 __all__ = [
-    "FAIRNESS_METRICS", "METRIC_NAMES", "Check", "ConfigError", "DataSource", "DataValidation",
+    "FAIRNESS_METRICS", "METRIC_NAMES", "BatchPrediction",
+    "Check", "ConfigError", "DataSource", "DataValidation",
     "Fairness", "FairnessMetric", "FeatureChecks", "FullcycleError", "Impute", "InfraValidation",
     "MetricSpec", "MetricThreshold", "ModelCard", "ModelConfig", "SequenceSpec", "TrainingArgs",
     "VocabSpec",

@@ -141,7 +141,8 @@ _FIELD_OF = {"ModelConfig": "", "DataSource": "source", "TrainingArgs": "trainin
              "MetricSpec": "eval_metric_spec", "MetricThreshold": "eval_metric_spec.metrics",
              "VocabSpec": "vocab_features", "SequenceSpec": "sequence_features",
              "Impute": "imputation", "DataValidation": "data_validation",
-             "Check": "data_validation", "FeatureChecks": "data_validation.features"}
+             "Check": "data_validation", "FeatureChecks": "data_validation.features",
+             "BatchPrediction": "batch_prediction"}
 
 
 def format_validation_error(name: str, err: ValidationError) -> str:
