@@ -13,6 +13,8 @@ from typing import Any
 
 from pipelines.settings import Workspace
 
+RECENT = 10  # the scores `fullcycle runs` and the report show
+
 
 @dataclass
 class ScoreSummary:

@@ -46,7 +46,9 @@ class ScoreBlockedError(FullcycleError):
         super().__init__(
             f"score of {summary.model} blocked by the data check ({len(lines)} finding(s)); "
             f"nothing was written to {summary.destination}: " + "; ".join(lines[:3])
-            + ("; ..." if len(lines) > 3 else ""))
+            + ("; ..." if len(lines) > 3 else "")
+            + " (a check's action 'warn' in the config's data_validation lets such rows "
+              "through)")
         self.summary = summary
 
 
