@@ -91,9 +91,11 @@ def validate(model: str) -> None:
     workspace = _workspace()
     checked = "config"
     if workspace.warehouse.exists():
+        from pipelines.data.scoring import check_scoring_source
         from pipelines.pipeline.local import check_source
 
         check_source(config, workspace)
+        check_scoring_source(config, workspace.warehouse)
         checked = "config and source columns"
     typer.secho(f"{model}: {checked} OK", fg=typer.colors.GREEN)
     typer.echo(f"  task {config.task}, model {config.model_type}, label {config.label_key!r}")

@@ -26,7 +26,7 @@ import datetime as dt
 from typing import Any
 
 from pipelines.config.model_config import ModelConfig
-from pipelines.data.scoring import scoring_source
+from pipelines.data.splits import scoring_source
 from pipelines.stack.names import slug
 
 SCORING_VIEW = "{model}_score_rows"

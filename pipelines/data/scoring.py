@@ -18,18 +18,8 @@ import duckdb
 
 from pipelines.config.errors import FullcycleError, did_you_mean
 from pipelines.config.model_config import ModelConfig
-from pipelines.data.splits import source_sql
+from pipelines.data.splits import scoring_source
 from pipelines.data.warehouse import columns as describe
-
-
-def scoring_source(config: ModelConfig, dataset: str) -> str:
-    """The SELECT of every row ``config`` scores, with ``{dataset}`` resolved."""
-    scoring = config.batch_prediction
-    if scoring.table is not None:
-        return f"SELECT * FROM {dataset}.{scoring.table}"
-    if scoring.query is not None:
-        return scoring.query.replace("{dataset}", dataset).strip().rstrip(";")
-    return source_sql(config.source, dataset)
 
 
 def _quoted(name: str) -> str:
@@ -68,6 +58,18 @@ def rows_query(config: ModelConfig, con: duckdb.DuckDBPyConnection, dataset: str
         raise FullcycleError(f"model {config.name!r}: --where {where!r} does not work on the "
                              f"rows to score: {err}") from None
     return sql, features
+
+
+def check_scoring_source(config: ModelConfig, warehouse_path) -> None:
+    """Fails clearly when the rows to score cannot be read or lack a key or copied column."""
+    from pipelines.data.splits import LOCAL_DATASET
+    from pipelines.data.warehouse import connect
+
+    con = connect(warehouse_path)
+    try:
+        rows_query(config, con, LOCAL_DATASET)
+    finally:
+        con.close()
 
 
 def existing_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str] | None:

@@ -154,3 +154,15 @@ def test_unknown_version_and_a_changed_destination_are_named(workspace, scored_m
     with pytest.raises(FullcycleError, match=r"batch_prediction.keys names 'row', which is not "
                                              r"a column of the rows to score"):
         score(load_config(MODEL), workspace)
+
+
+def test_validate_names_a_key_the_rows_to_score_lack(workspace, models_package):
+    from tests.workflows.conftest import CONFIG
+
+    write_rows(workspace)
+    models_package(MODEL, CONFIG.format(task="regression", classes="",
+                                        extra='batch_prediction={"keys": ["idd"]},'))
+    result = CliRunner().invoke(app, ["validate", MODEL])
+    assert result.exit_code == 2
+    assert "batch_prediction.keys names 'idd', which is not a column of the rows to score " \
+           "(did you mean \"id\"?)" in result.output
