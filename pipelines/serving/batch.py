@@ -84,9 +84,3 @@ def prediction_columns(task: str, outputs: np.ndarray) -> dict[str, pa.Array]:
     if task == "binary_classification":
         columns["predicted_class"] = pa.array((values >= 0.5).astype(np.int64))
     return columns
-
-
-def predict_batch(model: LoadedModel, task: str, batch: pa.RecordBatch,
-                  first_row: int = 0) -> dict[str, pa.Array]:
-    """The score columns of one (non-empty) record batch."""
-    return prediction_columns(task, model.predict_feeds(feeds(model, batch, first_row)))

@@ -9,7 +9,9 @@ Steps, in order:
                (``pipelines.pipeline.validation.compare``, the config's ``data_validation``).
                The row-count check is left out: a score has as many rows as asked for. A
                blocking finding stops here and nothing is written.
-  4. Score   - DuckDB's Arrow batches straight into ``serving_default`` (``serving.batch``).
+  4. Score   - DuckDB's Arrow batches straight into ``serving_default`` (``serving.batch``),
+               the next batch read and converted in a thread while this one is predicted
+               (the model itself loads while step 3 runs).
   5. Append  - the scores, staged in a Parquet file, appended in one statement (all rows or
                none), one ``score_id`` per call; the warehouse is opened for writing only then.
   6. Record  - the summary, for ``fullcycle runs`` and the report.
@@ -21,7 +23,8 @@ import dataclasses
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipelines.config.errors import FullcycleError, unknown
@@ -105,24 +108,69 @@ def check_rows(config: ModelConfig, workspace: Workspace, con, sql: str,
                         for f in findings if f.check != "example_count"]
 
 
+def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """``items`` produced in a thread, ``depth`` ahead: DuckDB's reading and the conversion
+    of the next batch run while TensorFlow predicts this one (both leave the GIL)."""
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(depth)
+    stop, done = threading.Event(), object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((done, None))
+        except BaseException as err:  # handed to the consumer, raised there
+            ready.put((done, err))
+
+    thread = threading.Thread(target=produce, daemon=True, name="score-reader")
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _score_rows(config: ModelConfig, model, con, sql: str, staged: Path,
                 summary: ScoreSummary, total: int | None, progress: Progress | None) -> None:
     """Streams the rows through the model into the Parquet file ``staged``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipelines.serving.batch import predict_batch
+    from pipelines.serving.batch import feeds, prediction_columns
 
     copied = [*config.score_keys, *config.batch_prediction.columns]
     scored_at = pa.scalar(dt.datetime.fromtimestamp(summary.started_at, dt.timezone.utc),
                           pa.timestamp("us", tz="UTC"))
+
+    def batches() -> Iterator:
+        first = 0
+        for batch in con.execute(sql).fetch_record_batch(BATCH_ROWS):
+            if batch.num_rows:
+                yield batch, feeds(model, batch, first)
+                first += batch.num_rows
+
     writer = None
     try:
-        for batch in con.execute(sql).fetch_record_batch(BATCH_ROWS):
-            if batch.num_rows == 0:
-                continue
+        for batch, tensors in _prefetched(batches()):
             n = batch.num_rows
-            predicted = predict_batch(model, config.task, batch, summary.rows)
+            predicted = prediction_columns(config.task, model.predict_feeds(tensors))
             rows = pa.table({**{name: batch.column(name) for name in copied}, **predicted,
                              "model_version": pa.repeat(pa.scalar(summary.version), n),
                              "scored_at": pa.repeat(scored_at, n),
@@ -177,7 +225,10 @@ def score(config: ModelConfig, workspace: Workspace, *, version: str | None = No
         try:
             sql, features = rows_query(config, con, LOCAL_DATASET, where, limit)
             check_destination(con, summary.destination, score_columns(config))
-            check_rows(config, workspace, con, sql, features, summary)
+            with ThreadPoolExecutor(1) as pool:  # the model loads while the data is checked
+                loading = pool.submit(LoadedModel, path)
+                check_rows(config, workspace, con, sql, features, summary)
+                model = loading.result()
             if summary.blocking:
                 summary.status, summary.seconds = "blocked", time.monotonic() - started
                 record_score(workspace, summary)
@@ -185,8 +236,7 @@ def score(config: ModelConfig, workspace: Workspace, *, version: str | None = No
             total = con.execute(f"SELECT count(*) FROM ({sql}) AS scored").fetchone()[0] \
                 if progress is not None else None
             try:
-                _score_rows(config, LoadedModel(path), con, sql, staged, summary, total,
-                            progress)
+                _score_rows(config, model, con, sql, staged, summary, total, progress)
             except FullcycleError as err:
                 summary.status, summary.error, summary.rows = "failed", str(err), 0
                 summary.seconds = time.monotonic() - started
