@@ -40,7 +40,7 @@ def floor_seconds(warehouse: Path, version: Path, sql: str, batch_rows: int) -> 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         batches = [feeds(model, batch) for batch in
-                   con.execute(sql).fetch_record_batch(batch_rows) if batch.num_rows]
+                   con.execute(sql).to_arrow_reader(batch_rows) if batch.num_rows]
     finally:
         con.close()
     model.predict_feeds(batches[0])  # warm, as the scorer's first batch is not

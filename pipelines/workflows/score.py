@@ -94,7 +94,7 @@ def check_rows(config: ModelConfig, workspace: Workspace, con, sql: str,
               f"USING SAMPLE reservoir({CHECK_ROWS} ROWS) REPEATABLE ({config.seed})")
 
     def batches():
-        for batch in con.execute(sample).fetch_record_batch(BATCH_ROWS):
+        for batch in con.execute(sample).to_arrow_reader(BATCH_ROWS):
             summary.checked_rows += batch.num_rows
             yield as_example_lists(batch)
 
@@ -161,7 +161,7 @@ def _score_rows(config: ModelConfig, model, con, sql: str, staged: Path,
 
     def batches() -> Iterator:
         first = 0
-        for batch in con.execute(sql).fetch_record_batch(BATCH_ROWS):
+        for batch in con.execute(sql).to_arrow_reader(BATCH_ROWS):
             if batch.num_rows:
                 yield batch, feeds(model, batch, first)
                 first += batch.num_rows

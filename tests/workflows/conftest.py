@@ -86,7 +86,7 @@ def record_rows_baseline(workspace, model: str = MODEL) -> None:
 
     con = warehouse.connect(workspace.warehouse)
     try:
-        batches = con.execute("SELECT * FROM rows").fetch_record_batch(1000)
+        batches = con.execute("SELECT * FROM rows").to_arrow_reader(1000)
         stats = record_batch_statistics(as_example_lists(b) for b in batches)
     finally:
         con.close()
