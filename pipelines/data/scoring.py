@@ -93,8 +93,12 @@ def append(con: duckdb.DuckDBPyConnection, table: str, staged: str) -> int:
     """Appends the rows of the Parquet file ``staged`` to ``table`` in one statement (all or
     none), creating the table with their columns the first time; returns the rows added."""
     source = f"read_parquet('{staged.replace(chr(39), chr(39) * 2)}')"
-    con.execute(f"CREATE TABLE IF NOT EXISTS {_quoted(table)} AS SELECT * FROM {source} "
-                "WITH NO DATA")
-    (added,) = con.execute(f"INSERT INTO {_quoted(table)} BY NAME SELECT * FROM {source}"
-                           ).fetchone()
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {_quoted(table)} AS SELECT * FROM {source} "
+                    "WITH NO DATA")
+        (added,) = con.execute(f"INSERT INTO {_quoted(table)} BY NAME SELECT * FROM {source}"
+                               ).fetchone()
+    except duckdb.Error as err:
+        raise FullcycleError(f"the scores could not be appended to {table!r} (nothing was "
+                             f"written): {err}") from None
     return added

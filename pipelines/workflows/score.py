@@ -199,6 +199,15 @@ def _warehouse(workspace: Workspace, read_only: bool):
                              f"it?): {err}") from None
 
 
+def _failed(workspace: Workspace, summary: ScoreSummary, error: FullcycleError,
+            started: float) -> None:
+    """Records a score that wrote nothing, then raises its error."""
+    summary.status, summary.error, summary.rows = "failed", str(error), 0
+    summary.seconds = time.monotonic() - started
+    record_score(workspace, summary)
+    raise error
+
+
 def score(config: ModelConfig, workspace: Workspace, *, version: str | None = None,
           where: str | None = None, limit: int | None = None,
           progress: Progress | None = None) -> ScoreSummary:
@@ -238,18 +247,18 @@ def score(config: ModelConfig, workspace: Workspace, *, version: str | None = No
             try:
                 _score_rows(config, model, con, sql, staged, summary, total, progress)
             except FullcycleError as err:
-                summary.status, summary.error, summary.rows = "failed", str(err), 0
-                summary.seconds = time.monotonic() - started
-                record_score(workspace, summary)
-                raise
+                _failed(workspace, summary, err, started)
         finally:
             con.close()
         if summary.rows:
-            con = _warehouse(workspace, read_only=False)
             try:
-                append(con, summary.destination, str(staged))
-            finally:
-                con.close()
+                con = _warehouse(workspace, read_only=False)
+                try:
+                    append(con, summary.destination, str(staged))
+                finally:
+                    con.close()
+            except FullcycleError as err:
+                _failed(workspace, summary, err, started)
     finally:
         staged.unlink(missing_ok=True)
     summary.status, summary.seconds = "scored", time.monotonic() - started

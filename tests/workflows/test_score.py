@@ -166,3 +166,19 @@ def test_validate_names_a_key_the_rows_to_score_lack(workspace, models_package):
     assert result.exit_code == 2
     assert "batch_prediction.keys names 'idd', which is not a column of the rows to score " \
            "(did you mean \"id\"?)" in result.output
+
+
+def test_a_failed_append_writes_nothing_and_is_recorded(workspace, scored_model, monkeypatch):
+    from pipelines.data import scoring
+
+    scored_model()
+    con = duckdb.connect(str(workspace.warehouse))
+    con.execute(f"CREATE TABLE {MODEL}_predictions (id BIGINT, other VARCHAR)")
+    con.close()
+    monkeypatch.setattr(scoring, "check_destination", lambda *args: None)  # a table made since
+    with pytest.raises(FullcycleError, match="the scores could not be appended to "
+                                             "'scored_predictions' .nothing was written."):
+        score(load_config(MODEL), workspace)
+    assert table(workspace, f"SELECT count(*) FROM {MODEL}_predictions") == [(0,)]
+    listed = CliRunner().invoke(app, ["runs", MODEL, "--scores", "--json"])
+    assert [(r["status"], r["rows"]) for r in json.loads(listed.output)] == [("failed", 0)]
