@@ -3,7 +3,7 @@
 A regression (basic_template), a binary (taxi_tips) and a multiclass model are
 trained and pushed once each; scoring their source then gives, row for row, what
 ``LoadedModel.predict`` (``fullcycle predict``) gives for the same rows sent as JSON,
-and a tenfold-thousand unit change of basic_template's data is blocked against the
+and a ×1000 unit change of basic_template's data is blocked against the
 baseline its blessed run recorded.
 """
 
