@@ -92,9 +92,11 @@ def validate(model: str) -> None:
     workspace = _workspace()
     checked = "config"
     if workspace.warehouse.exists():
+        from pipelines.data.scoring import check_scoring_source
         from pipelines.pipeline.local import check_source
 
         check_source(config, workspace)
+        check_scoring_source(config, workspace.warehouse)
         checked = "config and source columns"
     typer.secho(f"{model}: {checked} OK", fg=typer.colors.GREEN)
     typer.echo(f"  task {config.task}, model {config.model_type}, label {config.label_key!r}")
@@ -245,6 +247,37 @@ def predict(model: str,
 
 @app.command()
 @cli_errors
+def score(model: str,
+          version: str | None = typer.Option(None, help="A pushed version (default: the served "
+                                             "one, as `fullcycle predict` uses)."),
+          where: str | None = typer.Option(None, help="SQL condition on the rows to score, "
+                                           "e.g. \"trip_start_day = 3\"."),
+          limit: int | None = typer.Option(None, min=1, help="Score at most this many rows."),
+          json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON.")
+          ) -> None:
+    """Score MODEL's rows (batch_prediction, default: its training source) into its
+    destination table, after checking them against the model's data baseline."""
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.cli.render import console, score_progress
+    from pipelines.config.registry import load_config
+    from pipelines.workflows.score import score as score_rows
+
+    config = load_config(model)
+    with score_progress(enabled=console.is_terminal and not json_out) as progress:
+        summary = score_rows(config, _workspace(), version=version, where=where, limit=limit,
+                             progress=progress)
+    if json_out:
+        typer.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+        return
+    from pipelines.cli.render import print_score
+
+    print_score(summary)
+
+
+@app.command()
+@cli_errors
 def new(name: str, from_: str = typer.Option("basic_template", "--from",
                                               help="The model folder to copy.")) -> None:
     """Scaffold a new model folder from an existing one, with a test of its own."""
@@ -304,19 +337,25 @@ def schema(model: str,
 @app.command()
 @cli_errors
 def runs(model: str,
-         json_out: bool = typer.Option(False, "--json", help="Print the runs as JSON.")) -> None:
-    """List the model's local runs, newest first."""
+         json_out: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+         scores_only: bool = typer.Option(False, "--scores", help="List only the model's "
+                                          "recent scores (`fullcycle score`).")) -> None:
+    """List the model's local runs, newest first, then its recent scores."""
     from pipelines.config.registry import model_dir
     from pipelines.report.runs import list_runs, run_row
+    from pipelines.report.scores import RECENT, list_scores, score_row
 
     model_dir(model)  # an unknown model is named as such
-    rows = [run_row(r) for r in list_runs(_workspace(), model)]
+    rows = [] if scores_only else [run_row(r) for r in list_runs(_workspace(), model)]
+    scores = [score_row(s) for s in list_scores(_workspace(), model, RECENT)]
     if json_out:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        typer.echo(json.dumps(scores if scores_only else rows, indent=2, default=str))
         return
-    from pipelines.cli.render import print_runs
+    from pipelines.cli.render import print_runs, print_scores
 
-    print_runs(model, rows)
+    if not scores_only:
+        print_runs(model, rows)
+    print_scores(model, scores, scores_only)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from rich.console import Console
@@ -238,4 +239,47 @@ def print_schema(model: str, baseline, schema) -> None:
         domain = (", ".join(values[:6]) + (f", … ({len(values)})" if len(values) > 6 else "")
                   if values else "")
         table.add_row(feature.name, schema_pb2.FeatureType.Name(feature.type), presence, domain)
+    console.print(table)
+
+
+@contextlib.contextmanager
+def score_progress(enabled: bool):
+    """A progress bar for ``fullcycle score`` on a terminal: yields its callback (or None)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[dim]scoring[/]", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("score", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def print_score(summary) -> None:
+    """``fullcycle score``: the summary line, then each finding that did not block."""
+    console.print(escape(summary.line()), soft_wrap=True)
+    from pipelines.pipeline.validation import Finding
+
+    for finding in summary.findings:
+        console.print(f"    - {escape(Finding(**finding).line())}", soft_wrap=True)
+
+
+def print_scores(model: str, rows: list[dict], say_none: bool = False) -> None:
+    """The model's recent scores, newest first (under ``fullcycle runs``)."""
+    if not rows:
+        if say_none:
+            console.print(f"model {model} has no recorded scores yet (`fullcycle score "
+                          f"{model}`)")
+        return
+    table = Table(title=f"scores of {model}, newest first", title_justify="left", box=None)
+    for column in ("score", "started", "status", "version", "rows", "seconds", "destination",
+                   "data check"):
+        table.add_column(column, no_wrap=column in ("score", "started"))
+    for row in rows:
+        status = {"scored": "[green]scored[/]", "blocked": "[red]blocked[/]"}.get(
+            row["status"], f"[red]{row['status']}[/]")
+        table.add_row(row["score_id"], _when(row["started_at"]), status, row["version"],
+                      str(row["rows"]), f"{row['seconds']:.1f}", row["destination"],
+                      escape(row["findings"]))
     console.print(table)

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.config.batch_prediction import BatchPrediction
 from pipelines.config.data_validation import DataValidation
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.fairness import Fairness, fairness_metrics_for
@@ -197,6 +198,10 @@ class ModelConfig(_Frozen):
                                   description="Description, owners, intended use, limitations.")
     tuning: Tuning | None = Field(None, description="What `fullcycle tune` searches; runs "
                                                     "train with its last result.")
+    batch_prediction: BatchPrediction = Field(
+        default_factory=BatchPrediction,
+        description="What `fullcycle score` reads (default: the training source) and where "
+                    "the scores go (default: <model>_predictions).")
 
     @field_validator("imputation", mode="before")
     @classmethod
@@ -228,6 +233,17 @@ class ModelConfig(_Frozen):
         return tuple(dict.fromkeys((*self.eval_slices, *gated)))
 
     @property
+    def score_keys(self) -> tuple[str, ...]:
+        """The columns identifying a scored row: ``batch_prediction.keys`` or the split key."""
+        return self.batch_prediction.keys or self.source.split_key
+
+    @property
+    def score_destination(self) -> str:
+        """The table scores are appended to: ``batch_prediction.destination`` or
+        ``<model>_predictions``."""
+        return self.batch_prediction.destination or f"{self.name}_predictions"
+
+    @property
     def numeric_keys(self) -> tuple[str, ...]:
         """Float columns: dense features and bucketized columns."""
         return tuple(dict.fromkeys((*self.dense_float_features, *self.bucket_features)))
@@ -244,6 +260,7 @@ class ModelConfig(_Frozen):
         self._check_groups()
         self._check_per_feature_settings()
         self._check_task()
+        self.batch_prediction.check_with(self.label_key, self.source.table, self.score_keys)
         if (self.num_epochs is None) == (self.train_steps is None):
             raise ValueError("give exactly one of num_epochs or train_steps")
         if (self.model_type == "rnn") != bool(self.sequence_features):

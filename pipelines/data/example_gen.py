@@ -107,12 +107,18 @@ def _as_lists(column: pa.Array, name: str) -> pa.Array:
     return _row_by_row(column, name)  # dates, times, decimals, lists, anything else
 
 
+def as_example_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A DuckDB record batch as its tf.Examples decode (a list array per column): what the
+    encoder takes, and what TFDV's statistics generators read."""
+    lists = [_as_lists(batch.column(i), name) for i, name in enumerate(batch.schema.names)]
+    return pa.RecordBatch.from_arrays(lists, batch.schema.names)
+
+
 def encode_batch(batch: pa.RecordBatch, encoder: RecordBatchToExamplesEncoder) -> list[bytes]:
     """Serialized tf.Examples of a record batch, one per row, in order."""
     if batch.num_rows == 0:
         return []
-    lists = [_as_lists(batch.column(i), name) for i, name in enumerate(batch.schema.names)]
-    return encoder.encode(pa.RecordBatch.from_arrays(lists, batch.schema.names))
+    return encoder.encode(as_example_lists(batch))
 
 
 def query_examples(query: str, warehouse: str):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pipelines.config.model_config import DataSource
+from pipelines.config.model_config import DataSource, ModelConfig
 
 Dialect = Literal["bigquery", "duckdb"]
 
@@ -43,6 +43,17 @@ def source_sql(source: DataSource, dataset: str) -> str:
     if source.table is not None:
         return f"SELECT * FROM {dataset}.{source.table}"
     return source.query.replace("{dataset}", dataset).strip().rstrip(";")
+
+
+def scoring_source(config: ModelConfig, dataset: str) -> str:
+    """The SELECT of every row a ``ModelConfig`` scores in bulk (``batch_prediction``'s table
+    or query, else the training source), with ``{dataset}`` resolved."""
+    scoring = config.batch_prediction
+    if scoring.table is not None:
+        return f"SELECT * FROM {dataset}.{scoring.table}"
+    if scoring.query is not None:
+        return scoring.query.replace("{dataset}", dataset).strip().rstrip(";")
+    return source_sql(config.source, dataset)
 
 
 def bucket_expr(split_key: tuple[str, ...]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,27 +80,34 @@ def _compression(files: list[str]) -> str | None:
     return ""
 
 
-def split_statistics(files: list[str], compression: str):
-    """TFDV statistics (a DatasetFeatureStatisticsList) of the tf.Examples in ``files``."""
+def record_batch_statistics(record_batches: Iterable):
+    """TFDV statistics (a DatasetFeatureStatisticsList) of record batches as tf.Examples
+    decode (a list array per column), computed batch by batch."""
     generators = stats_impl.get_generators(stats_options.StatsOptions(), in_memory=True)
     accumulators = [generator.create_accumulator() for generator in generators]
+    for record_batch in record_batches:
+        for index, generator in enumerate(generators):
+            accumulators[index] = generator.add_input(accumulators[index], record_batch)
+    return stats_impl.extract_statistics_output(accumulators, generators)
+
+
+def split_statistics(files: list[str], compression: str):
+    """TFDV statistics (a DatasetFeatureStatisticsList) of the tf.Examples in ``files``."""
     decoder = example_coder.ExamplesToRecordBatchDecoder()
     records = tf.data.TFRecordDataset(files, compression_type=compression,
                                       buffer_size=1 << 20).batch(BATCH_ROWS)
 
-    def add(record_batch) -> None:
-        for index, generator in enumerate(generators):
-            accumulators[index] = generator.add_input(accumulators[index], record_batch)
+    def decoded():
+        with ThreadPoolExecutor(DECODE_THREADS) as pool:
+            pending: deque = deque()
+            for batch in records.as_numpy_iterator():
+                pending.append(pool.submit(decoder.DecodeBatch, list(batch)))
+                if len(pending) > DECODE_THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
-    with ThreadPoolExecutor(DECODE_THREADS) as pool:
-        pending: deque = deque()
-        for batch in records.as_numpy_iterator():
-            pending.append(pool.submit(decoder.DecodeBatch, list(batch)))
-            if len(pending) > DECODE_THREADS:
-                add(pending.popleft().result())
-        while pending:
-            add(pending.popleft().result())
-    return stats_impl.extract_statistics_output(accumulators, generators)
+    return record_batch_statistics(decoded())
 
 
 class Executor(tfx_executor.Executor):

@@ -246,6 +246,7 @@ class ReportFacts:
     fairness: dict[str, Any] | None
     rollout: dict[str, Any] | None
     version: str | None
+    scores: list[dict[str, Any]] = field(default_factory=list)  # the model's recent scores
 
     @property
     def summary(self):

@@ -20,6 +20,7 @@ from pipelines.report.facts import (
 )
 from pipelines.report.render import MODEL_CARD_FILE, render_model_card, render_report
 from pipelines.report.runs import RunRecord
+from pipelines.report.scores import RECENT, list_scores, score_row
 from pipelines.settings import Workspace
 
 _DEPLOYED_AS = re.compile(r"deployed as (\S+) with")
@@ -57,7 +58,8 @@ def gather(workspace: Workspace, record: RunRecord) -> ReportFacts:
         slices=slice_metrics(config, artifacts.get("evaluation")),
         fairness=fairness_facts(summary.fairness),
         rollout=rollout_facts(workspace, summary.model, summary.deployment),
-        version=Path(summary.pushed_path).name if summary.pushed_path else None)
+        version=Path(summary.pushed_path).name if summary.pushed_path else None,
+        scores=[score_row(s) for s in list_scores(workspace, summary.model, RECENT)])
 
 
 def report_path(workspace: Workspace, model: str, run_id: str) -> Path:

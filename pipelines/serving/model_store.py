@@ -81,6 +81,20 @@ class LoadedModel:
     def feature_names(self) -> list[str]:
         return sorted(self._specs)
 
+    @property
+    def input_specs(self) -> dict:
+        """Feature name -> the ``tf.TensorSpec`` ``serving_default`` takes it as."""
+        return dict(self._specs)
+
+    def refuses_missing(self, name: str, absent: bool) -> bool:
+        """Whether an instance without a value of ``name`` is refused: one lacking the
+        feature (``absent``) or one holding null for it."""
+        return name in self._required and (absent or self._null_is_missing)
+
+    def predict_feeds(self, feeds: dict):
+        """``serving_default`` on ready tensors (one per input): its outputs as NumPy."""
+        return self._fn(**feeds)["outputs"].numpy()
+
     def predict(self, instances: Sequence[dict[str, Any]]) -> list:
         """One prediction per instance; names the feature and value on bad input."""
         return self.predict_array(instances).tolist()
@@ -106,7 +120,7 @@ class LoadedModel:
                            [instance.get(name) for instance in instances])
             feeds[name] = tf.constant(array.tolist() if spec.dtype == tf.string else array,
                                       spec.dtype)
-        return self._fn(**feeds)["outputs"].numpy()
+        return self.predict_feeds(feeds)
 
 
 def _serving_info(path: str | Path) -> dict[str, dict]:

@@ -1,1 +1,1 @@
-"""What a user starts (run, tune, ...): each workflow uses the layers below it."""
+"""What a user starts (run, score, tune): each orchestrates the layers below it."""

@@ -1,0 +1,87 @@
+"""The Vertex AI batch prediction job of a scheduled score, through the real aiplatform client
+over a fake Vertex AI: what is sent (model version, BigQuery URIs, service account, excluded
+fields, labels), and one job per schedule time however often the request is retried."""
+
+import datetime as dt
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+
+from pipelines.cloud.batch_prediction import batch_prediction_job, create_job, scoring_view_sql
+from pipelines.cloud.target import CloudTarget
+from pipelines.config import load_config
+from pipelines.config.errors import FullcycleError
+from tests.support.google_http import intercepted
+from tests.support.vertex_batch import FakeBatchPrediction
+
+MODEL = "taxi_tips"
+WHEN = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.timezone.utc)
+VERSION = "projects/fullcycle-dev/locations/europe-west4/models/4242@3"
+
+
+@pytest.fixture
+def target():
+    return CloudTarget.from_stack(MODEL, "dev")
+
+
+@pytest.fixture
+def vertex(monkeypatch, target):
+    with intercepted(monkeypatch, FakeBatchPrediction(target.project, target.region)) as fake:
+        yield fake
+
+
+def create(target, job) -> str:
+    return create_job(target.project, target.region, job, AnonymousCredentials())
+
+
+def job_for(target, config=None, when=WHEN, **changes):
+    settings = {"machine_type": "n1-standard-4", "starting_replicas": 1, "max_replicas": 3,
+                **changes}
+    return batch_prediction_job(config or load_config(MODEL), project=target.project,
+                                dataset=target.dataset, model_version=VERSION,
+                                service_account=target.service_account, labels=target.labels,
+                                schedule_time=when, **settings)
+
+
+def test_the_request_vertex_receives(vertex, target):
+    name = create(target, job_for(target))
+    (sent,) = vertex.created
+    assert name == vertex.jobs[name]["name"]
+    assert sent["model"] == VERSION
+    assert sent["inputConfig"]["bigquerySource"]["inputUri"] == \
+        f"bq://{target.project}.fc_taxi_tips.taxi_tips_score_rows"
+    assert sent["outputConfig"]["bigqueryDestination"]["outputUri"] == \
+        f"bq://{target.project}.fc_taxi_tips.taxi_tips_predictions_20261206t1000z"
+    assert sent["instanceConfig"] == {"instanceType": "object", "excludedFields": ["trip_id"]}
+    assert sent["serviceAccount"] == target.service_account
+    assert sent["labels"] == {**target.labels, "fullcycle-schedule": "20261206t1000z"}
+    assert sent["dedicatedResources"] == {"machineSpec": {"machineType": "n1-standard-4"},
+                                          "startingReplicaCount": 1, "maxReplicaCount": 3}
+
+
+def test_a_retried_request_finds_its_job(vertex, target):
+    first = create(target, job_for(target))
+    assert create(target, job_for(target)) == first
+    later = create(target, job_for(target, when=WHEN + dt.timedelta(days=1)))
+    assert later != first and len(vertex.created) == 2
+
+
+def test_vertex_refusals_are_named(vertex, target):
+    with pytest.raises(FullcycleError, match="creating batch prediction job fc-taxi-tips-score-"
+                                             "20261206t1000z failed: 400 .*starting_replica_count "
+                                             "must be between 1 and max_replica_count"):
+        create(target, job_for(target, starting_replicas=4))
+
+
+def test_the_view_reads_keys_columns_and_features_never_the_label():
+    config = load_config(MODEL)
+    types = {f: "float" for f in config.raw_feature_keys}
+    types.update(payment_type="string", company="string", trip_start_hour="int")
+    sql = scoring_view_sql(config, "fullcycle-dev", "fc_taxi_tips", types)
+    assert sql.startswith("SELECT `trip_id`, IFNULL(`trip_miles`, CAST('NaN' AS FLOAT64)) AS "
+                          "`trip_miles`, ")
+    assert "IFNULL(`company`, '') AS `company`" in sql
+    assert "IFNULL(`trip_start_hour`, -9223372036854775808) AS `trip_start_hour`" in sql
+    assert "FROM (SELECT *, CAST(COALESCE(tips > fare * 0.2, FALSE) AS INTEGER) AS big_tipper " \
+           "FROM `fullcycle-dev.fc_taxi_tips`.taxi_trips) AS source" in sql
+    assert "big_tipper`" not in sql.split("FROM")[0]
