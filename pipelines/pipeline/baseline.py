@@ -48,14 +48,21 @@ def read_baseline(root: str) -> Baseline | None:
 
 
 def _copy_tree(source: str, target: str) -> None:
+    """Copies every file under ``source`` to the same place under ``target``.
+
+    Both may be ``gs://`` URIs: paths are joined as strings (``os.path.normpath``
+    would collapse ``gs://b/x`` to ``gs:/b/x``, a local folder TensorFlow writes to
+    without complaint).
+    """
     import tensorflow as tf
 
+    source = source.rstrip("/")
     for directory, _, files in tf.io.gfile.walk(source):
-        relative = os.path.relpath(directory, source)
-        destination = os.path.normpath(os.path.join(target, relative))
+        relative = directory.rstrip("/")[len(source):].strip("/")
+        destination = f"{target.rstrip('/')}/{relative}" if relative else target
         tf.io.gfile.makedirs(destination)
         for name in files:
-            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(destination, name),
+            tf.io.gfile.copy(f"{directory.rstrip('/')}/{name}", f"{destination.rstrip('/')}/{name}",
                              overwrite=True)
 
 

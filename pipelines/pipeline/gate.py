@@ -53,12 +53,13 @@ def schema_problems(schema, expected: dict[str, list[str]]) -> list[tuple[str, s
 
 def anomaly_problems(anomalies_uri: str, split_names: list[str]) -> list[tuple[str, str, str]]:
     """ExampleValidator's findings: (split, feature, description)."""
+    import tensorflow as tf
     from tensorflow_data_validation.utils.anomalies_util import load_anomalies_binary
 
     problems = []
     for split in split_names:
         path = os.path.join(anomalies_uri, f"Split-{split}", "SchemaDiff.pb")
-        if not os.path.exists(path):
+        if not tf.io.gfile.exists(path):  # os.path.exists is False for every gs:// path
             continue
         anomalies = load_anomalies_binary(path)
         for feature, info in sorted(anomalies.anomaly_info.items()):

@@ -29,13 +29,14 @@ from pathlib import Path
 
 
 def check(model_dir: str, requests: list[list[dict]], max_latency_ms: float) -> dict:
-    """Loads ``model_dir`` and queries it with ``requests`` (lists of instances)."""
+    """Loads ``model_dir`` (a local path or a ``gs://`` URI) and queries it with ``requests``
+    (lists of instances)."""
     from pipelines.serving.model_store import LoadedModel
     from pipelines.serving.stats import has_nan, percentile
 
     started = time.perf_counter()
     try:
-        model = LoadedModel(Path(model_dir))
+        model = LoadedModel(model_dir)  # a string: Path() would turn gs://b/x into gs:/b/x
     except Exception as err:  # whatever fails to load is the finding
         return {"blessed": False, "reason": f"model does not load: {type(err).__name__}: "
                                             f"{str(err).splitlines()[0] if str(err) else ''}"}

@@ -56,10 +56,10 @@ class LoadedModel:
     may not be missing refuses such an instance, naming the feature.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: str | Path):
         import tensorflow as tf
 
-        self.path = path
+        self.path = path  # a local Path, or a gs:// URI kept as the string it is
         self._model = tf.saved_model.load(str(path))
         self._fn = self._model.signatures["serving_default"]
         self._specs = self._fn.structured_input_signature[1]
@@ -109,10 +109,19 @@ class LoadedModel:
         return self._fn(**feeds)["outputs"].numpy()
 
 
-def _serving_info(path: Path) -> dict[str, dict]:
-    """The features of ``assets.extra/serving.json`` (older exports have none: {})."""
-    info = Path(path) / "assets.extra" / "serving.json"
-    return json.loads(info.read_text())["features"] if info.exists() else {}
+def _serving_info(path: str | Path) -> dict[str, dict]:
+    """The features of ``assets.extra/serving.json`` (older exports have none: {}).
+
+    ``path`` may be a ``gs://`` URI: it is joined as a string and read with
+    ``tf.io.gfile`` (``Path`` would collapse ``gs://b/x`` to ``gs:/b/x``).
+    """
+    import tensorflow as tf
+
+    info = f"{str(path).rstrip('/')}/assets.extra/serving.json"
+    if not tf.io.gfile.exists(info):
+        return {}
+    with tf.io.gfile.GFile(info) as f:
+        return json.load(f)["features"]
 
 
 def _scalar_error(name: str, index: int, value, expected: str) -> FullcycleError:
