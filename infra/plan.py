@@ -38,6 +38,7 @@ class PlannedResource:
     inputs: dict[str, Any]
     custom: bool
     retain_on_delete: bool = False  # kept by GCP when the stack no longer declares it
+    dependencies: tuple[str, ...] = ()  # URNs created before it (depends_on and inputs)
 
     @property
     def labels(self) -> dict[str, str] | None:
@@ -144,9 +145,11 @@ class _GcpMocks(pulumi.runtime.Mocks):
     def current_parent(self) -> str:
         return self._current.parent
 
-    def register(self, urn: str, parent: str, retain_on_delete: bool = False) -> None:
+    def register(self, urn: str, parent: str, retain_on_delete: bool = False,
+                 dependencies: tuple[str, ...] = ()) -> None:
         self._current.urn, self._current.parent = urn, parent
         self._current.retain = retain_on_delete
+        self._current.dependencies = dependencies
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         inputs = dict(args.inputs)
@@ -154,7 +157,8 @@ class _GcpMocks(pulumi.runtime.Mocks):
             self.plan.resources.append(PlannedResource(
                 urn=self.current_urn, type=args.typ, name=args.name, parent=self.current_parent,
                 inputs=inputs, custom=bool(args.custom),
-                retain_on_delete=getattr(self._current, "retain", False)))
+                retain_on_delete=getattr(self._current, "retain", False),
+                dependencies=getattr(self._current, "dependencies", ())))
         if args.custom:
             _validate(self.current_urn, args.typ, inputs)
         outputs = dict(inputs)
@@ -193,7 +197,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         self.mocks.register(self.make_urn(request.parent, request.type, request.name),
-                            request.parent, request.retainOnDelete)
+                            request.parent, request.retainOnDelete, tuple(request.dependencies))
         return super().RegisterResource(request)
 
 

@@ -24,7 +24,7 @@ def build(config: StackConfig) -> dict[str, ModelPlatform]:
             runner_account_email=runner.service_account_email,
             scheduler_account_email=runner.scheduler_account_email,
             repository_id=runner.repository_id, monitoring=spec_of(config, entry.name),
-            source_query=load_config(entry.name).source.query)
+            source_query=load_config(entry.name).source.query, apis=runner.apis)
     pulumi.export("runner_url", runner.url)
     pulumi.export("runner_image", runner.image)
     pulumi.export("models", {name: {"bucket": p.bucket_name, "dataset": p.dataset_id,

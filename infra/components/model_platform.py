@@ -32,9 +32,10 @@ from pipelines.stack.names import (
     rollout_tick_route,
 )
 
-# Project-wide roles a model's pipeline needs: run BigQuery jobs (ExampleGen),
-# run on Vertex AI, write logs, and run Transform/statistics on Dataflow.
-PROJECT_ROLES = ("roles/bigquery.jobUser", "roles/aiplatform.user", "roles/logging.logWriter",
+# Project-wide roles a model's pipeline needs: run BigQuery jobs (ExampleGen), run on
+# Vertex AI and push to its endpoint, launch Dataflow jobs and be their workers (whose
+# role also writes their logs). Every call behind them: tests/infra/permissions.py.
+PROJECT_ROLES = ("roles/bigquery.jobUser", "roles/aiplatform.user",
                  "roles/dataflow.developer", "roles/dataflow.worker")
 ARTIFACT_LIFETIME_DAYS = 90
 AGING_PREFIXES = ("pipeline_root/", "tmp/")  # what CloudTarget writes runs and Dataflow to
@@ -66,12 +67,15 @@ class ModelPlatform(pulumi.ComponentResource):
                  runner_account_email: pulumi.Input[str],
                  scheduler_account_email: pulumi.Input[str], repository_id: pulumi.Input[str],
                  monitoring: MonitoringSpec | None = None, source_query: str | None = None,
+                 apis: list[pulumi.Resource] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("fullcycle:infra:ModelPlatform", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Every resource waits for the enabled APIs (``apis``, the Runner's).
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(apis or []))
         # A model's data outlives its stack entry: removed from the stack, its dataset
         # (training data, request logs) and bucket (runs, models, baseline) stay in GCP.
-        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True,
+                                      depends_on=list(apis or []))
         ids = ModelNames(entry.name, project)
 
         dataset = gcp.bigquery.Dataset(
@@ -103,6 +107,11 @@ class ModelPlatform(pulumi.ComponentResource):
         for role in PROJECT_ROLES:
             gcp.projects.IAMMember(f"{name}-sa-{role.split('/')[1].replace('.', '-')}",
                                    project=project, role=role, member=member, opts=child)
+        # Each run launches Dataflow jobs whose workers run as this account: launching
+        # with a user-managed worker account needs actAs on it, for the account itself too.
+        gcp.serviceaccount.IAMMember(
+            f"{name}-sa-acts-as-itself", service_account_id=account.name,
+            role="roles/iam.serviceAccountUser", member=member, opts=child)
         gcp.artifactregistry.RepositoryIamMember(
             f"{name}-sa-image-reader", project=project, location=region,
             repository=repository_id, role="roles/artifactregistry.reader", member=member,
@@ -117,6 +126,11 @@ class ModelPlatform(pulumi.ComponentResource):
         _prefix_grant(f"{name}-runner-reads-baseline", bucket, ids.bucket, BASELINE_PREFIX,
                       "roles/storage.objectViewer", runner, "baseline-only",
                       "Only the data baseline the next run is compiled with", child)
+        # Submitting a run, the Vertex AI SDK reads the pipeline bucket's metadata to check
+        # that it belongs to the project (storage.buckets.get); the role adds object names.
+        gcp.storage.BucketIAMMember(f"{name}-runner-checks-bucket", bucket=bucket.name,
+                                    role="roles/storage.legacyBucketReader", member=runner,
+                                    opts=child)
 
         retry = entry.retry
         gcp.cloudscheduler.Job(

@@ -6,11 +6,18 @@ Who can do what:
     Monitoring (the canary's metrics), and - granted per model by ModelPlatform -
     act as each model's service account, read its request log and write its
     rollout state; nothing more;
-  - the scheduler's service account is the only identity allowed to invoke the
-    runner (``run.invoker`` on this service); there is no public invoker.
+  - the scheduler's service account, and the members the stack lists under
+    ``fullcycle:invokers`` (an Airflow deployment's account), are the only
+    identities allowed to invoke the runner (``run.invoker`` on this service);
+    there is no public invoker.
+
+Every resource of the stack waits for the APIs it needs (``apis``): a fresh
+project's first ``pulumi up`` does not race their enablement.
 """
 
 from __future__ import annotations
+
+import re
 
 import pulumi
 import pulumi_gcp as gcp
@@ -18,13 +25,22 @@ import pulumi_gcp as gcp
 from pipelines.stack import names
 from pipelines.stack.config import SETTINGS_ENV, StackConfig
 
+# Every API the plan and the runtime call. Dataflow also needs Compute Engine (its
+# workers are VMs) and Cloud Logging (worker logs); the Vertex AI SDK checks who owns a
+# run's pipeline bucket through Resource Manager (projects.get) before submitting.
 APIS = ("aiplatform.googleapis.com", "artifactregistry.googleapis.com",
-        "bigquery.googleapis.com", "cloudscheduler.googleapis.com", "dataflow.googleapis.com",
-        "iam.googleapis.com", "monitoring.googleapis.com", "run.googleapis.com",
-        "storage.googleapis.com")
+        "bigquery.googleapis.com", "cloudresourcemanager.googleapis.com",
+        "cloudscheduler.googleapis.com", "compute.googleapis.com", "dataflow.googleapis.com",
+        "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
+        "run.googleapis.com", "storage.googleapis.com")
 # Project roles of the runner: submit pipeline runs and move endpoint traffic; query the
 # request logs (the datasets are granted per model); read endpoint latency and errors.
 RUNNER_ROLES = ("roles/aiplatform.user", "roles/bigquery.jobUser", "roles/monitoring.viewer")
+
+
+def _member_slug(member: str) -> str:
+    """A Pulumi resource name part for an IAM member (``serviceAccount:a@b`` -> ``a-b``)."""
+    return re.sub(r"[^a-z0-9]+", "-", member.split(":", 1)[1].lower()).strip("-")
 
 
 class Runner(pulumi.ComponentResource):
@@ -54,6 +70,7 @@ class Runner(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     image: pulumi.Output[str]
+    apis: list[gcp.projects.Service]
     service_account_email: pulumi.Output[str]
     scheduler_account_email: pulumi.Output[str]
     repository_id: pulumi.Output[str]
@@ -68,6 +85,7 @@ class Runner(pulumi.ComponentResource):
                                          service=api, disable_on_destroy=False, opts=child)
                     for api in APIS]
         after_apis = pulumi.ResourceOptions(parent=self, depends_on=services)
+        child = after_apis  # nothing below may race the enablement of an API
 
         repository = gcp.artifactregistry.Repository(
             f"{name}-images", project=project, location=region, repository_id=names.REPOSITORY,
@@ -116,12 +134,18 @@ class Runner(pulumi.ComponentResource):
             f"{name}-invoker", project=project, location=region, name=service.name,
             role="roles/run.invoker",
             member=scheduler_account.email.apply(lambda e: f"serviceAccount:{e}"), opts=child)
+        # Callers the stack names besides Cloud Scheduler (an Airflow deployment's account).
+        for member in settings.invokers:
+            gcp.cloudrunv2.ServiceIamMember(
+                f"{name}-invoker-{_member_slug(member)}", project=project, location=region,
+                name=service.name, role="roles/run.invoker", member=member, opts=child)
 
         self.image = pulumi.Output.from_input(image_ref)
         self.url = service.uri
         self.service_account_email = runner_account.email
         self.scheduler_account_email = scheduler_account.email
         self.repository_id = repository.repository_id
+        self.apis = services
         self.register_outputs({"url": self.url, "image": self.image,
                                "service_account": self.service_account_email,
                                "scheduler_account": self.scheduler_account_email,

@@ -10,10 +10,15 @@ from dataclasses import dataclass
 
 from pipelines.config.errors import ConfigError, unknown
 from pipelines.stack.config import StackConfig, labels
-from pipelines.stack.names import BASELINE_PREFIX
+from pipelines.stack.names import BASELINE_PREFIX, MODEL_PREFIX
+from pipelines.stack.regions import prediction_registry
 
-# Vertex AI's prebuilt TensorFlow serving container for TF 2.16 on CPU.
-SERVING_IMAGE = "{region_prefix}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
+# The TensorFlow minor version models are exported with (the lock's tensorflow): the
+# prediction container must load what the Trainer saved, so it runs the same minor.
+SERVING_TF_VERSION = "2.16"
+# Vertex AI's prebuilt TensorFlow prediction container on CPU, from the region's
+# multi-regional registry (us, europe or asia: see pipelines/stack/regions.py).
+SERVING_IMAGE = "{registry}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.{tf}:latest"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class CloudTarget:
     max_replicas: int
     first_canary_weight: int
     labels: dict[str, str]  # of every job, query and model version a run creates
+    network_args: tuple[str, ...] = ()  # Dataflow's subnetwork / no public IPs, if set
 
     @classmethod
     def from_stack(cls, model: str, stack: str = "dev") -> CloudTarget:
@@ -55,7 +61,8 @@ class CloudTarget:
                    min_replicas=entry.endpoint.min_replicas,
                    max_replicas=entry.endpoint.max_replicas,
                    first_canary_weight=entry.canary.steps[0],
-                   labels=labels(config, model))
+                   labels=labels(config, model),
+                   network_args=tuple(config.dataflow.beam_args))
 
     @property
     def pipeline_root(self) -> str:
@@ -67,8 +74,24 @@ class CloudTarget:
         return f"gs://{self.bucket}/{BASELINE_PREFIX.rstrip('/')}"
 
     @property
+    def models_root(self) -> str:
+        """Where pushed models are kept (no lifecycle rule): registry versions point here."""
+        return f"gs://{self.bucket}/{MODEL_PREFIX.rstrip('/')}"
+
+    def model_uri(self, version: str) -> str:
+        """The SavedModel folder of pushed ``version``, the registry version's artifact_uri."""
+        return f"{self.models_root}/{version}"
+
+    @property
+    def bigquery_temp_dataset(self) -> str:
+        """Where Beam's BigQuery read writes its query results (``project.dataset``): the
+        model's own dataset, so no ``beam_temp_dataset_*`` is created in the project."""
+        return f"{self.project}.{self.dataset}"
+
+    @property
     def serving_image(self) -> str:
-        return SERVING_IMAGE.format(region_prefix=self.region.split("-")[0])
+        return SERVING_IMAGE.format(registry=prediction_registry(self.region),
+                                    tf=SERVING_TF_VERSION.replace(".", "-"))
 
     @property
     def beam_pipeline_args(self) -> list[str]:
@@ -77,4 +100,5 @@ class CloudTarget:
                 f"--region={self.region}", f"--temp_location=gs://{self.bucket}/tmp",
                 f"--service_account_email={self.service_account}",
                 f"--sdk_container_image={self.image}", "--experiments=use_runner_v2",
+                *self.network_args,
                 *(f"--labels={key}={value}" for key, value in self.labels.items())]

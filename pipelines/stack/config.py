@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipelines.config.errors import ConfigError, did_you_mean, problem_text, unknown
 from pipelines.stack.names import ModelNames, check, slug
+from pipelines.stack.network import INVOKER, SUBNETWORK, DataflowSettings
+from pipelines.stack.regions import VERTEX_REGIONS
 
 # Where Pulumi.yaml and the stack files are: the checkout, or /app in the runner image.
 PROJECT_ROOT = Path(os.environ.get("FULLCYCLE_PROJECT_ROOT", Path(__file__).resolve().parents[2]))
@@ -259,6 +261,10 @@ class StackConfig(_Frozen):
         None, description="An image built elsewhere (CI); by default pulumi up builds it.")
     labels: dict[str, str] = Field(default_factory=dict)
     models: tuple[ModelEntry, ...] = ()
+    dataflow: DataflowSettings = Field(default_factory=DataflowSettings)
+    invokers: tuple[str, ...] = Field(
+        (), description="Members granted roles/run.invoker on the runner besides the "
+                        "scheduler's account (serviceAccount:<email>, e.g. Airflow's)")
 
     @property
     def image(self) -> str:
@@ -278,6 +284,33 @@ class StackConfig(_Frozen):
         if problem := check("project id", project):
             raise ValueError(problem)
         return project
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        if region not in VERTEX_REGIONS:
+            raise ValueError(unknown("Vertex AI region", region, sorted(VERTEX_REGIONS)))
+        return region
+
+    @field_validator("invokers")
+    @classmethod
+    def _invokers(cls, invokers: tuple[str, ...]) -> tuple[str, ...]:
+        for member in invokers:
+            if not INVOKER.match(member):
+                raise ValueError(f"invoker {member!r} is not serviceAccount:<email>, "
+                                 "user:<email> or group:<email> (the runner is never public)")
+        if len(set(invokers)) != len(invokers):
+            raise ValueError(f"invokers {list(invokers)} list a member twice")
+        return invokers
+
+    @model_validator(mode="after")
+    def _subnetwork_region(self) -> StackConfig:
+        found = self.dataflow.subnetwork and SUBNETWORK.match(self.dataflow.subnetwork)
+        if found and found["region"] != self.region:
+            raise ValueError(f"dataflow.subnetwork {self.dataflow.subnetwork!r} is in region "
+                             f"{found['region']!r}; Dataflow workers run in the stack's region "
+                             f"{self.region!r}: give a subnetwork of that region")
+        return self
 
     @model_validator(mode="after")
     def _models(self) -> StackConfig:
@@ -352,7 +385,9 @@ class StackConfig(_Frozen):
         raw = {"gcp:project": gcp.require("project"), "gcp:region": gcp.get("region"),
                "fullcycle:runnerImage": ours.get("runnerImage"),
                "fullcycle:labels": ours.get_object("labels"),
-               "fullcycle:models": ours.get_object("models")}
+               "fullcycle:models": ours.get_object("models"),
+               "fullcycle:dataflow": ours.get_object("dataflow"),
+               "fullcycle:invokers": ours.get_object("invokers")}
         return cls.from_mapping({k: v for k, v in raw.items() if v is not None},
                                 pulumi.get_stack())
 
@@ -373,7 +408,8 @@ def labels(stack: StackConfig, model: str | None = None) -> dict[str, str]:
 
 
 _KEYS = {"project": "gcp:project", "region": "gcp:region", "runner_image": "fullcycle:runnerImage",
-         "labels": "fullcycle:labels", "models": "fullcycle:models"}
+         "labels": "fullcycle:labels", "models": "fullcycle:models",
+         "dataflow": "fullcycle:dataflow", "invokers": "fullcycle:invokers"}
 
 
 def format_stack_error(stack: str, err: ValidationError) -> str:

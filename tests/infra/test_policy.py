@@ -17,8 +17,7 @@ LABELABLE = {"gcp:storage/bucket:Bucket", "gcp:bigquery/dataset:Dataset",
              "gcp:cloudrunv2/service:Service"}
 RUNNER = "serviceAccount:fc-runner@acme-ml-prod.iam.gserviceaccount.com"
 MODEL_PROJECT_ROLES = {"roles/bigquery.jobUser", "roles/aiplatform.user",
-                       "roles/logging.logWriter", "roles/dataflow.developer",
-                       "roles/dataflow.worker"}
+                       "roles/dataflow.developer", "roles/dataflow.worker"}
 
 
 @pytest.fixture(params=["one", "many"])
@@ -71,6 +70,10 @@ def test_each_model_reaches_only_its_own_dataset_and_bucket(planned):
                 assert grant.inputs["role"] in MODEL_PROJECT_ROLES, grant.urn
             elif grant.type == "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
                 assert grant.inputs["role"] == "roles/artifactregistry.reader", grant.urn
+            elif grant.type == "gcp:serviceaccount/iAMMember:IAMMember":  # Dataflow's actAs
+                assert grant.inputs["role"] == "roles/iam.serviceAccountUser", grant.urn
+                assert grant.inputs["serviceAccountId"] == (
+                    f"projects/acme-ml-prod/serviceAccounts/{email(model)}"), grant.urn
             else:
                 pytest.fail(f"{grant.urn}: unexpected grant {grant.type}")
     for resource in planned.custom:  # besides the runner's read access, no one else
@@ -86,12 +89,15 @@ def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
     roles = sorted({g.inputs["role"] for g in grants})
     assert roles == ["roles/aiplatform.user", "roles/bigquery.dataViewer",
                      "roles/bigquery.jobUser", "roles/iam.serviceAccountUser",
-                     "roles/monitoring.viewer", "roles/storage.objectUser",
-                     "roles/storage.objectViewer"], roles
+                     "roles/monitoring.viewer", "roles/storage.legacyBucketReader",
+                     "roles/storage.objectUser", "roles/storage.objectViewer"], roles
     by_role = {role: [g for g in grants if g.inputs["role"] == role] for role in roles}
     models = planned.config.models
     for grant in by_role["roles/iam.serviceAccountUser"]:  # on a model's account only
         assert grant.type == "gcp:serviceaccount/iAMMember:IAMMember", grant.urn
+    for grant in by_role["roles/storage.legacyBucketReader"]:  # bucket metadata: a model's
+        assert grant.inputs["bucket"] in {planned.config.names(m.name).bucket
+                                          for m in planned.config.models}, grant.urn
     for grant in by_role["roles/bigquery.dataViewer"]:  # the request logs: model datasets
         assert grant.type == "gcp:bigquery/datasetIamMember:DatasetIamMember", grant.urn
     assert sorted(g.inputs["datasetId"] for g in by_role["roles/bigquery.dataViewer"]) == \
@@ -140,6 +146,51 @@ def test_cloud_run_has_no_public_invoker(planned):
         [i.urn for i in invokers]
 
 
+AIRFLOW = "serviceAccount:airflow@acme-composer.iam.gserviceaccount.com"
+
+
+def test_the_invokers_the_stack_lists_may_call_the_runner_and_nothing_else():
+    planned = plan(stack([{"name": "taxi_tips"}],
+                         **{"fullcycle:invokers": [AIRFLOW, "group:ml-oncall@acme.com"]}))
+    invokers = planned.of_type("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+    assert sorted(i.inputs["member"] for i in invokers) == [
+        "group:ml-oncall@acme.com", AIRFLOW,
+        "serviceAccount:fc-scheduler@acme-ml-prod.iam.gserviceaccount.com"], \
+        [i.urn for i in invokers]
+    for grant in invokers:
+        assert grant.inputs["role"] == "roles/run.invoker", grant.urn
+        assert grant.inputs["name"] == "fullcycle-runner", grant.urn
+    others = [r.urn for r in planned.custom if r.inputs.get("member") in (
+        AIRFLOW, "group:ml-oncall@acme.com") and r not in invokers]
+    assert others == []  # an invoker gets nothing else
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers", "airflow@acme.com",
+                                    "domain:acme.com", "serviceAccount:not-an-email"])
+def test_an_invoker_must_be_one_identity(member):
+    from pipelines.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"fullcycle:invokers: .*invoker .* is not "
+                                          r"serviceAccount:<email>"):
+        stack([{"name": "taxi_tips"}], **{"fullcycle:invokers": [member]})
+
+
+def test_every_resource_waits_for_the_apis_it_calls(planned):
+    """A fresh project's first pulumi up: nothing is created before the APIs are enabled."""
+    from infra.components.runner import APIS
+
+    services = {r.urn: r.inputs["service"] for r in
+                planned.of_type("gcp:projects/service:Service")}
+    assert sorted(services.values()) == sorted(APIS)
+    assert {"compute.googleapis.com", "cloudresourcemanager.googleapis.com",
+            "logging.googleapis.com", "dataflow.googleapis.com"} <= set(APIS)
+    for resource in planned.custom:
+        if resource.urn in services:
+            continue
+        missing = sorted(services[urn] for urn in set(services) - set(resource.dependencies))
+        assert not missing, f"{resource.urn} does not wait for {', '.join(missing)}"
+
+
 def test_every_labelable_resource_carries_the_labels(planned):
     for resource in planned.custom:
         if resource.type not in LABELABLE:
@@ -168,7 +219,7 @@ def test_a_model_added_to_the_stack_gets_all_its_resources(many_models):
     one = plan(stack([{"name": many_models[0]}]))
     two = plan(stack([{"name": many_models[0]}, {"name": many_models[1]}]))
     added = [r for r in two.custom if f"::{many_models[1].replace('_', '-')}-" in r.urn]
-    assert len(two.custom) - len(one.custom) == len(added) == 18
+    assert len(two.custom) - len(one.custom) == len(added) == 19
     assert {r.type.split(":")[-1] for r in added} >= {"Bucket", "Dataset", "Account", "Job",
                                                       "AiEndpoint"}
 
