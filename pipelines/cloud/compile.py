@@ -54,8 +54,10 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
                           baseline: Baseline | None = None):
     """The model's pipeline wired to BigQuery, Dataflow and Vertex AI; ``baseline``: the
     model's data baseline (read from its bucket by :func:`read_cloud_baseline`)."""
+    from tfx.dsl.components.base import executor_spec
     from tfx.extensions.google_cloud_big_query.example_gen.component import BigQueryExampleGen
 
+    from pipelines.cloud.bigquery_example_gen import Executor, temp_dataset_config
     from pipelines.data.splits import input_config, split_queries
     from pipelines.pipeline.factory import create_pipeline
 
@@ -65,7 +67,11 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
         config = config.model_copy(update={"enable_pusher": False})
     return create_pipeline(
         config,
-        example_gen=BigQueryExampleGen(input_config=input_config(queries)),
+        # Query results go to a temp table in the model's dataset, not a new dataset.
+        example_gen=BigQueryExampleGen(
+            input_config=input_config(queries),
+            custom_config=temp_dataset_config(target.bigquery_temp_dataset),
+            custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)),
         pipeline_root=target.pipeline_root,
         beam_pipeline_args=target.beam_pipeline_args,
         make_pusher=_vertex_pusher(target, config),
