@@ -139,7 +139,7 @@ def _front(identity: str, service: str, upstream: tuple[str, int], log: CallLog)
             if self.command != "HEAD":
                 self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward  # noqa: N815
 
     return _Server(("127.0.0.1", 0), Front)
 
@@ -178,8 +178,8 @@ def _relay(context: ssl.SSLContext, ports: dict[str, int]) -> _Relay:
             host = line[1].rsplit(":", 1)[0] if len(line) > 1 and line[0] == "CONNECT" else ""
             service = _service_of(host)
             if service is None:
-                self.wfile.write(f"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
-                                 f"".encode())
+                self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+                                 b"")
                 return
             self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             self.wfile.flush()
@@ -218,10 +218,13 @@ class Gateway:
 
     def environment(self) -> dict[str, str]:
         """What a process running as this identity needs to reach the emulators."""
-        return {"STORAGE_EMULATOR_HOST": self.url("storage"),
-                "BIGQUERY_EMULATOR_HOST": self.url("bigquery"),
-                "REHEARSAL_BIGQUERY_URL": f"{self.url('bigquery')}/bigquery/v2/",
-                "HTTPS_PROXY": self.proxy, "https_proxy": self.proxy,
+        emulated = {}
+        if "storage" in self.ports:
+            emulated["STORAGE_EMULATOR_HOST"] = self.url("storage")
+        if "bigquery" in self.ports:
+            emulated["BIGQUERY_EMULATOR_HOST"] = self.url("bigquery")
+            emulated["REHEARSAL_BIGQUERY_URL"] = f"{self.url('bigquery')}/bigquery/v2/"
+        return {**emulated, "HTTPS_PROXY": self.proxy, "https_proxy": self.proxy,
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                 "CURL_CA_BUNDLE": str(self.ca), "REQUESTS_CA_BUNDLE": str(self.ca),
                 "GOOGLE_AUTH_TOKEN_FOR_TESTING": "rehearsal", "NO_GCE_CHECK": "True",

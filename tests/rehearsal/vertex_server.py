@@ -62,7 +62,7 @@ class VertexServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = _answer
+            do_GET = do_POST = do_PATCH = do_DELETE = _answer  # noqa: N815
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.address = ("127.0.0.1", self._server.server_address[1])

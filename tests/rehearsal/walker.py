@@ -87,15 +87,16 @@ def _title(type_schema: dict) -> str:
 
 
 def topological(tasks: dict[str, dict]) -> list[str]:
-    """Task names so that every task comes after the tasks it depends on (ties by name)."""
-    order, done = [], set()
+    """Task names in waves, as Vertex AI starts them: every task whose upstream tasks are
+    done starts in the next wave (so resolvers run at the start, before anything of the
+    run exists); by name within a wave."""
+    order: list[str] = []
     while len(order) < len(tasks):
-        ready = sorted(n for n, t in tasks.items() if n not in done and all(
-            d in done for d in _upstream(t)))
+        done = set(order)
+        ready = sorted(n for n, t in tasks.items() if n not in done and _upstream(t) <= done)
         if not ready:
             raise ValueError(f"the spec's DAG has a cycle among {sorted(set(tasks) - done)}")
-        order.append(ready[0])
-        done.add(ready[0])
+        order += ready
     return order
 
 
