@@ -129,7 +129,7 @@ def _front(identity: str, service: str, upstream: tuple[str, int], log: CallLog)
                 data = f"rehearsal front: {service} emulator unreachable: {err}".encode()
             finally:
                 connection.close()
-            log.record(identity, service, self.command, host, self.path, status)
+            log.record(identity, _api(host, service), self.command, host, self.path, status)
             self.send_response(status, reason)
             for key, value in answer:
                 if key.lower() not in _HOP:
@@ -142,6 +142,11 @@ def _front(identity: str, service: str, upstream: tuple[str, int], log: CallLog)
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward  # noqa: N815
 
     return _Server(("127.0.0.1", 0), Front)
+
+
+def _api(host: str, service: str) -> str:
+    """The API a call is to, as IAM names it (Resource Manager is served by the Vertex fake)."""
+    return "cloudresourcemanager" if host.startswith("cloudresourcemanager.") else service
 
 
 def _service_of(host: str) -> str | None:

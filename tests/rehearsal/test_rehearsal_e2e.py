@@ -64,7 +64,7 @@ def test_every_call_is_recorded_with_its_identity(rehearsal, first):
     calls = _calls(rehearsal)
     model_sa = rehearsal.target.service_account
     services = {c["service"] for c in calls if c["identity"] == model_sa}
-    assert services == {"storage", "bigquery", "aiplatform"}
+    assert services == {"storage", "bigquery", "aiplatform", "cloudresourcemanager"}
     assert {"identity": rehearsal.runner_account, "service": "storage", "method": "GET",
             "resource": f"/storage/v1/b/{rehearsal.target.bucket}/o/baselines/baseline.json"
             } in [{k: c[k] for k in ("identity", "service", "method", "resource")}
@@ -78,8 +78,12 @@ def test_second_run_builds_on_the_first(rehearsal, first, second):
     (one, _), (two, vertex) = first, second
     assert [(t.name, t.state) for t in two.tasks if t.state != "SUCCEEDED"] == []
     # the runner read the first run's baseline: the spec imports its statistics and schema
-    assert any("importer" in t.name.lower() or "baseline" in t.name.lower() and
-               t.name != "BaselineRecorder" for t in two.tasks), [t.name for t in two.tasks]
+    assert "baseline_statistics" not in [t.name for t in one.tasks]
+    imported = {name: two.task(name).outputs for name in ("baseline_statistics",
+                                                          "baseline_schema")}
+    baseline_root = f"gs://{rehearsal.target.bucket}/baselines/"
+    assert all(a["uri"].startswith(baseline_root) for outputs in imported.values()
+               for artifacts in outputs.values() for a in artifacts), imported
     # the resolver answered the first run's blessed model; the Evaluator compared with it
     resolved = two.task("latest_blessed_model_resolver-model-resolver").outputs["model"]
     assert [a["uri"] for a in resolved] == [one.task("Trainer").outputs["model"][0]["uri"]]
