@@ -72,12 +72,13 @@ class CallLog:
     def __init__(self, path: Path):
         self.path, self._lock = path, threading.Lock()
         self.calls: list[dict] = []
+        self.job = ""  # the pipeline job the calls belong to (set by the rehearsal per run)
 
     def record(self, identity: str, service: str, method: str, host: str, path: str,
                status: int) -> None:
         url = urlparse(path)
-        call = {"identity": identity, "service": service, "method": method, "host": host,
-                "resource": unquote(url.path), "status": status}
+        call = {"job": self.job, "identity": identity, "service": service, "method": method,
+                "host": host, "resource": unquote(url.path), "status": status}
         with self._lock:
             self.calls.append(call)
             with self.path.open("a") as f:

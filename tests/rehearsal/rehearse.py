@@ -193,6 +193,7 @@ class Rehearsal:
         folder = self.out / f"run-{self._runs}"
         logs = folder / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        self.calls.job = job_id
         started = time.monotonic()
         spec = self.compile(folder / "pipeline.json")
         refused_before = len(self.vertex.refused)

@@ -149,6 +149,7 @@ def test_gateway_records_each_call_with_its_identity(tmp_path):
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     log = CallLog(tmp_path / "calls.jsonl")
+    log.job = "job-1"
     gateway = Gateway("fc-m@p.iam.gserviceaccount.com",
                       {"storage": upstream.server_address}, log, make_ca(tmp_path / "ca"))
     try:
@@ -164,6 +165,7 @@ def test_gateway_records_each_call_with_its_identity(tmp_path):
         upstream.shutdown()
     assert seen[0] == ("/storage/v1/b/bkt/o/a%2Fb", "www.googleapis.com")
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
-    assert [(c["identity"], c["service"], c["method"], c["resource"]) for c in calls] == [
-        ("fc-m@p.iam.gserviceaccount.com", "storage", "GET", "/storage/v1/b/bkt/o/a/b"),
-        ("fc-m@p.iam.gserviceaccount.com", "storage", "GET", "/storage/v1/b/bkt")]
+    assert [(c["job"], c["identity"], c["service"], c["method"], c["resource"])
+            for c in calls] == [
+        ("job-1", "fc-m@p.iam.gserviceaccount.com", "storage", "GET", "/storage/v1/b/bkt/o/a/b"),
+        ("job-1", "fc-m@p.iam.gserviceaccount.com", "storage", "GET", "/storage/v1/b/bkt")]
