@@ -128,6 +128,20 @@ class Emulators:
                 process.wait()
 
 
+def source_tables(source) -> list[str]:
+    """The warehouse tables a model's ``DataSource`` reads (``table``, or each
+    ``{dataset}.<table>`` its query names): what the rehearsal loads into BigQuery."""
+    import re
+
+    if source.table is not None:
+        return [source.table]
+    tables = sorted(set(re.findall(r"\{dataset\}\.(\w+)", source.query)))
+    if not tables:
+        raise EmulatorError(f"the source query names no table as {{dataset}}.<table>, so the "
+                            f"rehearsal cannot tell what to load: {source.query!r}")
+    return tables
+
+
 def load_table(warehouse: Path, table: str, bq_port: int, project: str, dataset: str,
                location: str, scale: dict[str, float] | None = None) -> int:
     """Copies ``table`` from the DuckDB ``warehouse`` into ``project.dataset.table`` on the

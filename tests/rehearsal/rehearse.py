@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.rehearsal.emulators import PROJECT_ROOT, Emulators, load_table
+from tests.rehearsal.emulators import PROJECT_ROOT, Emulators, load_table, source_tables
 from tests.rehearsal.gateway import CallLog, Gateway, make_ca
 from tests.rehearsal.vertex_server import VertexServer
 from tests.rehearsal.walker import ArtifactRecord, TaskResult, Walk, write_log
@@ -125,14 +125,9 @@ class Rehearsal:
         self._stack.close()
 
     def source_tables(self) -> list[str]:
-        import re
-
         from pipelines.config.registry import load_config
 
-        source = load_config(self.model).source
-        if source.table is not None:
-            return [source.table]
-        return sorted(set(re.findall(r"\{dataset\}\.(\w+)", source.query)))
+        return source_tables(load_config(self.model).source)
 
     def load_data(self, scale: dict[str, float] | None = None) -> dict[str, int]:
         """The model's source table(s), from the warehouse into the BigQuery emulator."""
