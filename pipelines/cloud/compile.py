@@ -75,7 +75,9 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
         pipeline_root=target.pipeline_root,
         beam_pipeline_args=target.beam_pipeline_args,
         make_pusher=_vertex_pusher(target, config),
-        baseline=baseline, baseline_root=target.baseline_root)
+        baseline=baseline, baseline_root=target.baseline_root,
+        # pipeline_root ages out: the Evaluator compares with the recorded blessed model
+        recorded_model_baseline=True)
 
 
 def compile_pipeline(config: ModelConfig, target: CloudTarget, output: Path | None = None,

@@ -48,14 +48,15 @@ def VertexPusher(  # noqa: N802 - TFX components are named like classes
         return
     version = str(int(time.time()))
     artifact_uri = path_utils.serving_model_dir(model.uri)
+    cloud = CloudTarget(**json.loads(target))
     card = None
     if model_config:
         card = push_card(ModelConfig.model_validate_json(model_config),
                          run_id=model.uri.rstrip("/").rsplit("/", 1)[-1], version=version,
-                         pushed=artifact_uri, evaluation_uri=evaluation and evaluation.uri,
+                         pushed=cloud.model_uri(version),  # where deploy_version keeps it
+                         evaluation_uri=evaluation and evaluation.uri,
                          statistics_uri=statistics and statistics.uri)
-    deployment = deploy_version(CloudTarget(**json.loads(target)), artifact_uri, version,
-                                model_card=card)
+    deployment = deploy_version(cloud, artifact_uri, version, model_card=card)
     pushed_model.set_int_custom_property("pushed", 1)
     pushed_model.set_string_custom_property("pushed_version", version)
     pushed_model.set_string_custom_property(

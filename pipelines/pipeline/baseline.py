@@ -1,12 +1,14 @@
-"""A model's data baseline: the statistics and schema of its last blessed run.
+"""A model's baseline: the statistics, schema and model of its last blessed run.
 
 The BaselineRecorder (a pipeline component after the Evaluator) copies a blessed
-run's statistics and inferred schema under ``<baseline root>/<version>/`` and then
-points ``<baseline root>/baseline.json`` at them, so the baseline moves only when
-a run is blessed, and a reader sees the old baseline or the new one, never half
-of one. The root is a local directory (``.fullcycle/baselines/<model>``) or the
-model's bucket (``gs://<bucket>/baselines/``); the next run's pipeline imports
-the baseline's artifacts explicitly (TFX ``Importer``), not through a resolver.
+run's statistics, inferred schema and trained model under
+``<baseline root>/<version>/`` and then points ``<baseline root>/baseline.json`` at
+them, so the baseline moves only when a run is blessed, and a reader sees the old
+baseline or the new one, never half of one. The root is a local directory
+(``.fullcycle/baselines/<model>``) or the model's bucket (``gs://<bucket>/baselines/``,
+which no lifecycle rule ages out); the next run's pipeline imports the baseline's
+artifacts explicitly (TFX ``Importer``), not through a resolver, so they outlive
+the run's ``pipeline_root``.
 """
 
 import json
@@ -16,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import ExampleStatistics, ModelBlessing, Schema
+from tfx.types.standard_artifacts import ExampleStatistics, Model, ModelBlessing, Schema
 
 BASELINE_FILE = "baseline.json"
 
@@ -31,6 +33,7 @@ class Baseline:
     schema_uri: str
     split_names: str  # as ExampleStatistics artifacts hold it: '["eval", "train"]'
     source: str  # the blessed run's statistics artifact
+    model_uri: str = ""  # the blessed model (a Model artifact's folder); "" in older records
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -67,8 +70,9 @@ def _copy_tree(source: str, target: str) -> None:
 
 
 def record_baseline(root: str, statistics_uri: str, schema_uri: str, split_names: str,
-                    now: float | None = None) -> Baseline:
-    """Copies a blessed run's statistics and schema under ``root`` and makes them the baseline."""
+                    now: float | None = None, model_uri: str | None = None) -> Baseline:
+    """Copies a blessed run's statistics, schema and (given ``model_uri``) model under
+    ``root`` and makes them the baseline."""
     import tensorflow as tf
 
     now = time.time() if now is None else now
@@ -76,10 +80,13 @@ def record_baseline(root: str, statistics_uri: str, schema_uri: str, split_names
     target = os.path.join(root, version)
     _copy_tree(statistics_uri, os.path.join(target, "statistics"))
     _copy_tree(schema_uri, os.path.join(target, "schema"))
+    if model_uri:
+        _copy_tree(model_uri, os.path.join(target, "model"))
     baseline = Baseline(version=version, recorded_at=now,
                         statistics_uri=os.path.join(target, "statistics"),
                         schema_uri=os.path.join(target, "schema"), split_names=split_names,
-                        source=statistics_uri)
+                        source=statistics_uri,
+                        model_uri=os.path.join(target, "model") if model_uri else "")
     pointer = os.path.join(root, BASELINE_FILE)
     with tf.io.gfile.GFile(pointer + ".tmp", "w") as f:
         json.dump(baseline.as_dict(), f, indent=1)
@@ -92,11 +99,13 @@ def BaselineRecorder(  # noqa: N802 - TFX components are named like classes
     statistics: InputArtifact[ExampleStatistics],
     schema: InputArtifact[Schema],
     blessing: InputArtifact[ModelBlessing],
+    model: InputArtifact[Model],
     baseline_root: Parameter[str],
 ) -> None:
-    """Makes this run's data the model's baseline when the Evaluator blessed the model."""
+    """Makes this run's data and model the baseline when the Evaluator blessed the model."""
     if blessing.get_int_custom_property("blessed") == 1:
-        record_baseline(baseline_root, statistics.uri, schema.uri, statistics.split_names)
+        record_baseline(baseline_root, statistics.uri, schema.uri, statistics.split_names,
+                        model_uri=model.uri)
 
 
 def read_schema(schema_uri: str):

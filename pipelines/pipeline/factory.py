@@ -83,6 +83,7 @@ def create_pipeline(
     overrides: dict[str, Any] | None = None,
     baseline: Baseline | None = None,
     baseline_root: str | None = None,
+    recorded_model_baseline: bool = False,
 ) -> Pipeline:
     """The full pipeline for ``config``.
 
@@ -101,6 +102,12 @@ def create_pipeline(
       baseline: the model's data baseline (the last blessed run's statistics and
         schema); None on the first run.
       baseline_root: where a blessed run records itself as the next baseline.
+      recorded_model_baseline: the Evaluator's baseline model is the one ``baseline``
+        recorded (imported), not the latest blessed model in ML Metadata. On Vertex AI
+        the resolver's models live under a ``pipeline_root`` that ages out; the
+        recorded one does not. Without a recorded model (the first blessed run, or a
+        baseline recorded before models were), the candidate is judged by the value
+        thresholds alone, as on a first run.
     """
 
     code = code_fingerprint(config.name)
@@ -169,26 +176,23 @@ def create_pipeline(
         custom_config=component_custom_config(config, overrides, code))
 
     # The last blessed model: the baseline the candidate must not be worse than.
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    model_baseline, baseline_model = _model_baseline(baseline, recorded_model_baseline)
 
     # Guards the serving model: blessing needs every threshold and change limit met.
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=baseline_model,
         eval_config=build_eval_config(config))
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, *baseline_nodes,
-                  data_validator, data_gate, transform, trainer, model_resolver, evaluator]
+                  data_validator, data_gate, transform, trainer, *model_baseline, evaluator]
     if baseline_root is not None:
         # Moves the data baseline only when the candidate is blessed.
         components.append(BaselineRecorder(
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-            blessing=evaluator.outputs["blessing"], baseline_root=baseline_root))
+            blessing=evaluator.outputs["blessing"], model=trainer.outputs["model"],
+            baseline_root=baseline_root))
     infra_blessing = None
     if config.infra_validation.enabled:
         # Serves the candidate in a separate process and queries it with eval examples.
@@ -223,3 +227,20 @@ def create_pipeline(
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)
+
+
+def _model_baseline(baseline: Baseline | None, recorded: bool) -> tuple[list[BaseNode], Any]:
+    """The node giving the Evaluator its baseline model, and its channel (none: thresholds
+    alone)."""
+    if not recorded:  # ML Metadata's latest blessed model (a local pipeline_root stays)
+        resolver = Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
+        return [resolver], resolver.outputs["model"]
+    if baseline is None or not baseline.model_uri:
+        return [], None
+    importer = Importer(source_uri=baseline.model_uri,
+                        artifact_type=standard_artifacts.Model).with_id("baseline_model")
+    return [importer], importer.outputs["result"]

@@ -15,22 +15,34 @@ from pipelines.cloud.registry import deploy_version
 from pipelines.cloud.target import CloudTarget
 from pipelines.config import load_config
 from pipelines.config.errors import FullcycleError
-from tests.support.google_fakes import FakeRegistry
+from tests.support.google_fakes import FakeGoogleCloud
 from tests.support.google_http import intercepted
+
+BUCKET = "fullcycle-dev-fc-basic-template"
+ARTIFACTS = f"gs://{BUCKET}/pipeline_root/Trainer/model/{{}}/Format-Serving"
+SAVED_MODEL = ("saved_model.pb", "variables/variables.index",
+               "variables/variables.data-00000-of-00001")
 
 
 @pytest.fixture
-def registry(monkeypatch):
-    with intercepted(monkeypatch, FakeRegistry()) as fake:
+def cloud(monkeypatch):
+    """Vertex AI and GCS, with the SavedModels of runs 1..5 under pipeline_root/."""
+    with intercepted(monkeypatch, FakeGoogleCloud({BUCKET})) as fake:
+        for run in range(1, 6):
+            prefix = ARTIFACTS.format(run).removeprefix(f"gs://{BUCKET}/")
+            for name in SAVED_MODEL:
+                fake.gcs.put(BUCKET, f"{prefix}/{name}", f"run {run}: {name}".encode(), 0.0)
         yield fake
+
+
+@pytest.fixture
+def registry(cloud):
+    return cloud.registry
 
 
 @pytest.fixture
 def target():
     return CloudTarget.from_stack("basic_template", "dev")
-
-
-ARTIFACTS = "gs://fullcycle-dev-fc-basic-template/pipeline_root/Trainer/model/{}/Format-Serving"
 
 
 def test_first_version_takes_all_traffic_then_a_canary_at_the_first_weight(registry, target):
@@ -71,6 +83,31 @@ def test_missing_endpoint_is_a_clear_error(registry, target):
     assert not [p for _, p, _ in registry.calls if p == "models:upload"]
 
 
+def test_a_pushed_model_is_kept_where_nothing_ages_out(cloud, target):
+    """Registry versions point at models/<version>/, a copy that outlives pipeline_root/."""
+    from infra.components.model_platform import AGING_PREFIXES
+
+    first = deploy_version(target, ARTIFACTS.format(1), "1795981998",
+                           credentials=AnonymousCredentials())
+    (upload,) = [b for m, p, b in cloud.registry.calls if p == "models:upload"]
+    assert upload["model"]["artifactUri"] == f"gs://{BUCKET}/models/1795981998"
+    assert not any("models/1795981998/".startswith(p) for p in AGING_PREFIXES)
+    for name in SAVED_MODEL:  # every file, byte for byte
+        assert cloud.gcs.objects[BUCKET, f"models/1795981998/{name}"]["data"] == \
+            f"run 1: {name}".encode()
+    for key in [k for k in cloud.gcs.objects if k[1].startswith("pipeline_root/")]:
+        del cloud.gcs.objects[key]  # the 90-day rule ran
+    served = cloud.registry.models[first.model.rsplit("/", 1)[1]]["artifacts"]["1"]
+    assert any(name.startswith(served.removeprefix(f"gs://{BUCKET}/") + "/saved_model.pb")
+               for _, name in cloud.gcs.objects)
+
+
+def test_nothing_is_uploaded_when_the_run_has_no_model_files(cloud, target):
+    with pytest.raises(FullcycleError, match="no SavedModel under .*/model/9/Format-Serving"):
+        deploy_version(target, ARTIFACTS.format(9), "1795981998", AnonymousCredentials())
+    assert not [p for _, p, _ in cloud.registry.calls if p == "models:upload"]
+
+
 def _artifact(kind, uri, blessed=None):
     artifact = kind()
     artifact.uri = uri
@@ -107,14 +144,14 @@ def test_vertex_pusher_deploys_a_blessed_model_as_a_new_version(registry, target
 
     pushed = _artifact(sa.PushedModel, "gs://b/pushed")
     VertexPusher.test_call(
-        model=_artifact(sa.Model, "gs://fullcycle-dev-fc-basic-template/Trainer/model/5"),
+        model=_artifact(sa.Model, ARTIFACTS.format(5).removesuffix("/Format-Serving")),
         model_blessing=_artifact(sa.ModelBlessing, "gs://b/blessing", 1),
         infra_blessing=_artifact(sa.InfraBlessing, "gs://b/infra", 1),
         pushed_model=pushed, target=json.dumps(asdict(target)))
     assert pushed.get_int_custom_property("pushed") == 1
     (upload,) = [b for _, p, b in registry.calls if p == "models:upload"]
-    assert upload["model"]["artifactUri"] == \
-        "gs://fullcycle-dev-fc-basic-template/Trainer/model/5/Format-Serving"
+    version = pushed.get_string_custom_property("pushed_version")
+    assert upload["model"]["artifactUri"] == f"gs://{BUCKET}/models/{version}"
     assert pushed.get_string_custom_property("pushed_destination").endswith("@1")
     assert registry.endpoint["trafficSplit"] == {
         json.loads(pushed.get_string_custom_property("deployment"))["deployed_model_id"]: 100}
@@ -151,9 +188,11 @@ def test_vertex_pusher_uploads_the_model_card_with_the_model(monkeypatch, tmp_pa
     evaluation = _artifact(sa.ModelEvaluation, evaluate_predictions(tmp_path, config, rows))
     statistics = _artifact(sa.ExampleStatistics,
                            _statistics(tmp_path / "stats", {"train": 160, "eval": 40}))
-    bucket = "fullcycle-dev-fc-basic-template"
+    bucket = BUCKET
     model_uri = f"gs://{bucket}/pipeline_root/Trainer/model/5"
     with intercepted(monkeypatch, FakeGoogleCloud({bucket})) as cloud:
+        cloud.gcs.put(bucket, "pipeline_root/Trainer/model/5/Format-Serving/saved_model.pb",
+                      b"model", 0.0)
         pushed = _artifact(sa.PushedModel, "gs://b/pushed")
         VertexPusher.test_call(
             model=_artifact(sa.Model, model_uri),
@@ -163,8 +202,8 @@ def test_vertex_pusher_uploads_the_model_card_with_the_model(monkeypatch, tmp_pa
             model_config=config.model_dump_json(), pushed_model=pushed,
             target=json.dumps(asdict(target)))
     assert pushed.get_int_custom_property("pushed") == 1
-    card = cloud.gcs.objects[bucket, "pipeline_root/Trainer/model/5/Format-Serving/"
-                                     "model_card.md"]
+    version = pushed.get_string_custom_property("pushed_version")
+    card = cloud.gcs.objects[bucket, f"models/{version}/model_card.md"]
     text = card["data"].decode()
     assert card["type"] == "text/markdown"
     assert text.startswith("# Model card: basic_template (version ")
@@ -172,4 +211,5 @@ def test_vertex_pusher_uploads_the_model_card_with_the_model(monkeypatch, tmp_pa
     assert "Rows per split: eval 40, train 160." in text
     assert "| mse | 0.25 |" in text  # every prediction 0.5 off
     (upload,) = [b for _, p, b in cloud.registry.calls if p == "models:upload"]
-    assert upload["model"]["artifactUri"] == f"{model_uri}/Format-Serving"
+    assert upload["model"]["artifactUri"] == f"gs://{bucket}/models/{version}"
+    assert f"gs://{bucket}/models/{version}" in text  # the card says where the model is

@@ -445,6 +445,28 @@ class FakeGcs:
                           "At least one of the pre-conditions you specified did not hold.")
         return None
 
+    def _list(self, request, bucket: str, query: dict):
+        """``objects.list`` by prefix, in name order, in one page."""
+        if bucket not in self.buckets:
+            return _error(request, 404, "notFound", "The specified bucket does not exist.")
+        names = sorted(n for b, n in self.objects if b == bucket
+                       and n.startswith(query.get("prefix", "")))
+        return json_response(request, 200, {"kind": "storage#objects",
+                                            "items": [self._resource(bucket, n) for n in names]})
+
+    def _rewrite(self, request, bucket: str, name: str, to_bucket: str, to_name: str):
+        """``objects.rewrite`` within the fake: done in one call."""
+        import time
+
+        if (bucket, name) not in self.objects or to_bucket not in self.buckets:
+            return _error(request, 404, "notFound", f"No such object: {bucket}/{name}")
+        source = self.objects[bucket, name]
+        self.put(to_bucket, to_name, source["data"], time.time(), source["type"])
+        size = str(len(source["data"]))
+        return json_response(request, 200, {
+            "kind": "storage#rewriteResponse", "done": True, "totalBytesRewritten": size,
+            "objectSize": size, "resource": self._resource(to_bucket, to_name)})
+
     def put(self, bucket: str, name: str, data: bytes, updated: float,
             content_type: str = "application/json") -> None:
         self._generation += 1
@@ -456,6 +478,13 @@ class FakeGcs:
 
         url = urlparse(request.url)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        rewrite = re.fullmatch(r"/storage/v1/b/([^/]+)/o/([^/]+)/rewriteTo/b/([^/]+)/o/([^/]+)",
+                               url.path)
+        if rewrite and request.method == "POST":
+            return self._rewrite(request, *(unquote(part) for part in rewrite.groups()))
+        listing = re.fullmatch(r"/storage/v1/b/([^/]+)/o", url.path)
+        if listing and request.method == "GET":
+            return self._list(request, listing.group(1), query)
         m = re.fullmatch(r"/(?:(upload|download)/)?storage/v1/b/([^/]+)(?:/o(?:/(.+))?)?",
                          url.path)
         assert m, request.url
