@@ -39,8 +39,9 @@ RUNNER_ROLES = ("roles/aiplatform.user", "roles/bigquery.jobUser", "roles/monito
 
 
 def _member_slug(member: str) -> str:
-    """A Pulumi resource name part for an IAM member (``serviceAccount:a@b`` -> ``a-b``)."""
-    return re.sub(r"[^a-z0-9]+", "-", member.split(":", 1)[1].lower()).strip("-")
+    """A Pulumi resource name part for an IAM member (``user:a@b.c`` -> ``user-a-b-c``);
+    the kind stays in it, so ``user:x@y`` and ``serviceAccount:x@y`` differ."""
+    return re.sub(r"[^a-z0-9]+", "-", member.lower()).strip("-")
 
 
 class Runner(pulumi.ComponentResource):

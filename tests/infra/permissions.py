@@ -160,9 +160,9 @@ CALLS: list[Call] = [
     *_calls("model", _PUSH, "the endpoint's deployed models, deploy", "project",
             "aiplatform.endpoints.list", "aiplatform.endpoints.get",
             "aiplatform.endpoints.deploy"),
-    *_calls("model", "pipelines.cloud.registry:keep_model", "copy to models/<version>/",
-            "bucket:models/", "storage.objects.list", "storage.objects.get",
-            "storage.objects.create"),
+    *_calls("model", "pipelines.cloud.registry:keep_model",
+            "copy pipeline_root/.../Format-Serving to models/<version>/", "bucket",
+            "storage.objects.list", "storage.objects.get", "storage.objects.create"),
 ]
 
 

@@ -150,18 +150,18 @@ AIRFLOW = "serviceAccount:airflow@acme-composer.iam.gserviceaccount.com"
 
 
 def test_the_invokers_the_stack_lists_may_call_the_runner_and_nothing_else():
-    planned = plan(stack([{"name": "taxi_tips"}],
-                         **{"fullcycle:invokers": [AIRFLOW, "group:ml-oncall@acme.com"]}))
+    planned = plan(stack([{"name": "taxi_tips"}], **{"fullcycle:invokers": [
+        AIRFLOW, "group:ml-oncall@acme.com", "user:ml-oncall@acme.com"]}))
     invokers = planned.of_type("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
     assert sorted(i.inputs["member"] for i in invokers) == [
         "group:ml-oncall@acme.com", AIRFLOW,
-        "serviceAccount:fc-scheduler@acme-ml-prod.iam.gserviceaccount.com"], \
-        [i.urn for i in invokers]
+        "serviceAccount:fc-scheduler@acme-ml-prod.iam.gserviceaccount.com",
+        "user:ml-oncall@acme.com"], [i.urn for i in invokers]
     for grant in invokers:
         assert grant.inputs["role"] == "roles/run.invoker", grant.urn
         assert grant.inputs["name"] == "fullcycle-runner", grant.urn
     others = [r.urn for r in planned.custom if r.inputs.get("member") in (
-        AIRFLOW, "group:ml-oncall@acme.com") and r not in invokers]
+        AIRFLOW, "group:ml-oncall@acme.com", "user:ml-oncall@acme.com") and r not in invokers]
     assert others == []  # an invoker gets nothing else
 
 
