@@ -12,37 +12,17 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from pipelines.cloud.registry import deploy_version
-from pipelines.cloud.target import CloudTarget
 from pipelines.config import load_config
 from pipelines.config.errors import FullcycleError
-from tests.support.google_fakes import FakeGoogleCloud
+from tests.cloud.conftest import ARTIFACTS, SAVED_MODEL
 from tests.support.google_http import intercepted
 
 BUCKET = "fullcycle-dev-fc-basic-template"
-ARTIFACTS = f"gs://{BUCKET}/pipeline_root/Trainer/model/{{}}/Format-Serving"
-SAVED_MODEL = ("saved_model.pb", "variables/variables.index",
-               "variables/variables.data-00000-of-00001")
-
-
-@pytest.fixture
-def cloud(monkeypatch):
-    """Vertex AI and GCS, with the SavedModels of runs 1..5 under pipeline_root/."""
-    with intercepted(monkeypatch, FakeGoogleCloud({BUCKET})) as fake:
-        for run in range(1, 6):
-            prefix = ARTIFACTS.format(run).removeprefix(f"gs://{BUCKET}/")
-            for name in SAVED_MODEL:
-                fake.gcs.put(BUCKET, f"{prefix}/{name}", f"run {run}: {name}".encode(), 0.0)
-        yield fake
 
 
 @pytest.fixture
 def registry(cloud):
     return cloud.registry
-
-
-@pytest.fixture
-def target():
-    return CloudTarget.from_stack("basic_template", "dev")
 
 
 def test_first_version_takes_all_traffic_then_a_canary_at_the_first_weight(registry, target):
