@@ -11,9 +11,10 @@ Steps, in order:
   7. DataGate        - stops the run on any finding whose action is ``block``
   8. Transform       - config-driven ``preprocessing_fn`` (Dataflow in the cloud)
   9. Trainer         - prebuilt or custom Keras model via ``run_fn``
- 10. Resolver        - the latest blessed model, the baseline
+ 10. Resolver        - the baseline model: the latest blessed one in ML Metadata (locally),
+                       or the one the BaselineRecorder kept (an Importer, on Vertex AI)
  11. Evaluator       - metric thresholds and change limits against the baseline
- 12. BaselineRecorder- a blessed run's data becomes the next run's data baseline
+ 12. BaselineRecorder- a blessed run's data and model become the next run's baseline
  13. InfraValidator  - load-and-query in a separate serving process (errors, NaN, latency)
  14. Pusher          - only a blessed, infra-validated model is pushed
 """
