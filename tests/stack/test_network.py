@@ -97,3 +97,31 @@ def test_settings_handed_to_the_runner_keep_network_and_invokers():
         "fullcycle:invokers": ["serviceAccount:airflow@acme-composer.iam.gserviceaccount.com"]})
     handed = StackConfig.model_validate_json(config.settings_json("img"))
     assert handed.dataflow.use_public_ips is False and handed.invokers == config.invokers
+
+
+def test_pulumi_up_reads_invokers_and_dataflow_from_the_stack():
+    """``from_pulumi`` (what ``pulumi up`` runs) reads the optional keys too."""
+    import json
+
+    import pulumi
+    from pulumi.runtime import set_all_config
+
+    class NoResources(pulumi.runtime.Mocks):
+        def new_resource(self, args):
+            return args.name, dict(args.inputs)
+
+        def call(self, args):
+            return {}, None
+
+    pulumi.runtime.set_mocks(NoResources(), project="fullcycle", stack="prod", preview=False)
+    member = "serviceAccount:airflow@acme-composer.iam.gserviceaccount.com"
+    set_all_config({"gcp:project": "acme-ml-prod", "gcp:region": "europe-west4",
+                    "fullcycle:models": json.dumps([{"name": "taxi_tips"}]),
+                    "fullcycle:invokers": json.dumps([member]),
+                    "fullcycle:dataflow": json.dumps({"use_public_ips": False})})
+    try:
+        config = StackConfig.from_pulumi()
+    finally:
+        set_all_config({})
+    assert config.stack == "prod" and config.invokers == (member,)
+    assert config.dataflow.use_public_ips is False
