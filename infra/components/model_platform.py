@@ -1,15 +1,19 @@
 """ModelPlatform: everything one model needs in production, with least privilege.
 
-Per model: a BigQuery dataset, a GCS bucket for the pipeline root (run
-artifacts age out; the data baseline under ``baselines/`` stays), a service
-account for its Vertex pipeline runs (reaching only its own dataset and bucket),
-a Cloud Scheduler job that triggers the runner with an OIDC token, and a Vertex
-AI endpoint (when enabled) that logs requests and responses to the dataset. The
-runner may read the ``baselines/`` objects (it compiles each run with the data
-baseline). With the endpoint comes its canary: a second Scheduler job ticks the
+Per model: a BigQuery dataset, a GCS bucket (``pipeline_root/`` and ``tmp/`` age
+out; pushed models under ``models/``, the baseline under ``baselines/`` and the
+canary's ``rollouts/`` stay), a service account for its Vertex pipeline runs and
+Dataflow workers (reaching only its own dataset and bucket, and allowed to act as
+itself, which launching Dataflow with it as the worker account needs), a Cloud
+Scheduler job that triggers the runner with an OIDC token, and a Vertex AI
+endpoint (when enabled) that logs requests and responses to the dataset. The
+runner may read the ``baselines/`` objects (it compiles each run with the
+baseline) and the bucket's metadata (the Vertex AI SDK checks who owns a run's
+bucket). With the endpoint comes its canary: a second Scheduler job ticks the
 runner's ``/rollouts/{model}:tick`` every canary interval, and the runner may
 read the dataset (the request log) and write ``rollouts/`` objects (the rollout
-state) in the bucket - no other object.
+state) in the bucket - no other object. Every call behind these grants is listed,
+with its permission, in ``tests/infra/permissions.py``.
 """
 
 from __future__ import annotations
