@@ -3,8 +3,8 @@
 The first run pushes: every task succeeds, a model version is uploaded and deployed at
 100 % on the local Vertex AI endpoint with its model card, and every call is recorded
 with the identity that made it. The second run builds on the first (the baseline read
-by the runner, the resolver's latest blessed model, a canary at the first weight); a
-run on data with a unit change (x1000) is stopped by the DataGate, feature named.
+by the runner: its statistics, schema and blessed model imported; a canary at the first
+weight); a run on data with a unit change (x1000) is stopped by the DataGate, feature named.
 """
 
 import json
@@ -50,8 +50,9 @@ def test_first_run_pushes_a_version_deployed_at_100_percent(rehearsal, first):
     assert pushed["pushed"] == 1
     (model_id, model), = vertex["models"].items()
     (version, artifact_uri), = model["versions"].items()
-    trainer_model = report.task("Trainer").outputs["model"][0]["uri"]
-    assert artifact_uri.startswith("gs://") and artifact_uri.startswith(trainer_model)
+    # the version is uploaded from the kept copy, not from the aging pipeline_root
+    assert artifact_uri.startswith(f"gs://{rehearsal.target.bucket}/models/"), artifact_uri
+    assert rehearsal.emulators.read(f"{artifact_uri.rstrip('/')}/saved_model.pb") is not None
     assert pushed["pushed_destination"].endswith(f"/models/{model_id}@{version}")
     (deployed,), split = vertex["deployed_models"], vertex["traffic_split"]
     assert deployed["model"].endswith(f"/models/{model_id}@{version}") and split == {
@@ -79,16 +80,18 @@ def test_second_run_builds_on_the_first(rehearsal, first, second):
     assert [(t.name, t.state) for t in two.tasks if t.state != "SUCCEEDED"] == []
     # the runner read the first run's baseline: the spec imports its statistics and schema
     assert "baseline_statistics" not in [t.name for t in one.tasks]
-    imported = {name: two.task(name).outputs for name in ("baseline_statistics",
-                                                          "baseline_schema")}
+    imported = {name: two.task(name).outputs for name in (
+        "baseline_statistics", "baseline_schema", "baseline_model")}
     baseline_root = f"gs://{rehearsal.target.bucket}/baselines/"
     assert all(a["uri"].startswith(baseline_root) for outputs in imported.values()
                for artifacts in outputs.values() for a in artifacts), imported
-    # the resolver answered the first run's blessed model; the Evaluator compared with it
-    resolved = two.task("latest_blessed_model_resolver-model-resolver").outputs["model"]
-    assert [a["uri"] for a in resolved] == [one.task("Trainer").outputs["model"][0]["uri"]]
+    # the Evaluator compared with the first run's blessed model, kept under baselines/
+    (baseline_model,) = two.task("baseline_model").outputs["result"]
+    assert baseline_model["uri"].startswith(baseline_root)
+    assert rehearsal.emulators.read(
+        f"{baseline_model['uri']}/Format-Serving/saved_model.pb") is not None
     blessing = two.metadata("Evaluator", "blessing")
-    assert blessing["baseline_model_id"] == resolved[0]["name"]
+    assert blessing["baseline_model_id"] == baseline_model["name"]
     # pushed as a second version, deployed next to the first at the first canary weight
     assert two.metadata("Pusher", "pushed_model")["pushed"] == 1
     (model,) = vertex["models"].values()
