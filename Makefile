@@ -34,7 +34,7 @@ demo: venv ## The main job: seed the warehouse, train basic_template, retrain it
 	$(VENV)/bin/fullcycle run basic_template --train-steps 2000
 	$(VENV)/bin/fullcycle predict basic_template --instances pipelines/models/basic_template/instances.json
 
-test: venv lint ## Lint, then run every test (unit and end-to-end)
+test: venv lint rehearsal-bq ## Lint, then run every test (unit and end-to-end, one rehearsal)
 	$(PY) -m pytest -q
 
 lint: venv ## ruff
@@ -55,4 +55,22 @@ image: ## Build the runner image locally with Docker (pulumi up builds and pushe
 	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker daemon: 'docker info' fails here"; exit 1; }
 	docker build -f runner_image/Dockerfile -t $(IMAGE) . || { echo "docker build failed: are the base images (python:3.10-slim-bookworm, apache/beam_python3.10_sdk) reachable from here?"; exit 1; }
 
-.PHONY: help venv lock demo test lint plan compile image
+# The rehearsal (tests/rehearsal): the compiled Vertex AI pipeline run here against emulators.
+# bqemulator needs Python 3.11: its own venv, from the pyproject and lock beside its launcher.
+BQ_PYTHON  := $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.11.*/bin/python))),$(shell command -v python3.11))
+BQ_PROJECT := tests/rehearsal/bqemulator
+BQ_VENV    := .rehearsal/bq-venv
+export REHEARSAL_BQ_VENV := $(abspath $(BQ_VENV))
+
+$(BQ_VENV)/.synced: $(UV) $(BQ_PROJECT)/pyproject.toml $(BQ_PROJECT)/uv.lock
+	@test -n "$(BQ_PYTHON)" || { echo "the rehearsal's BigQuery emulator needs Python 3.11 (pyenv install 3.11)"; exit 1; }
+	cd $(BQ_PROJECT) && UV_PROJECT_ENVIRONMENT=$(abspath $(BQ_VENV)) $(abspath $(UV)) sync --frozen --python $(BQ_PYTHON)
+	@touch $@
+
+rehearsal-bq: $(BQ_VENV)/.synced ## The rehearsal's BigQuery emulator venv (Python 3.11, bqemulator)
+
+rehearse: venv rehearsal-bq ## Run a model's compiled Vertex pipeline here on emulators: make rehearse MODEL=taxi_tips [STACK=dev] [RUNS=2]
+	@test -f $${FULLCYCLE_WAREHOUSE:-data/warehouse.duckdb} || $(VENV)/bin/fullcycle data seed
+	$(PY) -W ignore -m tests.rehearsal $(MODEL) --stack $(STACK) --runs $(or $(RUNS),1)
+
+.PHONY: help venv lock demo test lint plan compile image rehearsal-bq rehearse

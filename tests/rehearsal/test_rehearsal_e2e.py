@@ -1,0 +1,115 @@
+"""basic_template's compiled Vertex AI pipeline, rehearsed on emulators (slow: marked e2e).
+
+The first run pushes: every task succeeds, a model version is uploaded and deployed at
+100 % on the local Vertex AI endpoint with its model card, and every call is recorded
+with the identity that made it. The second run builds on the first (the baseline read
+by the runner: its statistics, schema and blessed model imported; a canary at the first
+weight); a run on data with a unit change (x1000) is stopped by the DataGate, feature named.
+"""
+
+import json
+import shutil
+
+import pytest
+
+from tests.rehearsal.rehearse import Rehearsal
+
+pytestmark = pytest.mark.e2e
+MODEL = "basic_template"
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory, seeded_warehouse):
+    root = tmp_path_factory.mktemp("rehearsal")
+    shutil.copy(seeded_warehouse, root / "warehouse.duckdb")
+    with Rehearsal(MODEL, "dev", root / "out", root / "warehouse.duckdb") as rehearsal:
+        yield rehearsal
+
+
+@pytest.fixture(scope="module")
+def first(rehearsal):
+    return rehearsal.run(), rehearsal.vertex.deployed()
+
+
+@pytest.fixture(scope="module")
+def second(rehearsal, first):
+    return rehearsal.run(), rehearsal.vertex.deployed()
+
+
+def _calls(rehearsal) -> list[dict]:
+    return [json.loads(line) for line in
+            (rehearsal.out / "calls.jsonl").read_text().splitlines()]
+
+
+def test_first_run_pushes_a_version_deployed_at_100_percent(rehearsal, first):
+    report, vertex = first
+    assert [(t.name, t.state) for t in report.tasks if t.state != "SUCCEEDED"] == []
+    assert report.problems() == []
+    assert report.metadata("InfraValidator", "blessing")["blessed"] == 1
+    pushed = report.metadata("Pusher", "pushed_model")
+    assert pushed["pushed"] == 1
+    (model_id, model), = vertex["models"].items()
+    (version, artifact_uri), = model["versions"].items()
+    # the version is uploaded from the kept copy, not from the aging pipeline_root
+    assert artifact_uri.startswith(f"gs://{rehearsal.target.bucket}/models/"), artifact_uri
+    assert rehearsal.emulators.read(f"{artifact_uri.rstrip('/')}/saved_model.pb") is not None
+    assert pushed["pushed_destination"].endswith(f"/models/{model_id}@{version}")
+    (deployed,), split = vertex["deployed_models"], vertex["traffic_split"]
+    assert deployed["model"].endswith(f"/models/{model_id}@{version}") and split == {
+        deployed["id"]: 100}
+    card = rehearsal.emulators.read(f"{artifact_uri.rstrip('/')}/model_card.md")
+    assert card is not None and b"basic_template" in card
+
+
+def test_every_call_is_recorded_with_its_identity(rehearsal, first):
+    calls = _calls(rehearsal)
+    model_sa = rehearsal.target.service_account
+    services = {c["service"] for c in calls if c["identity"] == model_sa}
+    assert services == {"storage", "bigquery", "aiplatform", "cloudresourcemanager"}
+    assert {"identity": rehearsal.runner_account, "service": "storage", "method": "GET",
+            "resource": f"/storage/v1/b/{rehearsal.target.bucket}/o/baselines/baseline.json"
+            } in [{k: c[k] for k in ("identity", "service", "method", "resource")}
+                  for c in calls]
+    uploads = [c for c in calls if c["service"] == "aiplatform" and c["method"] == "POST"
+               and c["resource"].endswith("/models:upload")]
+    assert [c["identity"] for c in uploads][:1] == [model_sa]
+
+
+def test_second_run_builds_on_the_first(rehearsal, first, second):
+    (one, _), (two, vertex) = first, second
+    assert [(t.name, t.state) for t in two.tasks if t.state != "SUCCEEDED"] == []
+    # the runner read the first run's baseline: the spec imports its statistics and schema
+    assert "baseline_statistics" not in [t.name for t in one.tasks]
+    imported = {name: two.task(name).outputs for name in (
+        "baseline_statistics", "baseline_schema", "baseline_model")}
+    baseline_root = f"gs://{rehearsal.target.bucket}/baselines/"
+    assert all(a["uri"].startswith(baseline_root) for outputs in imported.values()
+               for artifacts in outputs.values() for a in artifacts), imported
+    # the Evaluator compared with the first run's blessed model, kept under baselines/
+    (baseline_model,) = two.task("baseline_model").outputs["result"]
+    assert baseline_model["uri"].startswith(baseline_root)
+    assert rehearsal.emulators.read(
+        f"{baseline_model['uri']}/Format-Serving/saved_model.pb") is not None
+    blessing = two.metadata("Evaluator", "blessing")
+    assert blessing["baseline_model_id"] == baseline_model["name"]
+    # pushed as a second version, deployed next to the first at the first canary weight
+    assert two.metadata("Pusher", "pushed_model")["pushed"] == 1
+    (model,) = vertex["models"].values()
+    assert len(model["versions"]) == 2
+    old, new = (d["id"] for d in vertex["deployed_models"])
+    weight = rehearsal.target.first_canary_weight
+    assert vertex["traffic_split"] == {old: 100 - weight, new: weight}
+
+
+def test_a_unit_change_is_stopped_by_the_data_gate(rehearsal, first):
+    before = rehearsal.vertex.deployed()
+    rehearsal.load_data(scale={"numeric_feature1": 1000})
+    try:
+        report = rehearsal.run()
+    finally:
+        rehearsal.load_data()
+    gate = report.task("DataGate")
+    assert gate.state == "FAILED" and "numeric_feature1" in gate.error, gate.error
+    assert report.task("Transform").state == "SKIPPED"
+    assert report.task("Pusher").state == "SKIPPED"
+    assert rehearsal.vertex.deployed() == before
