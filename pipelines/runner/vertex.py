@@ -29,9 +29,14 @@ JOB_ID = re.compile(r"fullcycle-[a-z0-9-]{1,118}")  # run ids this runner makes 
 
 
 def _seconds(stamp: str | None) -> float | None:
+    """An RFC 3339 time of the API as seconds. Protobuf's JSON writes 0, 3, 6 or 9
+    fractional digits; Python 3.10's ``fromisoformat`` takes only 3 or 6, so the
+    fraction is read separately (nanoseconds would otherwise fail every read)."""
     if not stamp:
         return None
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    seconds = dt.datetime.fromisoformat(whole).replace(tzinfo=dt.timezone.utc).timestamp()
+    return seconds + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 def _push_outcome(job: dict) -> tuple[str | None, str | None]:
