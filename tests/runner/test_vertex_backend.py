@@ -134,3 +134,22 @@ def test_times_with_nanoseconds_are_read(vertex):
     assert run.started == 1796013062.0
     assert run.finished == 1796014800.5
     assert run.state == "SUCCEEDED"
+
+
+def test_a_model_the_stack_does_not_list_is_refused_not_retried(monkeypatch):
+    """A packaged model missing from the stack is a 4xx naming the stack (a 503 would tell
+    Scheduler and Airflow to retry what can never start), and nothing is created."""
+    from fastapi.testclient import TestClient
+
+    from pipelines.runner.app import create_app
+
+    settings = StackConfig.from_mapping({
+        "gcp:project": "fullcycle-dev", "gcp:region": "europe-west4",
+        "fullcycle:models": [{"name": "taxi_tips"}]}, "prod").settings_json("img@sha256:f")
+    monkeypatch.setenv(SETTINGS_ENV, settings)
+    with intercepted(monkeypatch, FakeGoogleCloud(BUCKETS)) as fake:
+        client = TestClient(create_app(VertexBackend("prod", AnonymousCredentials())))
+        response = client.post("/runs", json={"model": "basic_template"})
+    assert response.status_code == 422, response.text
+    assert "basic_template" in response.json()["error"] and "prod" in response.json()["error"]
+    assert created(fake) == []
