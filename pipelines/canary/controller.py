@@ -50,7 +50,11 @@ class RolloutStore(Protocol):
 
 
 class RolloutBusyError(FullcycleError):
-    """Another controller (or a push) holds the rollout's lock."""
+    """Another controller (or a push) holds the rollout's lock; ``holder`` says who, when known."""
+
+    def __init__(self, message: str, holder: str | None = None):
+        super().__init__(message)
+        self.holder = holder
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pipelines.canary.controller import RolloutBusyError
 from pipelines.cloud.google_api import google_errors
 from pipelines.stack.names import ROLLOUT_PREFIX
 
+TICK_HOLDER = "a rollout tick"  # who holds the lease when no holder is named
 TICK_LEASE_SECONDS = 900.0  # a tick reads metrics and moves traffic: minutes at most
 PUSH_LEASE_SECONDS = 3600.0  # uploading a version and deploying it: Vertex takes ~10-30 min
 
@@ -91,14 +92,14 @@ class GcsRolloutStore:
                 raise RolloutBusyError(
                     f"{held[1].get('holder', 'another tick')} of {self.model!r} holds "
                     f"{self.lease_uri} ({age}expires in {held[2] - time.time():.0f} s); "
-                    "try again after it finishes")
+                    "try again after it finishes", holder=held[1].get("holder", TICK_HOLDER))
             if held is not None and attempt == 0:  # its holder died: break it, take it
                 with contextlib.suppress(NotFound, PreconditionFailed):
                     self._bucket.blob(self.lease_name).delete(if_generation_match=held[0])
         raise RolloutBusyError(f"another holder of {self.model!r} took {self.lease_uri} first")
 
     @contextlib.contextmanager
-    def exclusive(self, holder: str = "a rollout tick", seconds: float | None = None):
+    def exclusive(self, holder: str = TICK_HOLDER, seconds: float | None = None):
         """Holds the model's lease for the block; ``holder`` says who (in a busy error)."""
         from google.api_core.exceptions import NotFound, PreconditionFailed
 

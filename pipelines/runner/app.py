@@ -5,7 +5,8 @@ POST /runs {"model": name}  -> 202 with the run (``RunView`` JSON + ``duplicate`
                                the run id comes from ``Idempotency-Key``, else from
                                X-CloudScheduler-ScheduleTime, so a retry anywhere answers the
                                same run. 400 bad input, 404 unknown model, 422 invalid model
-                               config, 503 the backend refused or failed (the cause named, and
+                               config or a model the stack does not list, 503 the backend
+                               refused or failed (the cause named, and
                                logged); a 503 is safe to retry.
 GET  /runs/{id}             -> the run: state QUEUED | RUNNING | SUCCEEDED | FAILED |
                                CANCELLED, times, link, pushed version; 404 unknown
@@ -100,6 +101,11 @@ def create_app(backend: Backend,
             return _error(422, str(err))
         try:
             run, created = backend.submit(model, run_id, trigger)
+        except ConfigError as err:  # e.g. a model the stack does not list: no retry helps
+            log_event("ERROR", f"could not start run {run_id} of {model!r}: {err}",
+                      error=err, model=model, run_id=run_id, trigger=trigger,
+                      backend=backend.name)
+            return _error(422, f"could not start a run of {model!r}: {err}", run_id=run_id)
         except Exception as err:  # every cause is answered and logged
             log_event("ERROR", f"could not start run {run_id} of {model!r}: {_cause(err)}",
                       error=err, model=model, run_id=run_id, trigger=trigger,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 
@@ -69,17 +70,38 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
+# RFC 3339: any number of fractional digits (Python 3.10's fromisoformat takes 3 or 6)
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)?")
+
+
+def rfc3339_seconds(stamp: str) -> float | None:
+    """An RFC 3339 time as seconds since the epoch; None when it has no time zone.
+
+    Raises:
+        ValueError: ``stamp`` is not such a time.
+    """
+    found = _RFC3339.fullmatch(stamp.strip())
+    if found is None:
+        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+    whole, fraction, zone = found.groups()
+    if zone is None:
+        return None
+    zone = "+00:00" if zone in "Zz" else zone
+    seconds = dt.datetime.fromisoformat(whole.replace("t", "T") + zone).timestamp()
+    return seconds + (float(f"0.{fraction}") if fraction else 0.0)
+
+
 def schedule_seconds(schedule_time: str) -> float:
     """``X-CloudScheduler-ScheduleTime`` (RFC 3339) as seconds; a clear error if it is not."""
     try:
-        stamp = dt.datetime.fromisoformat(schedule_time.strip().replace("Z", "+00:00"))
+        seconds = rfc3339_seconds(schedule_time)
     except ValueError:
         raise BadRunRequestError(f"header {SCHEDULE_TIME} {schedule_time!r} is not an RFC 3339 "
                             "time such as 2026-11-29T03:00:00Z") from None
-    if stamp.tzinfo is None:
+    if seconds is None:
         raise BadRunRequestError(f"header {SCHEDULE_TIME} {schedule_time!r} has no time zone; "
                             "send UTC, e.g. 2026-11-29T03:00:00Z")
-    return stamp.timestamp()
+    return seconds
 
 
 def run_id_for(model: str, schedule_time: str | None = None,

@@ -13,14 +13,13 @@ at once): the run id is the PipelineJob id, so
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 import re
 import tempfile
 from pathlib import Path
 
-from pipelines.runner.runs import VERTEX_STATES, RunView
+from pipelines.runner.runs import VERTEX_STATES, RunView, rfc3339_seconds
 from pipelines.stack.config import StackConfig
 from pipelines.stack.names import slug
 
@@ -29,9 +28,9 @@ JOB_ID = re.compile(r"fullcycle-[a-z0-9-]{1,118}")  # run ids this runner makes 
 
 
 def _seconds(stamp: str | None) -> float | None:
-    if not stamp:
-        return None
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    """An API time as seconds. Protobuf's JSON writes 0, 3, 6 or 9 fractional digits;
+    Python 3.10's ``fromisoformat`` takes only 3 or 6 (see :func:`rfc3339_seconds`)."""
+    return rfc3339_seconds(stamp) if stamp else None
 
 
 def _push_outcome(job: dict) -> tuple[str | None, str | None]:

@@ -13,6 +13,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+COMPUTE_URL = "https://www.googleapis.com/compute/v1/"
 SUBNETWORK = re.compile(r"^(?:https://www\.googleapis\.com/compute/v1/)?"
                         r"(?:projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/)?"
                         r"regions/(?P<region>[a-z0-9-]+)/"
@@ -43,7 +44,16 @@ class DataflowSettings(BaseModel):
         return subnetwork
 
     @property
+    def dataflow_subnetwork(self) -> str | None:
+        """The subnetwork as Dataflow takes it: ``regions/...``, or the complete URL for one
+        naming its project (Dataflow accepts only those two forms; a Shared VPC subnetwork
+        must be the complete URL), so ``projects/<host>/...`` gets the URL prefix."""
+        if self.subnetwork and self.subnetwork.startswith("projects/"):
+            return COMPUTE_URL + self.subnetwork
+        return self.subnetwork
+
+    @property
     def beam_args(self) -> list[str]:
         """Beam's options for these settings (none when left at the defaults)."""
-        return ([f"--subnetwork={self.subnetwork}"] if self.subnetwork else []) + (
+        return ([f"--subnetwork={self.dataflow_subnetwork}"] if self.subnetwork else []) + (
             [] if self.use_public_ips else ["--no_use_public_ips"])

@@ -258,6 +258,40 @@ def test_two_racing_pushes_deploy_one_version(cloud, target, monkeypatch):
     assert len(cloud.registry.endpoint["deployedModels"]) == 2
 
 
+def test_a_push_waits_for_a_tick_that_holds_the_lease(cloud, target, monkeypatch):
+    """An idle canary tick holds the lease for seconds every interval: a push that meets
+    one deploys after it, instead of dropping a blessed version as "rollout in progress"."""
+    import contextlib
+
+    from pipelines.cloud import push
+    from pipelines.cloud.rollout_store import GcsRolloutStore
+
+    stable = deploy_version(target, ARTIFACTS.format(1), "1", AnonymousCredentials())
+    tick = contextlib.ExitStack()
+    tick.enter_context(GcsRolloutStore(target.bucket, MODEL, target.project,
+                                       AnonymousCredentials()).exclusive())
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        tick.close()  # the tick finishes and releases the lease
+
+    monkeypatch.setattr(push.time, "sleep", sleep)
+    with tick:
+        pushed = push.push_version(target, ARTIFACTS.format(2), "2", AnonymousCredentials())
+    assert pushed.deployment is not None, pushed.note
+    assert waits == [push.WAIT_POLL_SECONDS]
+    deployed = [m["id"] for m in cloud.registry.endpoint["deployedModels"]]
+    assert deployed == [stable.deployed_model_id, pushed.deployment.deployed_model_id]
+    # a tick that holds the lease past the wait: the push gives up and says who holds it
+    with GcsRolloutStore(target.bucket, MODEL, target.project,
+                         AnonymousCredentials()).exclusive():
+        late = push.push_version(target, ARTIFACTS.format(3), "3", AnonymousCredentials(),
+                                 tick_wait_seconds=0)
+    assert late.deployment is None
+    assert late.note.startswith(f"{push.NOT_DEPLOYED}: a rollout tick of '{MODEL}' holds")
+
+
 def test_the_pusher_records_why_it_did_not_deploy_and_succeeds(cloud, target, canary):
     from dataclasses import asdict
 

@@ -28,6 +28,7 @@ REFERENCE = "https://cloud.google.com/iam/docs/roles-permissions"
 ROLES: dict[str, frozenset[str]] = {
     "roles/aiplatform.user": frozenset({
         "aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get",
+        "aiplatform.pipelineJobs.list",
         "aiplatform.endpoints.list", "aiplatform.endpoints.get", "aiplatform.endpoints.update",
         "aiplatform.endpoints.deploy", "aiplatform.endpoints.undeploy",
         "aiplatform.models.list", "aiplatform.models.get", "aiplatform.models.upload",
@@ -86,7 +87,7 @@ def _calls(identity: str, code: str, what: str, scope: str, *permissions: str) -
     return [Call(identity, p, scope, what, code) for p in permissions]
 
 
-_RUNNER_SUBMIT = "pipelines.runner.backends:VertexBackend.submit"
+_RUNNER_SUBMIT = "pipelines.runner.vertex:VertexBackend.submit"
 _TICK = "pipelines.cloud.endpoint:VertexEndpoint"
 _MONITORING = "pipelines.cloud.monitoring:point_at_serving"
 _EXAMPLE_GEN = "pipelines.cloud.bigquery_example_gen:Executor"
@@ -105,6 +106,11 @@ CALLS: list[Call] = [
             "bucket", "storage.buckets.get"),
     *_calls("runner", _RUNNER_SUBMIT, "SDK: the project's number (Resource Manager)",
             "project", "resourcemanager.projects.get"),
+    # The runner: the PipelineJob is the run (a retried submit reads it first; GET /runs).
+    *_calls("runner", "pipelines.runner.vertex:VertexBackend.get", "read a run", "project",
+            "aiplatform.pipelineJobs.get"),
+    *_calls("runner", "pipelines.runner.vertex:VertexBackend.list", "list a model's runs",
+            "project", "aiplatform.pipelineJobs.list"),
     # The runner: a rollout tick.
     *_calls("runner", "pipelines.cloud.endpoint:endpoint_named", "find the endpoint", "project",
             "aiplatform.endpoints.list"),
@@ -163,6 +169,9 @@ CALLS: list[Call] = [
     *_calls("model", "pipelines.cloud.registry:keep_model",
             "copy pipeline_root/.../Format-Serving to models/<version>/", "bucket",
             "storage.objects.list", "storage.objects.get", "storage.objects.create"),
+    *_calls("model", "pipelines.cloud.push:push_version",
+            "the model's lease around check-and-deploy", "bucket:rollouts/",
+            "storage.objects.get", "storage.objects.create", "storage.objects.delete"),
 ]
 
 

@@ -186,6 +186,19 @@ def test_bad_run_headers_start_nothing(cloud, instance, headers, message):
     assert cloud.registry.pipeline_jobs == {}
 
 
+@pytest.mark.parametrize("fraction", [".5", ".123456789", ".000000001"])
+def test_a_schedule_time_with_any_fraction_of_a_second_starts_its_run(cloud, instance,
+                                                                      fraction):
+    """RFC 3339 allows any number of fractional digits (Python 3.10's fromisoformat takes 3
+    or 6): a scheduled tick is never refused for its schedule time's precision."""
+    header = {"X-CloudScheduler-ScheduleTime": f"2026-11-29T03:00:00{fraction}Z"}
+    first = instance().post("/runs", json={"model": MODEL}, headers=header)
+    assert first.status_code == 202, first.text
+    again = instance().post("/runs", json={"model": MODEL}, headers=header)
+    assert again.json()["run_id"] == first.json()["run_id"] and again.json()["duplicate"]
+    assert len(cloud.registry.pipeline_jobs) == 1
+
+
 class SlowBackend:
     """A backend whose submit takes as long as the test says (a compile, ~7 s warm)."""
 

@@ -117,3 +117,39 @@ def test_a_runner_handed_settings_for_a_new_model_runs_it(monkeypatch, tmp_path,
     (body,) = created(fake)
     assert body["serviceAccount"] == "fc-churn@fullcycle-dev.iam.gserviceaccount.com"
     assert image in json.dumps(body["pipelineSpec"])  # the exact digest pulumi up pushed
+
+
+def test_times_with_nanoseconds_are_read(vertex):
+    """Protobuf's JSON gives 9 fractional digits when a time has nanoseconds; the run's
+    times are read from them (Python 3.10's fromisoformat takes 3 or 6 digits only)."""
+    run_id, trigger = run_id_for("taxi_tips", "2026-11-30T04:30:00Z")
+    backend = VertexBackend("dev", credentials=AnonymousCredentials())
+    backend.submit("taxi_tips", run_id, trigger)
+    vertex.registry.pipeline_jobs[run_id].update(
+        createTime="2026-11-30T04:30:01.123456789Z", startTime="2026-11-30T04:31:02Z",
+        endTime="2026-11-30T05:00:00.500Z", state="PIPELINE_STATE_SUCCEEDED")
+
+    run = backend.get(run_id)
+    assert run.created == pytest.approx(1796013001.123456789)
+    assert run.started == 1796013062.0
+    assert run.finished == 1796014800.5
+    assert run.state == "SUCCEEDED"
+
+
+def test_a_model_the_stack_does_not_list_is_refused_not_retried(monkeypatch):
+    """A packaged model missing from the stack is a 4xx naming the stack (a 503 would tell
+    Scheduler and Airflow to retry what can never start), and nothing is created."""
+    from fastapi.testclient import TestClient
+
+    from pipelines.runner.app import create_app
+
+    settings = StackConfig.from_mapping({
+        "gcp:project": "fullcycle-dev", "gcp:region": "europe-west4",
+        "fullcycle:models": [{"name": "taxi_tips"}]}, "prod").settings_json("img@sha256:f")
+    monkeypatch.setenv(SETTINGS_ENV, settings)
+    with intercepted(monkeypatch, FakeGoogleCloud(BUCKETS)) as fake:
+        client = TestClient(create_app(VertexBackend("prod", AnonymousCredentials())))
+        response = client.post("/runs", json={"model": "basic_template"})
+    assert response.status_code == 422, response.text
+    assert "basic_template" in response.json()["error"] and "prod" in response.json()["error"]
+    assert created(fake) == []

@@ -64,8 +64,13 @@ def test_dataflow_network_settings_become_beam_options():
     "https://www.googleapis.com/compute/v1/projects/acme-host-net/regions/europe-west4/"
     "subnetworks/ml", "projects/acme-host-net/regions/europe-west4/subnetworks/ml"])
 def test_shared_vpc_subnetworks_are_accepted(subnetwork):
+    from pipelines.cloud.target import CloudTarget
+
     config = stack([{"name": "taxi_tips"}], **{"fullcycle:dataflow": {"subnetwork": subnetwork}})
     assert config.dataflow.subnetwork == subnetwork
+    # Dataflow takes regions/... or the complete URL (a Shared VPC one must be the URL)
+    assert "--subnetwork=https://www.googleapis.com/compute/v1/projects/acme-host-net/regions/" \
+           "europe-west4/subnetworks/ml" in CloudTarget.of(config, "taxi_tips").beam_pipeline_args
 
 
 def test_bad_dataflow_settings_name_the_key_and_value():
