@@ -41,6 +41,19 @@ def container(image: str, *args: str, options: tuple[str, ...] = ()) -> Iterator
         podman("rm", "-f", "-t", "2", name, check=False)
 
 
+def wait_for_port(port: int, name: str, timeout: float) -> None:
+    """Returns once something listens on localhost:PORT; fails with NAME's log after TIMEOUT."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing listens on port {port} after {timeout} s:\n"
+                                 f"{logs(name)[-4000:]}")
+        time.sleep(1)
+
+
 def logs(name: str) -> str:
     result = podman("logs", name, check=False)
     return result.stdout + result.stderr

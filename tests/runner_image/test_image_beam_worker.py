@@ -15,7 +15,16 @@ import sys
 
 import pytest
 
-from tests.runner_image.engine import NON_ROOT_UID, ROOT, container, free_port, podman, wait_for_log
+from tests.runner_image.engine import (
+    NON_ROOT_UID,
+    ROOT,
+    container,
+    free_port,
+    logs,
+    podman,
+    wait_for_log,
+    wait_for_port,
+)
 
 JOB = ROOT / "tests" / "runner_image" / "beam_job.py"
 POOL = ("python", "-m", "apache_beam.runners.worker.worker_pool_main")
@@ -45,11 +54,11 @@ def test_environment_the_boot_uses_has_apache_beam(image):
 def test_pipeline_runs_on_sdk_harnesses_in_the_container(image):
     port = free_port()
     with worker_pool(image, port) as name:
-        wait_for_log(name, "Started worker pool servicer", timeout=120)
+        wait_for_port(port, name, timeout=120)
         expected = {"uid": NON_ROOT_UID, "prefix": "/app/.venv", "main": "sdk_worker_main.py",
                     "default_environment": "1", "legacy_keras": "1", "worker_id_set": True}
         job = run_job(port, expected, timeout=300)
-        assert job.returncode == 0, job.stderr[-4000:] + wait_for_log(name, "", 0)[-3000:]
+        assert job.returncode == 0, job.stderr[-4000:] + logs(name)[-3000:]
 
 
 @pytest.mark.parametrize("user, failure", [
@@ -60,7 +69,7 @@ def test_without_the_default_environment_setting_no_worker_starts(image, user, f
     port = free_port()
     with worker_pool(image, port, "-e", "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=",
                      "--user", user) as name:
-        wait_for_log(name, "Started worker pool servicer", timeout=120)
+        wait_for_port(port, name, timeout=120)
         job = subprocess.Popen([sys.executable, str(JOB), f"localhost:{port}", "{}"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
