@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +41,9 @@ def container(image: str, *args: str, options: tuple[str, ...] = ()) -> Iterator
         podman("rm", "-f", "-t", "2", name, check=False)
 
 
-def wait_for_port(port: int, name: str, timeout: float) -> None:
-    """Returns once something listens on localhost:PORT; fails with NAME's log after TIMEOUT."""
+def wait_for_port(port: int, timeout: float, context: Callable[[], str] = str) -> None:
+    """Returns once something listens on localhost:PORT; after TIMEOUT seconds fails with
+    what CONTEXT() says (a container's log)."""
     deadline = time.monotonic() + timeout
     while True:
         with socket.socket() as sock:
@@ -50,7 +51,7 @@ def wait_for_port(port: int, name: str, timeout: float) -> None:
                 return
         if time.monotonic() > deadline:
             raise AssertionError(f"nothing listens on port {port} after {timeout} s:\n"
-                                 f"{logs(name)[-4000:]}")
+                                 f"{context()[-4000:]}")
         time.sleep(1)
 
 

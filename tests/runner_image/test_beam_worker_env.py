@@ -13,10 +13,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from tests.runner_image.dockerfile import DOCKERFILE_PATH, ROOT, env, stages
-from tests.runner_image.engine import free_port
+from tests.runner_image.engine import free_port, wait_for_port
 
 BOOT = ROOT / "runner_image" / "local" / "beam_boot.py"
 JOB = ROOT / "tests" / "runner_image" / "beam_job.py"
@@ -41,27 +40,29 @@ def test_the_worker_module_is_importable_where_the_boot_looks_for_it():
     assert pip.returncode == 0 and "Version: 2.74.0" in pip.stdout, pip.stderr
 
 
-def test_workers_start_in_the_image_environment_through_the_boot():
+def test_workers_start_in_the_image_environment_through_the_boot(tmp_path):
     environment = image_environment()
     assert environment.get("RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT"), (
         "runner_image/Dockerfile's runtime stage must set RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT"
         " (else Beam's boot builds a venv under /opt/apache/beam-venv first)")
     port = free_port()
+    pool_log = tmp_path / "worker_pool.log"
+    log_file = pool_log.open("w")
     pool = subprocess.Popen(
         [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
          f"--service_port={port}", f"--container_executable={BOOT}"],
         env={**os.environ, **environment}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=log_file)
     try:
-        time.sleep(3)
-        assert pool.poll() is None, pool.stderr.read()
+        wait_for_port(port, 60, pool_log.read_text)
         expected = {"uid": os.getuid(), "prefix": sys.prefix, "main": "sdk_worker_main.py",
                     "default_environment": environment["RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT"],
                     "legacy_keras": environment["TF_USE_LEGACY_KERAS"], "worker_id_set": True}
         job = subprocess.run([sys.executable, str(JOB), f"localhost:{port}",
                               json.dumps(expected)], capture_output=True, text=True,
                              timeout=240, cwd=ROOT)
-        assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-4000:]
+        assert job.returncode == 0, job.stderr[-4000:] + pool_log.read_text()[-3000:]
     finally:
         os.killpg(pool.pid, signal.SIGTERM)
         pool.wait(timeout=30)
+        log_file.close()

@@ -54,7 +54,7 @@ def test_environment_the_boot_uses_has_apache_beam(image):
 def test_pipeline_runs_on_sdk_harnesses_in_the_container(image):
     port = free_port()
     with worker_pool(image, port) as name:
-        wait_for_port(port, name, timeout=120)
+        wait_for_port(port, 120, lambda: logs(name))
         expected = {"uid": NON_ROOT_UID, "prefix": "/app/.venv", "main": "sdk_worker_main.py",
                     "default_environment": "1", "legacy_keras": "1", "worker_id_set": True}
         job = run_job(port, expected, timeout=300)
@@ -69,7 +69,7 @@ def test_without_the_default_environment_setting_no_worker_starts(image, user, f
     port = free_port()
     with worker_pool(image, port, "-e", "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=",
                      "--user", user) as name:
-        wait_for_port(port, name, timeout=120)
+        wait_for_port(port, 120, lambda: logs(name))
         job = subprocess.Popen([sys.executable, str(JOB), f"localhost:{port}", "{}"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
