@@ -62,4 +62,5 @@ if [ "${IMAGE_TEST_CLEAN:-}" = all ]; then
     rm -rf "$root"
 else
     "$podman_" system df
+    echo "the store ($root) is kept for the next build; IMAGE_TEST_CLEAN=all empties it"
 fi
