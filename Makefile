@@ -51,9 +51,11 @@ compile: venv ## The Vertex AI pipeline spec of a model, offline: make compile M
 	$(VENV)/bin/fullcycle compile $(MODEL) --stack $(STACK) -o $(MODEL)-pipeline.json
 
 image: ## Build the runner image locally with Docker (pulumi up builds and pushes it in the cloud)
-	@command -v docker >/dev/null || { echo "make image needs Docker: no docker command here (pulumi up builds the image where Docker runs)"; exit 1; }
+	@command -v docker >/dev/null || { echo "make image needs Docker: no docker command here (pulumi up builds the image where Docker runs; make image-test builds it with podman)"; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker daemon: 'docker info' fails here"; exit 1; }
-	docker build -f runner_image/Dockerfile -t $(IMAGE) . || { echo "docker build failed: are the base images (python:3.10-slim-bookworm, apache/beam_python3.10_sdk) reachable from here?"; exit 1; }
+	docker build -f runner_image/Dockerfile -t $(IMAGE) . || { echo "docker build failed: are the base images (python:3.10.13-slim-bookworm, apache/beam_python3.10_sdk:2.74.0) reachable from here? Other bases: --build-arg PYTHON_BASE=... --build-arg BEAM_BASE=..."; exit 1; }
+	@echo "Try a Dataflow worker: docker run --rm --network host $(IMAGE) --worker_pool (Beam's boot, port 50000),"
+	@echo "then run a pipeline with --runner=PortableRunner --job_endpoint=embed --environment_type=EXTERNAL --environment_config=localhost:50000"
 
 # The rehearsal (tests/rehearsal): the compiled Vertex AI pipeline run here against emulators.
 # bqemulator needs Python 3.11: its own venv, from the pyproject and lock beside its launcher.
@@ -73,4 +75,7 @@ rehearse: venv rehearsal-bq ## Run a model's compiled Vertex pipeline here on em
 	@test -f $${FULLCYCLE_WAREHOUSE:-data/warehouse.duckdb} || $(VENV)/bin/fullcycle data seed
 	$(PY) -W ignore -m tests.rehearsal $(MODEL) --stack $(STACK) --runs $(or $(RUNS),1)
 
-.PHONY: help venv lock demo test lint plan compile image rehearsal-bq rehearse
+image-test: venv ## Build the image with podman from local bases; run it as Cloud Run, Vertex AI and Dataflow do
+	runner_image/local/image_test.sh
+
+.PHONY: help venv lock demo test lint plan compile image image-test rehearsal-bq rehearse
