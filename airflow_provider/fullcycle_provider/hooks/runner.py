@@ -60,12 +60,14 @@ class FullcycleRunnerHook(BaseHook):
     default_conn_name = "fullcycle_default"
     conn_type = "fullcycle_runner"
     hook_name = "fullcycle runner"
+    RETRIES, RETRY_DELAY = 3, 2.0  # seconds before the first retry; doubled each time
 
     def __init__(self, fullcycle_conn_id: str = default_conn_name, request_timeout: float = 60.0,
-                 retries: int = 3, retry_delay: float = 2.0):
+                 retries: int | None = None, retry_delay: float | None = None):
         super().__init__()
-        self.fullcycle_conn_id = fullcycle_conn_id
-        self.request_timeout, self.retries, self.retry_delay = request_timeout, retries, retry_delay
+        self.fullcycle_conn_id, self.request_timeout = fullcycle_conn_id, request_timeout
+        self.retries = self.RETRIES if retries is None else retries
+        self.retry_delay = self.RETRY_DELAY if retry_delay is None else retry_delay
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -1,0 +1,43 @@
+"""The provider as Airflow sees it: the entry point, real classes, `airflow providers list`."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from fullcycle_provider import get_provider_info
+from fullcycle_provider.hooks.runner import FullcycleRunnerHook
+
+
+def test_the_entry_point_names_get_provider_info():
+    [point] = [p for p in entry_points(group="apache_airflow_provider")
+               if p.value.startswith("fullcycle_provider")]
+    assert point.load() is get_provider_info
+
+
+def test_provider_info_names_real_classes_and_modules():
+    info = get_provider_info()
+    [connection] = info["connection-types"]
+    module, name = connection["hook-class-name"].rsplit(".", 1)
+    hook = getattr(importlib.import_module(module), name)
+    assert hook is FullcycleRunnerHook and hook.conn_type == connection["connection-type"]
+    for kind in ("hooks", "operators", "sensors", "triggers"):
+        for integration in info[kind]:
+            for module in integration["python-modules"]:
+                assert Path(importlib.import_module(module).__file__).exists(), module
+
+
+def test_airflow_providers_list_shows_it(tmp_path):
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
+    listed = subprocess.run([Path(sys.executable).with_name("airflow"), "providers", "list",
+                             "-o", "json"], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    start = listed.stdout.index("[")
+    providers = {p["package_name"]: p for p in json.loads(listed.stdout[start:])}
+    assert providers["airflow-provider-fullcycle"]["version"] == "0.1.0"
