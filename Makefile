@@ -55,4 +55,22 @@ image: ## Build the runner image locally with Docker (pulumi up builds and pushe
 	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker daemon: 'docker info' fails here"; exit 1; }
 	docker build -f runner_image/Dockerfile -t $(IMAGE) . || { echo "docker build failed: are the base images (python:3.10-slim-bookworm, apache/beam_python3.10_sdk) reachable from here?"; exit 1; }
 
-.PHONY: help venv lock demo test lint plan compile image
+# The Airflow provider (airflow_provider/): its own lock, one venv per Airflow line.
+PROVIDER      := airflow_provider
+AIRFLOW_LINES := airflow3 airflow2
+
+$(PROVIDER)/.venv-%/.synced: $(UV) $(PROVIDER)/pyproject.toml $(PROVIDER)/uv.lock
+	cd $(PROVIDER) && UV_PROJECT_ENVIRONMENT=.venv-$* $(abspath $(UV)) sync --frozen --group $* --python $(PYENV_PYTHON)
+	@touch $@
+
+airflow-test: venv $(foreach line,$(AIRFLOW_LINES),$(PROVIDER)/.venv-$(line)/.synced) ## The Airflow provider's tests on Airflow 3.3 and 2.10, each in its own venv
+	@for line in $(AIRFLOW_LINES); do \
+		echo "== airflow_provider on $$line"; \
+		(cd $(PROVIDER) && .venv-$$line/bin/ruff check fullcycle_provider tests \
+			&& FULLCYCLE_BIN=$(abspath $(VENV))/bin/fullcycle .venv-$$line/bin/pytest -q) || exit 1; \
+	done
+
+airflow-lock: $(UV) ## Re-resolve airflow_provider/uv.lock after editing its pyproject.toml
+	cd $(PROVIDER) && $(abspath $(UV)) lock --python $(PYENV_PYTHON)
+
+.PHONY: help venv lock demo test lint plan compile image airflow-test airflow-lock

@@ -17,6 +17,10 @@ class ConnectionSettingsError(ValueError):
     """A ``fullcycle_runner`` connection that cannot be used as it is."""
 
 
+class IdTokenError(RuntimeError):
+    """No Google ID token could be had for the runner (no credentials, impersonation refused)."""
+
+
 @dataclass(frozen=True)
 class RunnerSettings:
     """What a ``fullcycle_runner`` connection says: where the runner is and how to sign in."""
@@ -94,6 +98,14 @@ def fetch_id_token(settings: RunnerSettings) -> str:
 
 def auth_headers(settings: RunnerSettings) -> dict[str, str]:
     """The ``Authorization`` header this connection needs (none for ``auth`` = ``none``)."""
-    if settings.auth == "google_id_token":
+    if settings.auth != "google_id_token":
+        return {}
+    from google.auth.exceptions import GoogleAuthError
+
+    try:
         return {"Authorization": f"Bearer {fetch_id_token(settings)}"}
-    return {}
+    except GoogleAuthError as err:
+        via = (f" impersonating {settings.impersonation_chain[-1]}"
+               if settings.impersonation_chain else "")
+        raise IdTokenError(f"no Google ID token for audience {settings.token_audience}{via}: "
+                           f"{type(err).__name__}: {err}") from err

@@ -7,9 +7,14 @@ import json
 import os
 import tempfile
 
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="fullcycle-airflow-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(os.path.dirname(__file__), "dags"))
+# Never the user's Airflow: a fresh home, SQLite database and the tests' own dags folder.
+_HOME = tempfile.mkdtemp(prefix="fullcycle-airflow-")
+os.environ.update({
+    "AIRFLOW_HOME": _HOME,
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": os.path.join(os.path.dirname(__file__), "dags"),
+})
 
 import pytest  # noqa: E402
 from fake_runner import FakeRunner  # noqa: E402
@@ -46,3 +51,12 @@ class FakeTaskInstance:
 @pytest.fixture
 def ti():
     return FakeTaskInstance()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_home_removed():
+    """The session's AIRFLOW_HOME goes when the tests are done."""
+    yield
+    import shutil
+
+    shutil.rmtree(_HOME, ignore_errors=True)

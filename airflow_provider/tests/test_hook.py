@@ -155,3 +155,19 @@ def test_bad_connections_are_named(monkeypatch, host, extra, message):
 def test_a_host_without_scheme_takes_https(monkeypatch):
     set_connection(monkeypatch, "runner.a.run.app")
     assert FullcycleRunnerHook().settings().url == "https://runner.a.run.app"
+
+
+def test_no_credentials_is_a_clear_runner_error(monkeypatch, fake_runner):
+    from google.auth.exceptions import DefaultCredentialsError
+    from google.oauth2 import id_token
+
+    def fetch(request, audience):
+        raise DefaultCredentialsError("Neither metadata server or valid service account")
+
+    monkeypatch.setattr(id_token, "fetch_id_token", fetch)
+    set_connection(monkeypatch, fake_runner.url, auth="google_id_token")
+    with pytest.raises(RunnerError, match=rf"starting a run of 'm': no Google ID token for "
+                                          rf"audience {fake_runner.url}: DefaultCredentialsError"):
+        FullcycleRunnerHook().trigger_run("m", "k")
+    with pytest.raises(RunnerError, match="no Google ID token"):
+        asyncio.run(FullcycleRunnerHook().aget_run("r"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from fullcycle_provider.auth import RunnerSettings, auth_headers
+from fullcycle_provider.auth import IdTokenError, RunnerSettings, auth_headers
 from fullcycle_provider.compat import AirflowException, BaseHook, aget_connection
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -103,6 +103,8 @@ class FullcycleRunnerHook(BaseHook):
                     response = client.request(method, settings.url + path,
                                               headers={**headers, **auth_headers(settings)},
                                               **kwargs)
+            except IdTokenError as err:
+                raise RunnerError(f"{what}: {err}") from err
             except httpx.TransportError as err:
                 if last:
                     raise RunnerError(f"{what}: the runner at {settings.url} cannot be reached: "
@@ -148,6 +150,8 @@ class FullcycleRunnerHook(BaseHook):
                 headers = await asyncio.to_thread(auth_headers, settings)
                 async with httpx.AsyncClient(timeout=self.request_timeout) as client:
                     response = await client.get(f"{settings.url}/runs/{run_id}", headers=headers)
+            except IdTokenError as err:
+                raise RunnerError(f"{what}: {err}") from err
             except httpx.TransportError as err:
                 if last:
                     raise RunnerError(f"{what}: the runner at {settings.url} cannot be reached: "
