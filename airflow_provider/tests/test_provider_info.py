@@ -32,6 +32,14 @@ def test_provider_info_names_real_classes_and_modules():
                 assert Path(importlib.import_module(module).__file__).exists(), module
 
 
+def test_airflow_maps_the_connection_type_to_the_hook():
+    from airflow.providers_manager import ProvidersManager
+
+    hook = ProvidersManager().hooks["fullcycle_runner"]
+    assert hook.hook_class_name == "fullcycle_provider.hooks.runner.FullcycleRunnerHook"
+    assert hook.connection_type == "fullcycle_runner"
+
+
 def test_airflow_providers_list_shows_it(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     listed = subprocess.run([Path(sys.executable).with_name("airflow"), "providers", "list",

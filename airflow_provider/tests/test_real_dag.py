@@ -1,5 +1,6 @@
 """A real DAG: ``dag.test()`` after ``airflow db migrate`` runs basic_template through the
-real local runner to SUCCEEDED, once waiting in the worker and once deferred.
+real local runner to SUCCEEDED, once waiting in the worker and once deferred; a misspelled
+model fails the DAG run (the runner answers 404).
 
 ``dag.test()`` returns normally even when the DAG run failed, so the DAG run's and the
 task's states are asserted, and the runner is asked what it ran. Both tests share one
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import set_connection
-from dags.fullcycle_basic_template import DAGS, MODEL
+from dags.fullcycle_basic_template import DAGS, MISSPELLED, MODEL
 from real_runner import RealRunner
 
 from fullcycle_provider.triggers.runner import FullcycleRunTrigger
@@ -47,9 +48,8 @@ def trigger_polls(monkeypatch):
     return polled
 
 
-def run_dag(runner: RealRunner, monkeypatch, deferrable: bool):
+def run_dag(runner: RealRunner, monkeypatch, dag):
     set_connection(monkeypatch, runner.url)
-    dag = DAGS[deferrable]
     before = {r["id"] for r in runner.runs(MODEL)}
     dag_run = dag.test()
     [task] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "pipeline_run"]
@@ -60,9 +60,16 @@ def run_dag(runner: RealRunner, monkeypatch, deferrable: bool):
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
 def test_basic_template_succeeds_through_the_local_runner(runner, monkeypatch, trigger_polls,
                                                           deferrable):
-    dag_run, task, new = run_dag(runner, monkeypatch, deferrable)
+    dag_run, task, new = run_dag(runner, monkeypatch, DAGS[deferrable])
     log = runner.log.read_text()[-2000:]
     assert [r["state"] for r in new] == ["SUCCEEDED"], (new, log)
     assert str(task.state) in ("success", "TaskInstanceState.SUCCESS"), (task.state, new)
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), dag_run.state
     assert trigger_polls == ([new[0]["id"]] if deferrable else [])
+
+
+def test_a_model_the_runner_does_not_know_fails_the_dag_run(runner, monkeypatch):
+    dag_run, task, new = run_dag(runner, monkeypatch, MISSPELLED)
+    assert new == []
+    assert str(task.state) in ("failed", "TaskInstanceState.FAILED"), task.state
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED"), dag_run.state

@@ -1,6 +1,7 @@
 """The real-DAG test's DAGs: basic_template through the fullcycle runner, one DAG waiting in
-the worker and one deferred to the triggerer (Airflow 3 runs ``dag.test()`` only on DAGs
-that its DAG processor found in the dags folder, so they live in a file)."""
+the worker and one deferred to the triggerer, and one naming a model the runner does not
+know (Airflow 3 runs ``dag.test()`` only on DAGs that its DAG processor found in the dags
+folder, so they live in a file)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,7 @@ for deferrable in (False, True):
         FullcyclePipelineOperator(task_id="pipeline_run", model=MODEL, poll_interval=2,
                                   deferrable=deferrable, timeout=1200)
     DAGS[deferrable] = dag
+
+with DAG("fullcycle_misspelled_model", schedule=None, start_date=datetime(2026, 1, 1),
+         catchup=False, tags=["fullcycle"]) as MISSPELLED:
+    FullcyclePipelineOperator(task_id="pipeline_run", model="basic_templat", retries=0)
