@@ -49,3 +49,18 @@ def test_airflow_providers_list_shows_it(tmp_path):
     start = listed.stdout.index("[")
     providers = {p["package_name"]: p for p in json.loads(listed.stdout[start:])}
     assert providers["airflow-provider-fullcycle"]["version"] == "0.1.0"
+
+
+def test_the_package_imports_nothing_from_pipelines_or_tfx():
+    """Composer cannot take TFX's pins: the provider must stay installable without them."""
+    import ast
+
+    import fullcycle_provider
+
+    root = Path(fullcycle_provider.__file__).parent
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in ("pipelines", "tfx", "tensorflow"), (path, name)

@@ -77,3 +77,9 @@ def test_each_poll_fetches_a_fresh_token(monkeypatch, fake_runner):
     set_connection(monkeypatch, fake_runner.url, auth="google_id_token")
     events(FullcycleRunTrigger(run_id, poll_interval=0.01))
     assert audiences == [fake_runner.url, fake_runner.url]
+
+
+def test_a_bad_connection_sends_an_error_event(monkeypatch):
+    set_connection(monkeypatch, "http://x", auth="oidc")
+    [event] = events(FullcycleRunTrigger("r1", poll_interval=0.01))
+    assert event["status"] == "error" and "extra 'auth' is 'oidc'" in event["message"]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fullcycle_provider import states
+from fullcycle_provider.auth import ConnectionSettingsError
 from fullcycle_provider.compat import BaseTrigger, TriggerEvent
 from fullcycle_provider.hooks.runner import FullcycleRunnerHook, RunnerError
 
@@ -22,7 +23,7 @@ class FullcycleRunTrigger(BaseTrigger):
 
     Events: ``{"status": "finished", "run": {...}}``, ``{"status": "timeout", "run": {...},
     "timeout": seconds}`` or ``{"status": "error", "message": ...}`` (the runner cannot be
-    read even after the hook's retries).
+    read even after the hook's retries, or the connection is unusable).
     """
 
     def __init__(self, run_id: str, fullcycle_conn_id: str = "fullcycle_default",
@@ -43,7 +44,7 @@ class FullcycleRunTrigger(BaseTrigger):
         while True:
             try:
                 run = await hook.aget_run(self.run_id)
-            except RunnerError as err:
+            except (RunnerError, ConnectionSettingsError) as err:
                 yield TriggerEvent({"status": "error", "run_id": self.run_id,
                                     "message": str(err)})
                 return
