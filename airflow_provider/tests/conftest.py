@@ -3,8 +3,10 @@ and the ``fullcycle_runner`` connection pointing at it."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 
 # Never the user's Airflow: a fresh home, SQLite database and the tests' own dags folder.
@@ -15,6 +17,7 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__DAGS_FOLDER": os.path.join(os.path.dirname(__file__), "dags"),
 })
+atexit.register(shutil.rmtree, _HOME, True)
 
 import pytest  # noqa: E402
 from fake_runner import FakeRunner  # noqa: E402
@@ -51,12 +54,3 @@ class FakeTaskInstance:
 @pytest.fixture
 def ti():
     return FakeTaskInstance()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def airflow_home_removed():
-    """The session's AIRFLOW_HOME goes when the tests are done."""
-    yield
-    import shutil
-
-    shutil.rmtree(_HOME, ignore_errors=True)
