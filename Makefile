@@ -78,4 +78,23 @@ rehearse: venv rehearsal-bq ## Run a model's compiled Vertex pipeline here on em
 image-test: venv ## Build the image with podman from local bases; run it as Cloud Run, Vertex AI and Dataflow do
 	runner_image/local/image_test.sh
 
-.PHONY: help venv lock demo test lint plan compile image image-test rehearsal-bq rehearse
+# The Airflow provider (airflow_provider/): its own lock, one venv per Airflow line.
+PROVIDER      := airflow_provider
+AIRFLOW_LINES := airflow3 airflow2
+
+$(PROVIDER)/.venv-%/.synced: $(UV) $(PROVIDER)/pyproject.toml $(PROVIDER)/uv.lock
+	cd $(PROVIDER) && UV_PROJECT_ENVIRONMENT=.venv-$* $(abspath $(UV)) sync --frozen --group $* --python $(PYENV_PYTHON)
+	@touch $@
+
+airflow-test: venv $(foreach line,$(AIRFLOW_LINES),$(PROVIDER)/.venv-$(line)/.synced) ## The Airflow provider's tests on Airflow 3.3 and 2.10, each in its own venv
+	@for line in $(AIRFLOW_LINES); do \
+		echo "== airflow_provider on $$line"; \
+		(cd $(PROVIDER) && .venv-$$line/bin/ruff check fullcycle_provider tests \
+			&& FULLCYCLE_BIN=$(abspath $(VENV))/bin/fullcycle .venv-$$line/bin/pytest -q) || exit 1; \
+	done
+
+airflow-lock: $(UV) ## Re-resolve airflow_provider/uv.lock after editing its pyproject.toml
+	cd $(PROVIDER) && $(abspath $(UV)) lock --python $(PYENV_PYTHON)
+
+
+.PHONY: help venv lock demo test lint plan compile image image-test rehearsal-bq rehearse airflow-test airflow-lock

@@ -1,0 +1,1 @@
+"""Operators: start a model's pipeline run from a DAG."""

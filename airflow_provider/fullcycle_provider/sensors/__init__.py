@@ -1,0 +1,1 @@
+"""Sensors: wait for a run someone else started."""

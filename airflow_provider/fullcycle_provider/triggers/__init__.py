@@ -1,0 +1,1 @@
+"""Triggers: wait for a run in the triggerer, without holding a worker slot."""
