@@ -11,6 +11,12 @@ GET  /runs/{id}             -> the run: state QUEUED | RUNNING | SUCCEEDED | FAI
                                CANCELLED, times, link, pushed version; 404 unknown
 GET  /runs?model=name       -> {"runs": [...]}, newest first
 GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
+POST /tunings {"model": name} -> 202 with the tuning (a run of the model's tuning pipeline,
+                               ``RunView`` JSON + ``duplicate``): its id from
+                               ``Idempotency-Key`` as for runs, never the same as a run's;
+                               422 when the model's config declares no tuning; else as
+                               ``POST /runs``. Its result is what later runs train with.
+GET  /tunings/{id}          -> the tuning, as ``GET /runs/{id}``; 404 for a run's id
 POST /monitoring/{model}:check -> skew and drift of what the model's endpoint served
                                (local backend; Vertex AI Model Monitoring runs its own)
 POST /rollouts/{model}:tick -> one canary step of the model's endpoint (the model's rollout
@@ -40,12 +46,16 @@ from pipelines.runner.runs import (
     IDEMPOTENCY_KEY,
     SCHEDULE_TIME,
     BadRunRequestError,
+    is_tuning_id,
     run_id_for,
     schedule_seconds,
+    tuning_id_for,
 )
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
 from pipelines.stack.names import MONITORING_CHECK_ROUTE, ROLLOUT_TICK_ROUTE, RUNS_ROUTE
+
+TUNINGS_ROUTE = "/tunings"
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -60,6 +70,20 @@ def _unknown_model(model: str) -> JSONResponse | None:
         return None
     return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
                   known_models=known)
+
+
+async def _requested_model(request: Request) -> str | JSONResponse:
+    """The known model a ``{"model": name}`` body names, or the 4xx answer."""
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return _error(400, f"request body is not valid JSON: {err}")
+    if not isinstance(body, dict) or "model" not in body:
+        return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
+    model = body["model"]
+    if not isinstance(model, str):
+        return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
+    return _unknown_model(model) or model
 
 
 def _cause(err: Exception) -> str:
@@ -89,47 +113,65 @@ def create_app(backend: Backend,
     def healthz() -> dict:
         return {"status": "ok", "backend": backend.name}
 
-    def start(model: str, run_id: str, trigger: str) -> JSONResponse:
+    def start(model: str, run_id: str, trigger: str, tuning: bool = False) -> JSONResponse:
         """Validates the model's config and submits (in a worker thread: compiling takes
-        seconds and must not hold up the event loop)."""
+        seconds and must not hold up the event loop); ``tuning``: a tuning, not a run."""
         from pipelines.config.registry import load_config
+        from pipelines.workflows.tune import require_tuning
 
+        what = "tuning" if tuning else "run"
         try:
-            load_config(model)
+            config = load_config(model)
         except ConfigError as err:
             return _error(422, str(err))
         try:
-            run, created = backend.submit(model, run_id, trigger)
+            if tuning:
+                require_tuning(config)
+        except FullcycleError as err:
+            return _error(422, str(err))
+        try:
+            run, created = backend.submit(model, run_id, trigger, **(
+                {"tuning": True} if tuning else {}))
         except Exception as err:  # every cause is answered and logged
-            log_event("ERROR", f"could not start run {run_id} of {model!r}: {_cause(err)}",
+            log_event("ERROR", f"could not start {what} {run_id} of {model!r}: {_cause(err)}",
                       error=err, model=model, run_id=run_id, trigger=trigger,
                       backend=backend.name)
-            return _error(503, f"could not start a run of {model!r}: {_cause(err)}",
+            return _error(503, f"could not start a {what} of {model!r}: {_cause(err)}",
                           run_id=run_id)
-        log_event("INFO", f"run {run.run_id} of {model!r} "
+        log_event("INFO", f"{what} {run.run_id} of {model!r} "
                           f"{'accepted' if created else 'already exists'}: {run.state}",
                   model=model, run_id=run.run_id, trigger=trigger, backend=backend.name)
         return JSONResponse({**run.as_dict(), "duplicate": not created}, status_code=202)
 
     @app.post(RUNS_ROUTE, status_code=202)
     async def create_run(request: Request):
-        try:
-            body = json.loads(await request.body() or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            return _error(400, f"request body is not valid JSON: {err}")
-        if not isinstance(body, dict) or "model" not in body:
-            return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
-        model = body["model"]
-        if not isinstance(model, str):
-            return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
-        if (refused := _unknown_model(model)) is not None:
-            return refused
+        model = await _requested_model(request)
+        if isinstance(model, JSONResponse):
+            return model
         try:
             run_id, trigger = run_id_for(model, request.headers.get(SCHEDULE_TIME),
                                          request.headers.get(IDEMPOTENCY_KEY))
         except BadRunRequestError as err:
             return _error(400, str(err))
         return await run_in_threadpool(start, model, run_id, trigger)
+
+    @app.post(TUNINGS_ROUTE, status_code=202)
+    async def create_tuning(request: Request):
+        model = await _requested_model(request)
+        if isinstance(model, JSONResponse):
+            return model
+        try:
+            tuning_id, trigger = tuning_id_for(model, request.headers.get(IDEMPOTENCY_KEY))
+        except BadRunRequestError as err:
+            return _error(400, str(err))
+        return await run_in_threadpool(start, model, tuning_id, trigger, True)
+
+    @app.get(TUNINGS_ROUTE + "/{tuning_id}")
+    def get_tuning(tuning_id: str):
+        if not is_tuning_id(tuning_id):
+            return _error(404, f"unknown tuning {tuning_id!r}: a tuning id is what "
+                               f"POST {TUNINGS_ROUTE} answered")
+        return get_run(tuning_id)
 
     @app.get("/runs/{run_id}")
     def get_run(run_id: str):
