@@ -11,12 +11,7 @@ GET  /runs/{id}             -> the run: state QUEUED | RUNNING | SUCCEEDED | FAI
                                CANCELLED, times, link, pushed version; 404 unknown
 GET  /runs?model=name       -> {"runs": [...]}, newest first
 GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
-POST /tunings {"model": name} -> 202 with the tuning (a run of the model's tuning pipeline,
-                               ``RunView`` JSON + ``duplicate``): its id from
-                               ``Idempotency-Key`` as for runs, never the same as a run's;
-                               422 when the model's config declares no tuning; else as
-                               ``POST /runs``. Its result is what later runs train with.
-GET  /tunings/{id}          -> the tuning, as ``GET /runs/{id}``; 404 for a run's id
+POST /tunings, GET /tunings/{id} -> a tuning, started and read as a run (``tunings.py``)
 POST /monitoring/{model}:check -> skew and drift of what the model's endpoint served
                                (local backend; Vertex AI Model Monitoring runs its own)
 POST /rollouts/{model}:tick -> one canary step of the model's endpoint (the model's rollout
@@ -46,16 +41,13 @@ from pipelines.runner.runs import (
     IDEMPOTENCY_KEY,
     SCHEDULE_TIME,
     BadRunRequestError,
-    is_tuning_id,
     run_id_for,
     schedule_seconds,
-    tuning_id_for,
 )
+from pipelines.runner.tunings import add_tuning_routes
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
 from pipelines.stack.names import MONITORING_CHECK_ROUTE, ROLLOUT_TICK_ROUTE, RUNS_ROUTE
-
-TUNINGS_ROUTE = "/tunings"
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -155,24 +147,6 @@ def create_app(backend: Backend,
             return _error(400, str(err))
         return await run_in_threadpool(start, model, run_id, trigger)
 
-    @app.post(TUNINGS_ROUTE, status_code=202)
-    async def create_tuning(request: Request):
-        model = await _requested_model(request)
-        if isinstance(model, JSONResponse):
-            return model
-        try:
-            tuning_id, trigger = tuning_id_for(model, request.headers.get(IDEMPOTENCY_KEY))
-        except BadRunRequestError as err:
-            return _error(400, str(err))
-        return await run_in_threadpool(start, model, tuning_id, trigger, True)
-
-    @app.get(TUNINGS_ROUTE + "/{tuning_id}")
-    def get_tuning(tuning_id: str):
-        if not is_tuning_id(tuning_id):
-            return _error(404, f"unknown tuning {tuning_id!r}: a tuning id is what "
-                               f"POST {TUNINGS_ROUTE} answered")
-        return get_run(tuning_id)
-
     @app.get("/runs/{run_id}")
     def get_run(run_id: str):
         try:
@@ -183,6 +157,8 @@ def create_app(backend: Backend,
         if run is None:
             return _error(404, f"unknown run {run_id!r}")
         return run.as_dict()
+
+    add_tuning_routes(app, _requested_model, start, get_run, _error)
 
     @app.get("/runs/{run_id}/report")
     def run_report(run_id: str):
