@@ -288,9 +288,12 @@ def test_a_tuning_retried_on_another_instance_is_one_pipeline_job_apart_from_run
     assert fresh.get(f"/tunings/{run['run_id']}").status_code == 404  # a run is no tuning
 
 
-def test_a_tuning_of_a_model_without_a_search_space_is_refused(cloud, instance):
+def test_a_tuning_without_a_search_space_or_with_a_bad_key_is_refused(cloud, instance):
     response = instance().post("/tunings", json={"model": "taxi_tips"})
     assert response.status_code == 422 and "has no tuning" in response.json()["error"]
+    bad_key = instance().post("/tunings", json={"model": MODEL},
+                              headers={"Idempotency-Key": "k" * 256})
+    assert bad_key.status_code == 400 and "Idempotency-Key" in bad_key.json()["error"]
     assert cloud.registry.pipeline_jobs == {}
 
 
