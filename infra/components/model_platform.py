@@ -7,8 +7,8 @@ Dataflow workers (reaching only its own dataset and bucket, and allowed to act a
 itself, which launching Dataflow with it as the worker account needs), a Cloud
 Scheduler job that triggers the runner with an OIDC token, and a Vertex AI
 endpoint (when enabled) that logs requests and responses to the dataset. The
-runner may read the ``baselines/`` objects (it compiles each run with the
-baseline) and the bucket's metadata (the Vertex AI SDK checks who owns a run's
+runner may read the ``baselines/`` and ``hyperparameters/`` objects (it compiles each
+run with them) and the bucket's metadata (the Vertex AI SDK checks who owns a run's
 bucket). With the endpoint comes its canary: a second Scheduler job ticks the
 runner's ``/rollouts/{model}:tick`` every canary interval, and the runner may
 read the dataset (the request log) and write ``rollouts/`` objects (the rollout
@@ -29,6 +29,7 @@ from pipelines.cloud.monitoring import TRAINING_VIEW, MonitoringSpec
 from pipelines.stack.config import ModelEntry
 from pipelines.stack.names import (
     BASELINE_PREFIX,
+    HYPERPARAMETERS_PREFIX,
     REQUEST_LOG_TABLE,
     ROLLOUT_PREFIX,
     RUNS_ROUTE,
@@ -130,6 +131,11 @@ class ModelPlatform(pulumi.ComponentResource):
         _prefix_grant(f"{name}-runner-reads-baseline", bucket, ids.bucket, BASELINE_PREFIX,
                       "roles/storage.objectViewer", runner, "baseline-only",
                       "Only the data baseline the next run is compiled with", child)
+        # ... and with its last tuning result (the pointer to the hyperparameters it imports).
+        _prefix_grant(f"{name}-runner-reads-hyperparameters", bucket, ids.bucket,
+                      HYPERPARAMETERS_PREFIX, "roles/storage.objectViewer", runner,
+                      "hyperparameters-only",
+                      "Only the tuning result the next run is compiled with", child)
         # Submitting a run, the Vertex AI SDK reads the pipeline bucket's metadata to check
         # that it belongs to the project (storage.buckets.get); the role adds object names.
         gcp.storage.BucketIAMMember(f"{name}-runner-checks-bucket", bucket=bucket.name,

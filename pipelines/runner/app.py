@@ -12,6 +12,7 @@ GET  /runs/{id}             -> the run: state QUEUED | RUNNING | SUCCEEDED | FAI
                                CANCELLED, times, link, pushed version; 404 unknown
 GET  /runs?model=name       -> {"runs": [...]}, newest first
 GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
+POST /tunings, GET /tunings/{id} -> a tuning, started and read as a run (``tunings.py``)
 POST /monitoring/{model}:check -> skew and drift of what the model's endpoint served
                                (local backend; Vertex AI Model Monitoring runs its own)
 POST /rollouts/{model}:tick -> one canary step of the model's endpoint (the model's rollout
@@ -44,6 +45,7 @@ from pipelines.runner.runs import (
     run_id_for,
     schedule_seconds,
 )
+from pipelines.runner.tunings import add_tuning_routes
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
 from pipelines.stack.names import MONITORING_CHECK_ROUTE, ROLLOUT_TICK_ROUTE, RUNS_ROUTE
@@ -61,6 +63,20 @@ def _unknown_model(model: str) -> JSONResponse | None:
         return None
     return _error(404, f"unknown model {model!r}{did_you_mean(model, known)}",
                   known_models=known)
+
+
+async def _requested_model(request: Request) -> str | JSONResponse:
+    """The known model a ``{"model": name}`` body names, or the 4xx answer."""
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return _error(400, f"request body is not valid JSON: {err}")
+    if not isinstance(body, dict) or "model" not in body:
+        return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
+    model = body["model"]
+    if not isinstance(model, str):
+        return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
+    return _unknown_model(model) or model
 
 
 def _cause(err: Exception) -> str:
@@ -90,46 +106,46 @@ def create_app(backend: Backend,
     def healthz() -> dict:
         return {"status": "ok", "backend": backend.name}
 
-    def start(model: str, run_id: str, trigger: str) -> JSONResponse:
+    def start(model: str, run_id: str, trigger: str, tuning: bool = False) -> JSONResponse:
         """Validates the model's config and submits (in a worker thread: compiling takes
-        seconds and must not hold up the event loop)."""
+        seconds and must not hold up the event loop); ``tuning``: a tuning, not a run."""
         from pipelines.config.registry import load_config
+        from pipelines.workflows.tune import require_tuning
 
+        what = "tuning" if tuning else "run"
         try:
-            load_config(model)
+            config = load_config(model)
         except ConfigError as err:
             return _error(422, str(err))
         try:
-            run, created = backend.submit(model, run_id, trigger)
+            if tuning:
+                require_tuning(config)
+        except FullcycleError as err:
+            return _error(422, str(err))
+        try:
+            run, created = backend.submit(model, run_id, trigger, **(
+                {"tuning": True} if tuning else {}))
         except ConfigError as err:  # e.g. a model the stack does not list: no retry helps
-            log_event("ERROR", f"could not start run {run_id} of {model!r}: {err}",
+            log_event("ERROR", f"could not start {what} {run_id} of {model!r}: {err}",
                       error=err, model=model, run_id=run_id, trigger=trigger,
                       backend=backend.name)
-            return _error(422, f"could not start a run of {model!r}: {err}", run_id=run_id)
+            return _error(422, f"could not start a {what} of {model!r}: {err}", run_id=run_id)
         except Exception as err:  # every cause is answered and logged
-            log_event("ERROR", f"could not start run {run_id} of {model!r}: {_cause(err)}",
+            log_event("ERROR", f"could not start {what} {run_id} of {model!r}: {_cause(err)}",
                       error=err, model=model, run_id=run_id, trigger=trigger,
                       backend=backend.name)
-            return _error(503, f"could not start a run of {model!r}: {_cause(err)}",
+            return _error(503, f"could not start a {what} of {model!r}: {_cause(err)}",
                           run_id=run_id)
-        log_event("INFO", f"run {run.run_id} of {model!r} "
+        log_event("INFO", f"{what} {run.run_id} of {model!r} "
                           f"{'accepted' if created else 'already exists'}: {run.state}",
                   model=model, run_id=run.run_id, trigger=trigger, backend=backend.name)
         return JSONResponse({**run.as_dict(), "duplicate": not created}, status_code=202)
 
     @app.post(RUNS_ROUTE, status_code=202)
     async def create_run(request: Request):
-        try:
-            body = json.loads(await request.body() or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            return _error(400, f"request body is not valid JSON: {err}")
-        if not isinstance(body, dict) or "model" not in body:
-            return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
-        model = body["model"]
-        if not isinstance(model, str):
-            return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
-        if (refused := _unknown_model(model)) is not None:
-            return refused
+        model = await _requested_model(request)
+        if isinstance(model, JSONResponse):
+            return model
         try:
             run_id, trigger = run_id_for(model, request.headers.get(SCHEDULE_TIME),
                                          request.headers.get(IDEMPOTENCY_KEY))
@@ -147,6 +163,8 @@ def create_app(backend: Backend,
         if run is None:
             return _error(404, f"unknown run {run_id!r}")
         return run.as_dict()
+
+    add_tuning_routes(app, _requested_model, start, get_run, _error)
 
     @app.get("/runs/{run_id}/report")
     def run_report(run_id: str):

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Protocol
 
-from pipelines.runner.runs import RunView
+from pipelines.runner.runs import RunView, is_tuning_id
 from pipelines.runner.store import Run, RunStore
 
 
@@ -23,10 +23,13 @@ class Backend(Protocol):
 
     name: str
 
-    def submit(self, model: str, run_id: str, trigger: str) -> tuple[RunView, bool]:
+    def submit(self, model: str, run_id: str, trigger: str,
+               tuning: bool = False) -> tuple[RunView, bool]:
         """Starts run ``run_id`` of ``model``, or finds the one of that id: (run, created).
 
-        Raises if it could not be started; nothing half-started stays behind.
+        ``tuning``: a run of the model's tuning pipeline (``run_id`` from
+        :func:`~pipelines.runner.runs.tuning_id_for`). Raises if it could not be started;
+        nothing half-started stays behind.
         """
 
     def get(self, run_id: str) -> RunView | None: ...
@@ -51,9 +54,29 @@ def run_model(model: str, overrides: dict[str, Any], stack: str,
     return run_local(config, Workspace.from_env(), overrides=overrides, stack=stack).as_dict()
 
 
-def _child(conn, *args) -> None:
+def tune_model(model: str, overrides: dict[str, Any], stack: str,
+               env: dict[str, str]) -> dict[str, Any]:
+    """One local tuning of ``model``, in this process: ``error`` and the ``tuning`` result."""
+    os.environ.update(env)
+    from pipelines.pipeline.quiet import quiet_environment
+
+    quiet_environment(False)
+    from pipelines.config.registry import load_config, with_overrides
+    from pipelines.settings import Workspace
+    from pipelines.workflows.tune import tune_local
+
+    config = load_config(model)
+    if overrides:
+        config = with_overrides(config, **overrides)
+    summary = tune_local(config, Workspace.from_env(), overrides=overrides)
+    return {"error": summary.error, "tuning": {
+        "result": summary.result, "new_result": summary.new_result,
+        "seconds_per_trial": summary.seconds_per_trial, "log": summary.log}}
+
+
+def _child(conn, work, *args) -> None:
     try:
-        conn.send(run_model(*args))
+        conn.send(work(*args))
     except Exception as err:  # reported as the run's error; the runner keeps serving
         conn.send({"error": f"{type(err).__name__}: {err}"})
     finally:
@@ -90,7 +113,12 @@ class LocalBackend:
             process.terminate()
             process.join(timeout=30)
 
-    def submit(self, model: str, run_id: str, trigger: str) -> tuple[RunView, bool]:
+    def submit(self, model: str, run_id: str, trigger: str,
+               tuning: bool = False) -> tuple[RunView, bool]:
+        """Queues the run (a tuning: its id says so, see ``is_tuning_id``) behind the
+        model's others; one run or tuning of a model at a time."""
+        if tuning != is_tuning_id(run_id):
+            raise ValueError(f"id {run_id!r} does not name a {'tuning' if tuning else 'run'}")
         run, created = self.store.create_or_get(run_id, model, trigger)
         if not created:
             return run.view(), False
@@ -124,7 +152,8 @@ class LocalBackend:
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         process = context.Process(target=_child, name=f"run-{run.id}", daemon=True,
-                                  args=(send, run.model, self.overrides, self.stack, self.env))
+                                  args=(send, tune_model if is_tuning_id(run.id) else run_model,
+                                        run.model, self.overrides, self.stack, self.env))
         with self._lock:
             if self._closed:  # shut down while this run waited in the queue
                 self.store.update(run.id, state="CANCELLED", finished=time.time(),
@@ -146,7 +175,8 @@ class LocalBackend:
             cancelled = self._closed and not ok  # stopped by close()
         detail = {"blessed": summary.get("blessed"), "pushed_path": summary.get("pushed_path"),
                   "deployment": summary.get("deployment"),
-                  "pipeline_run_id": summary.get("run_id"), "error": summary.get("error")}
+                  "pipeline_run_id": summary.get("run_id"), "error": summary.get("error"),
+                  **({"tuning": summary["tuning"]} if "tuning" in summary else {})}
         self.store.update(run.id, state="SUCCEEDED" if ok else "CANCELLED" if cancelled
                           else "FAILED", finished=time.time(),
                           detail=json.dumps(detail),

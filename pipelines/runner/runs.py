@@ -122,3 +122,24 @@ def run_id_for(model: str, schedule_time: str | None = None,
         seconds = schedule_seconds(schedule_time)
         return prefix + "s" + _digest(model, "schedule", f"{seconds:.3f}"), "scheduler"
     return prefix + "m" + uuid.uuid4().hex[:20], "manual"
+
+
+def tuning_id_for(model: str, idempotency_key: str | None = None) -> tuple[str, str]:
+    """(tuning id, trigger) of a ``POST /tunings`` for ``model``; also its PipelineJob id.
+
+    As a run id (the key checked alike), with ``t`` + a digest of the key (or a random
+    id) as its tail, so the same key names a run and a tuning apart and the id alone
+    tells a tuning (:func:`is_tuning_id`). Tunings are on demand: no schedule time.
+    """
+    _, trigger = run_id_for(model, None, idempotency_key)
+    tail = (_digest(model, "tuning", idempotency_key) if idempotency_key is not None
+            else uuid.uuid4().hex[:20])
+    return f"fullcycle-{slug(model)}-t{tail}", trigger
+
+
+_TUNING_TAIL = re.compile(r"-t[0-9a-f]{20}")
+
+
+def is_tuning_id(run_id: str) -> bool:
+    """Whether ``run_id`` names a tuning (:func:`tuning_id_for`), not a run."""
+    return run_id.startswith("fullcycle-") and _TUNING_TAIL.fullmatch(run_id[-22:]) is not None

@@ -122,15 +122,24 @@ class VertexBackend:
                 "page_size": min(limit, 100)})
             return [self._view(job) for job in itertools.islice(pager, limit)]
 
-    def submit(self, model: str, run_id: str, trigger: str) -> tuple[RunView, bool]:
-        """Creates PipelineJob ``run_id``, or answers the one of that id (created: False)."""
+    def submit(self, model: str, run_id: str, trigger: str,
+               tuning: bool = False) -> tuple[RunView, bool]:
+        """Creates PipelineJob ``run_id``, or answers the one of that id (created: False).
+
+        A run imports the model's data baseline and last tuning result from its bucket;
+        ``tuning``: the tuning pipeline instead, recording a new tuning result there.
+        """
         from google.api_core.exceptions import Conflict
         from google.cloud import aiplatform
 
-        from pipelines.cloud.compile import compile_pipeline, read_cloud_baseline
+        from pipelines.cloud.compile import (
+            compile_pipeline,
+            read_cloud_baseline,
+            read_cloud_hyperparameters,
+        )
         from pipelines.cloud.target import CloudTarget
         from pipelines.config.registry import load_config
-        from pipelines.pipeline.factory import pipeline_name
+        from pipelines.pipeline.factory import pipeline_name, tuning_pipeline_name
 
         existing = self.get(run_id)
         if existing is not None:  # a retry: Vertex AI has the run, nothing to compile
@@ -138,10 +147,13 @@ class VertexBackend:
         target = CloudTarget.from_stack(model, self.stack)
         with tempfile.TemporaryDirectory() as tmp:
             spec = Path(tmp) / "pipeline.json"
-            compile_pipeline(load_config(model), target, spec,
-                             baseline=read_cloud_baseline(target, self.credentials))
+            inputs = {"tuning": True} if tuning else {
+                "baseline": read_cloud_baseline(target, self.credentials),
+                "hyperparameters": read_cloud_hyperparameters(target, self.credentials)}
+            compile_pipeline(load_config(model), target, spec, **inputs)
+            name = tuning_pipeline_name(model) if tuning else pipeline_name(model)
             job = aiplatform.PipelineJob(
-                display_name=pipeline_name(model), template_path=str(spec), job_id=run_id,
+                display_name=name, template_path=str(spec), job_id=run_id,
                 pipeline_root=target.pipeline_root, enable_caching=False,
                 labels={**target.labels, "trigger": trigger},
                 project=target.project, location=target.region, credentials=self.credentials)

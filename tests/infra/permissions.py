@@ -98,6 +98,9 @@ CALLS: list[Call] = [
     # The runner (Cloud Run, fc-runner): compile and submit a run.
     *_calls("runner", "pipelines.cloud.compile:read_cloud_baseline", "read baselines/baseline.json",
             "bucket:baselines/", "storage.objects.get"),
+    *_calls("runner", "pipelines.cloud.compile:read_cloud_hyperparameters",
+            "read hyperparameters/hyperparameters.json", "bucket:hyperparameters/",
+            "storage.objects.get"),
     *_calls("runner", _RUNNER_SUBMIT, "create the PipelineJob", "project",
             "aiplatform.pipelineJobs.create"),
     *_calls("runner", _RUNNER_SUBMIT, "run it as the model's account", "account",
@@ -144,6 +147,10 @@ CALLS: list[Call] = [
     *_calls("model", "pipelines.pipeline.baseline:record_baseline", "read and write artifacts",
             "bucket", "storage.objects.get", "storage.objects.list", "storage.objects.create",
             "storage.objects.delete"),
+    # The tuning pipeline's recorder: the best values, then the pointer moved (copy, delete).
+    *_calls("model", "pipelines.pipeline.hyperparameters:record_hyperparameters",
+            "write hyperparameters/<version>/ and the pointer", "bucket", "storage.objects.get",
+            "storage.objects.list", "storage.objects.create", "storage.objects.delete"),
     # ExampleGen: the split queries, their results through a temp table in the dataset.
     *_calls("model", _EXAMPLE_GEN, "query and extract jobs", "project", "bigquery.jobs.create"),
     *_calls("model", _EXAMPLE_GEN, "read the source, the temp dataset and table", "dataset",

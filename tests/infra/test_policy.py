@@ -107,13 +107,14 @@ def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
         assert grant.inputs["condition"]["expression"] == (
             f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/rollouts/")'), \
             grant.urn
-    for grant in by_role["roles/storage.objectViewer"]:  # the data baseline, nothing else
+    for grant in by_role["roles/storage.objectViewer"]:  # baseline, tuning result: no more
         bucket = grant.inputs["bucket"]
-        assert grant.inputs["condition"]["expression"] == (
-            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/baselines/")'), \
-            grant.urn
+        assert grant.inputs["condition"]["expression"] in (
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}/")'
+            for prefix in ("baselines", "hyperparameters")), grant.urn
     assert len(by_role["roles/iam.serviceAccountUser"]) == len(by_role[
-        "roles/storage.objectUser"]) == len(by_role["roles/storage.objectViewer"]) == len(models)
+        "roles/storage.objectUser"]) == len(models)
+    assert len(by_role["roles/storage.objectViewer"]) == 2 * len(models)
 
 
 def test_schedulers_use_oidc_with_runner_url_as_audience(planned):
@@ -219,7 +220,7 @@ def test_a_model_added_to_the_stack_gets_all_its_resources(many_models):
     one = plan(stack([{"name": many_models[0]}]))
     two = plan(stack([{"name": many_models[0]}, {"name": many_models[1]}]))
     added = [r for r in two.custom if f"::{many_models[1].replace('_', '-')}-" in r.urn]
-    assert len(two.custom) - len(one.custom) == len(added) == 19
+    assert len(two.custom) - len(one.custom) == len(added) == 20
     assert {r.type.split(":")[-1] for r in added} >= {"Bucket", "Dataset", "Account", "Job",
                                                       "AiEndpoint"}
 

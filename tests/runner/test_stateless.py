@@ -279,3 +279,62 @@ def test_an_unexpected_failure_is_a_500_and_one_error_log_line(capsys):
     (error,) = [e for e in json_lines(capsys.readouterr().out) if e["severity"] == "ERROR"]
     assert error["path"] == "/runs/fullcycle-basic-template-s1" and "KeyError" in error["message"]
     assert "Traceback" in error["stack_trace"]
+
+
+def test_a_tuning_retried_on_another_instance_is_one_pipeline_job_apart_from_runs(cloud,
+                                                                                  instance):
+    key = {"Idempotency-Key": "tune-basic-2026-12-06"}
+    first = instance().post("/tunings", json={"model": MODEL}, headers=key)
+    again = instance().post("/tunings", json={"model": MODEL}, headers=key)
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    tuning_id = first.json()["run_id"]
+    assert again.json()["run_id"] == tuning_id and again.json()["duplicate"]
+    assert list(cloud.registry.pipeline_jobs) == [tuning_id]
+    assert cloud.registry.pipeline_jobs[tuning_id]["displayName"] == \
+        "fullcycle-basic-template-tune"
+    run = instance().post("/runs", json={"model": MODEL}, headers=key).json()
+    assert run["run_id"] != tuning_id  # the same key names a run and a tuning apart
+
+    fresh = instance()
+    cloud.registry.move_pipeline_job(tuning_id, "PIPELINE_STATE_SUCCEEDED")
+    assert fresh.get(f"/tunings/{tuning_id}").json()["state"] == "SUCCEEDED"
+    assert fresh.get(f"/tunings/{run['run_id']}").status_code == 404  # a run is no tuning
+
+
+def test_a_tuning_without_a_search_space_or_with_a_bad_key_is_refused(cloud, instance):
+    response = instance().post("/tunings", json={"model": "taxi_tips"})
+    assert response.status_code == 422 and "has no tuning" in response.json()["error"]
+    bad_key = instance().post("/tunings", json={"model": MODEL},
+                              headers={"Idempotency-Key": "k" * 256})
+    assert bad_key.status_code == 400 and "Idempotency-Key" in bad_key.json()["error"]
+    assert cloud.registry.pipeline_jobs == {}
+
+
+def test_the_local_backend_runs_a_tuning_as_it_runs_a_run(tmp_path):
+    from pipelines.runner.app import create_app
+    from pipelines.runner.backends import LocalBackend
+    from pipelines.runner.runs import tuning_id_for
+    from pipelines.runner.store import RunStore
+
+    backend = LocalBackend(RunStore(tmp_path / "runs.sqlite"),
+                           env={"FULLCYCLE_HOME": str(tmp_path / "home"),
+                                "FULLCYCLE_WAREHOUSE": str(tmp_path / "absent.duckdb")})
+    client = TestClient(create_app(backend))
+    try:
+        key = {"Idempotency-Key": "tune-1"}
+        first = client.post("/tunings", json={"model": MODEL}, headers=key).json()
+        again = client.post("/tunings", json={"model": MODEL}, headers=key).json()
+        assert first["run_id"] == again["run_id"] and again["duplicate"]
+        # the tune workflow, not a run's, is what ran in the process: past the route's check,
+        # only it refuses a model without a search space
+        unchecked, _ = backend.submit("taxi_tips", *tuning_id_for("taxi_tips"), tuning=True)
+        for started in (first, unchecked.as_dict()):
+            deadline = time.monotonic() + 300
+            while (tuning := client.get(f"/tunings/{started['run_id']}").json())["state"] in (
+                    "QUEUED", "RUNNING") and time.monotonic() < deadline:
+                time.sleep(1)
+            assert tuning["state"] == "FAILED", tuning
+        assert "absent.duckdb" in client.get(f"/tunings/{first['run_id']}").json()["error"]
+        assert "has no tuning" in tuning["error"], tuning
+    finally:
+        backend.close()

@@ -153,3 +153,37 @@ def test_a_model_the_stack_does_not_list_is_refused_not_retried(monkeypatch):
     assert response.status_code == 422, response.text
     assert "basic_template" in response.json()["error"] and "prod" in response.json()["error"]
     assert created(fake) == []
+
+
+def test_the_tuning_result_recorded_in_the_bucket_is_imported_into_the_trainer(vertex):
+    from pipelines.pipeline.hyperparameters import TunedHyperparameters
+
+    bucket = "fullcycle-dev-fc-basic-template"
+    uri = f"gs://{bucket}/hyperparameters/1796100000000/hyperparameters"
+    tuned = TunedHyperparameters(version="1796100000000", recorded_at=1796100000.0, uri=uri,
+                                 values={"dropout": 0.1}, objective="val_loss", score=1.5)
+    vertex.gcs.put(bucket, "hyperparameters/hyperparameters.json",
+                   json.dumps(tuned.as_dict()).encode(), 1796100000.0)
+    VertexBackend("dev", credentials=AnonymousCredentials()).submit(
+        "basic_template", *run_id_for("basic_template"))
+    (body,) = created(vertex)
+    tasks = body["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"][
+        "producerTask"] == "tuned_hyperparameters"
+    assert uri in json.dumps(body["pipelineSpec"]["deploymentSpec"])
+    assert "Tuner" not in tasks  # scheduled runs never tune
+
+
+def test_a_tuning_is_the_tuning_pipeline_as_a_pipeline_job(vertex):
+    from pipelines.runner.runs import tuning_id_for
+
+    tuning_id, trigger = tuning_id_for("basic_template", "tune-2026-12-06")
+    run, new = VertexBackend("dev", credentials=AnonymousCredentials()).submit(
+        "basic_template", tuning_id, trigger, tuning=True)
+    assert new and run.run_id == tuning_id and list(vertex.registry.pipeline_jobs) == [tuning_id]
+    (body,) = created(vertex)
+    assert body["displayName"] == "fullcycle-basic-template-tune"
+    assert body["serviceAccount"] == "fc-basic-template@fullcycle-dev.iam.gserviceaccount.com"
+    tasks = body["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert {"Tuner", "HyperparametersRecorder"} <= set(tasks) and "Trainer" not in tasks
+    assert "gs://fullcycle-dev-fc-basic-template/hyperparameters" in json.dumps(body)
