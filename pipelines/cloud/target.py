@@ -13,9 +13,14 @@ from pipelines.stack.config import StackConfig, labels
 from pipelines.stack.names import BASELINE_PREFIX, HYPERPARAMETERS_PREFIX, MODEL_PREFIX
 from pipelines.stack.regions import prediction_registry
 
-# The TensorFlow minor version models are exported with (the lock's tensorflow): the
-# prediction container must load what the Trainer saved, so it runs the same minor.
-SERVING_TF_VERSION = "2.16"
+# The TensorFlow minor of Vertex AI's prediction container. Google publishes no 2.16
+# container (the SDK's list and its "prebuilt containers for inference" page stop at 2.15),
+# while models are exported with the lock's 2.16: so the newest published minor, one
+# behind. Checked by hand (2026-12-06): a basic_template export (vocabulary, buckets,
+# z-scores) loaded under TF 2.15.1 answers serving_default with the 2.16 predictions to
+# the last digit. tests/cloud/test_serving_image.py keeps the pin published and at most
+# one minor behind the exporting TensorFlow.
+SERVING_TF_VERSION = "2.15"
 # Vertex AI's prebuilt TensorFlow prediction container on CPU, from the region's
 # multi-regional registry (us, europe or asia: see pipelines/stack/regions.py).
 SERVING_IMAGE = "{registry}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.{tf}:latest"
