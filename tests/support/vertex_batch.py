@@ -80,7 +80,8 @@ class FakeBatchPrediction:
             name = f"{self.parent}/batchPredictionJobs/{len(self.jobs) + 1}"
             self.created.append(job)
             self.tables.add(job["outputConfig"]["bigqueryDestination"]["outputUri"])
-            self.jobs[name] = {**job, "name": name, "state": "JOB_STATE_PENDING"}
+            self.jobs[name] = {**job, "name": name, "state": "JOB_STATE_PENDING",
+                               "createTime": f"2026-12-06T10:{len(self.jobs):02d}:00Z"}
             return json_response(request, 200, self.jobs[name])
         if request.method == "GET" and path == f"{self.parent}/batchPredictionJobs":
             wanted = parse_qs(url.query).get("filter", [""])[0]
@@ -89,3 +90,17 @@ class FakeBatchPrediction:
         if request.method == "GET" and path in self.jobs:
             return json_response(request, 200, self.jobs[path])
         raise AssertionError(f"unexpected call {request.method} {request.url}")
+
+
+class FakeScoringCloud:
+    """Vertex AI (registry, endpoint, batch prediction jobs), BigQuery and GCS together:
+    what the cloud runner's ``POST /scores`` calls. Batch prediction requests go to
+    ``batch``, every other request to ``cloud`` (a ``FakeGoogleCloud``)."""
+
+    def __init__(self, cloud, batch: FakeBatchPrediction):
+        self.cloud, self.batch = cloud, batch
+
+    def send(self, request):
+        if "/batchPredictionJobs" in urlparse(request.url).path:
+            return self.batch.send(request)
+        return self.cloud.send(request)
