@@ -99,6 +99,10 @@ class ModelNames:
         return f"fc-{self.slug}-rollout"
 
     @property
+    def score_job(self) -> str:
+        return f"fc-{self.slug}-score"
+
+    @property
     def endpoint_display_name(self) -> str:
         return f"fc-{self.slug}"
 
