@@ -19,7 +19,8 @@ functions the runner's Vertex backend calls:
   (one per score, so a later score never changes the rows a running job reads; it
   expires after ``ROWS_TABLE_DAYS``).
 - ``create_job`` / ``find_job``: submits it through aiplatform's ``JobServiceClient``
-  unless a job with the same score label exists; reads it back by that label.
+  unless a job with the same score label exists; reads it back by that label (the
+  oldest, when two instances raced: the newer one is cancelled by its creator).
 """
 
 from __future__ import annotations
@@ -130,10 +131,20 @@ def create_job(project: str, region: str, job: dict[str, Any], credentials=None)
 
     from pipelines.cloud.google_api import google_errors
 
-    existing = find_job(project, region, job["labels"][SCORE_LABEL], credentials)
+    score_id = job["labels"][SCORE_LABEL]
+    existing = find_job(project, region, score_id, credentials)
     if existing is not None:
         return existing.name
+    client = _client(region, credentials)
     with google_errors(f"creating batch prediction job {job['displayName']}"):
-        return _client(region, credentials).create_batch_prediction_job(
+        name = client.create_batch_prediction_job(
             parent=f"projects/{project}/locations/{region}",
             batch_prediction_job=BatchPredictionJob.from_json(json.dumps(job))).name
+    # Another instance may have created one for the same score meanwhile (batch job ids are
+    # Vertex's, so there is no ALREADY_EXISTS): the oldest stays, a newer one of ours stops.
+    oldest = find_job(project, region, score_id, credentials)
+    if oldest is not None and oldest.name != name:
+        with google_errors(f"cancelling the duplicate batch prediction job {name}"):
+            client.cancel_batch_prediction_job(name=name)
+        return oldest.name
+    return name

@@ -15,8 +15,8 @@ the request's ``Idempotency-Key`` or schedule time). A submit, in order:
 
 Each step is safe to repeat; a kill between any two leaves at most an input table
 that expires. Two instances answering the same tick at the same moment may both
-create a job (Vertex chooses batch job ids, so there is no ALREADY_EXISTS); reads
-then take the older one.
+create a job (Vertex chooses batch job ids, so there is no ALREADY_EXISTS): the
+newer one is cancelled by its creator (``create_job``), and reads take the older.
 """
 
 from __future__ import annotations

@@ -76,6 +76,22 @@ def test_a_retried_request_finds_its_job(vertex, target):
     assert later != first and len(vertex.created) == 2
 
 
+def test_two_instances_racing_keep_one_job(vertex, target):
+    def other_instance(job):  # it listed nothing either, and created its job first
+        other = {**job, "outputConfig": {"predictionsFormat": "bigquery", "bigqueryDestination": {
+            "outputUri": job["outputConfig"]["bigqueryDestination"]["outputUri"] + "_x"}}}
+        vertex.jobs[f"{vertex.parent}/batchPredictionJobs/0"] = {
+            **other, "name": f"{vertex.parent}/batchPredictionJobs/0",
+            "state": "JOB_STATE_RUNNING", "createTime": "2026-12-06T09:59:00Z"}
+
+    vertex.before_create = other_instance
+    name = create(target, job_for(target))
+    assert name == f"{vertex.parent}/batchPredictionJobs/0"  # the older job answers
+    (ours,) = vertex.cancelled
+    assert ours != name and vertex.jobs[ours]["state"] == "JOB_STATE_CANCELLING"
+    assert create(target, job_for(target)) == name  # and keeps answering
+
+
 def test_vertex_refusals_are_named(vertex, target):
     with pytest.raises(FullcycleError, match="creating batch prediction job fc-taxi-tips-score-"
                                              "20261206t1000z failed: 400 .*starting_replica_count "

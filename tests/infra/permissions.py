@@ -36,7 +36,7 @@ ROLES: dict[str, frozenset[str]] = {
         "aiplatform.modelDeploymentMonitoringJobs.create",
         "aiplatform.modelDeploymentMonitoringJobs.update",
         "aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.list",
-        "resourcemanager.projects.get"}),
+        "aiplatform.batchPredictionJobs.cancel", "resourcemanager.projects.get"}),
     "roles/bigquery.jobUser": frozenset({
         "bigquery.jobs.create", "resourcemanager.projects.get"}),
     "roles/bigquery.dataEditor": frozenset({
@@ -132,8 +132,9 @@ CALLS: list[Call] = [
             "aiplatform.modelDeploymentMonitoringJobs.create",
             "aiplatform.modelDeploymentMonitoringJobs.update", "aiplatform.endpoints.get"),
     # The runner: POST /scores (pipelines/runner/vertex_scores.py), on a model with an endpoint.
-    *_calls("runner", _SCORE, "find the score's job, create it", "project",
-            "aiplatform.batchPredictionJobs.list", "aiplatform.batchPredictionJobs.create",
+    *_calls("runner", _SCORE, "find the score's job, create it (cancel a raced duplicate)",
+            "project", "aiplatform.batchPredictionJobs.list",
+            "aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.cancel",
             "aiplatform.endpoints.list", "aiplatform.endpoints.get", "aiplatform.models.get"),
     *_calls("runner", _SCORE, "the champion's models/<version>/assets.extra/serving.json",
             "bucket:models/", "storage.objects.get"),

@@ -1,7 +1,7 @@
 """A fake of Vertex AI's batch prediction jobs behind the real client's HTTP transport.
 
-It answers ``batchPredictionJobs`` create, list (display name and label filters) and
-get, and refuses a job as Vertex AI would: a model without a version, BigQuery URIs
+It answers ``batchPredictionJobs`` create, list (display name and label filters), get
+and cancel, and refuses a job as Vertex AI would: a model without a version, BigQuery URIs
 that are not ``bq://project.dataset.table``, an output table that exists, included
 and excluded fields together, fields for non-object instances, a bad service
 account, replica counts out of order, label keys or values GCP refuses.
@@ -28,6 +28,8 @@ class FakeBatchPrediction:
         self.jobs: dict[str, dict] = {}
         self.tables = tables or set()  # existing BigQuery tables, as bq:// URIs
         self.created: list[dict] = []  # every request body accepted, in order
+        self.cancelled: list[str] = []  # names of the jobs cancelled, in order
+        self.before_create = None  # a hook run before a create is answered (a racing instance)
 
     def _invalid(self, request, message: str):
         return json_response(request, 400, {"error": {"code": 400, "message": message,
@@ -74,6 +76,9 @@ class FakeBatchPrediction:
         path = unquote(url.path).removeprefix("/v1/")
         if request.method == "POST" and path == f"{self.parent}/batchPredictionJobs":
             job = json.loads(request.body)
+            if self.before_create is not None:
+                hook, self.before_create = self.before_create, None
+                hook(job)
             problem = self.problem(job)
             if problem:
                 return self._invalid(request, problem)
@@ -87,6 +92,11 @@ class FakeBatchPrediction:
             wanted = parse_qs(url.query).get("filter", [""])[0]
             found = [job for job in self.jobs.values() if self._matches(job, wanted)]
             return json_response(request, 200, {"batchPredictionJobs": found})
+        if request.method == "POST" and path.endswith(":cancel") and \
+                path.removesuffix(":cancel") in self.jobs:
+            self.jobs[path.removesuffix(":cancel")]["state"] = "JOB_STATE_CANCELLING"
+            self.cancelled.append(path.removesuffix(":cancel"))
+            return json_response(request, 200, {})
         if request.method == "GET" and path in self.jobs:
             return json_response(request, 200, self.jobs[path])
         raise AssertionError(f"unexpected call {request.method} {request.url}")
