@@ -4,6 +4,10 @@ model in a process of its own, recorded apart from runs. (Scoring itself: tests/
 import time
 
 import httpx
+import pytest
+
+from pipelines.workflows.score import ScoreBlockedError
+from tests.workflows.conftest import MODEL, ROWS, scored_model, write_rows  # noqa: F401
 
 TICK = {"X-CloudScheduler-ScheduleTime": "2026-12-06T06:00:00Z"}
 
@@ -34,3 +38,17 @@ def test_a_scheduled_score_runs_once_and_reports_why_it_failed(runner):
     assert store.get(score_id) is None  # scores are not runs: GET /runs does not list them
     assert httpx.get(f"{url}/runs").json()["runs"] == []
     assert httpx.get(f"{url}/scores/score-basic-template-s0").status_code == 404
+
+
+def test_the_local_backends_score_is_fullcycle_score(workspace, scored_model):  # noqa: F811
+    """What the score's process runs and reports (in this process: the throwaway model
+    package exists only here)."""
+    from pipelines.runner.backends import score_model
+
+    scored_model()
+    summary = score_model(MODEL, "dev", {})
+    assert (summary["rows"], summary["version"], summary["error"]) == (ROWS, "1000", None)
+    assert summary["destination"] == f"{MODEL}_predictions" and summary["findings"] == []
+    write_rows(workspace, "UPDATE rows SET x = x * 1000")
+    with pytest.raises(ScoreBlockedError, match=r"\[score vs train\] x: drift"):
+        score_model(MODEL, "dev", {})  # the child sends this error as the score's
