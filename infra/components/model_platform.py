@@ -12,7 +12,11 @@ run with them) and the bucket's metadata (the Vertex AI SDK checks who owns a ru
 bucket). With the endpoint comes its canary: a second Scheduler job ticks the
 runner's ``/rollouts/{model}:tick`` every canary interval, and the runner may
 read the dataset (the request log) and write ``rollouts/`` objects (the rollout
-state) in the bucket - no other object. Every call behind these grants is listed,
+state) in the bucket - no other object. With the endpoint comes batch scoring too:
+the runner's ``POST /scores`` writes the score's rows table in the dataset, reads the
+champion's ``models/`` objects (its ``serving.json``) and creates a BatchPredictionJob
+running as the model's account; a model with ``scoring.schedule`` gets a Scheduler job
+``fc-<model>-score`` POSTing it. Every call behind these grants is listed,
 with its permission, in ``tests/infra/permissions.py``.
 """
 
@@ -30,9 +34,11 @@ from pipelines.stack.config import ModelEntry
 from pipelines.stack.names import (
     BASELINE_PREFIX,
     HYPERPARAMETERS_PREFIX,
+    MODEL_PREFIX,
     REQUEST_LOG_TABLE,
     ROLLOUT_PREFIX,
     RUNS_ROUTE,
+    SCORES_ROUTE,
     ModelNames,
     rollout_tick_route,
 )
@@ -182,6 +188,8 @@ class ModelPlatform(pulumi.ComponentResource):
             if monitoring is not None:
                 self._monitoring(name, monitoring, project, dataset, endpoint, source_query,
                                  labels, child)
+            self._scoring(name, entry, ids, project, region, dataset, bucket, runner_url,
+                          runner, scheduler_account_email, child)
 
         self.bucket_name = bucket.name
         self.dataset_id = dataset.dataset_id
@@ -241,3 +249,42 @@ class ModelPlatform(pulumi.ComponentResource):
                     service_account_email=scheduler_account_email, audience=runner_url)),
             opts=child)
 
+    @staticmethod
+    def _scoring(name: str, entry: ModelEntry, ids: ModelNames, project: str, region: str,
+                 dataset: gcp.bigquery.Dataset, bucket: gcp.storage.Bucket,
+                 runner_url: pulumi.Input[str], runner: pulumi.Output[str],
+                 scheduler_account_email: pulumi.Input[str],
+                 child: pulumi.ResourceOptions) -> None:
+        """Batch scoring by the endpoint's champion: the runner's grants, and the Scheduler
+        job when the stack schedules it. (The job runs as the model's account, which the
+        runner may act as already and which reads and writes the dataset already.)"""
+        # Each score's rows: CREATE OR REPLACE TABLE ... AS SELECT over the model's source.
+        gcp.bigquery.DatasetIamMember(f"{name}-runner-writes-score-rows", project=project,
+                                      dataset_id=dataset.dataset_id,
+                                      role="roles/bigquery.dataEditor", member=runner,
+                                      opts=child)
+        # The champion's serving.json (its features' types), under the kept models only.
+        _prefix_grant(f"{name}-runner-reads-models", bucket, ids.bucket, MODEL_PREFIX,
+                      "roles/storage.objectViewer", runner, "kept-models-only",
+                      "Only the kept models batch scoring reads the features of", child)
+        scoring = entry.scoring
+        if scoring.schedule is None:
+            return
+        gcp.cloudscheduler.Job(
+            f"{name}-score", project=project, region=region, name=ids.score_job,
+            description=f"fullcycle: scheduled batch scoring by {entry.name}'s champion",
+            schedule=scoring.schedule, time_zone=scoring.time_zone,
+            attempt_deadline=f"{entry.retry.attempt_deadline_seconds}s",
+            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
+                retry_count=entry.retry.retry_count,
+                min_backoff_duration=f"{entry.retry.min_backoff_seconds}s",
+                max_backoff_duration=f"{entry.retry.max_backoff_seconds}s",
+                max_doublings=entry.retry.max_doublings),
+            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+                http_method="POST",
+                uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}{SCORES_ROUTE}"),
+                body=base64.b64encode(json.dumps({"model": entry.name}).encode()).decode(),
+                headers={"Content-Type": "application/json"},
+                oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                    service_account_email=scheduler_account_email, audience=runner_url)),
+            opts=child)

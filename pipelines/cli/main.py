@@ -484,22 +484,23 @@ def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
 @cli_errors
 def schedule(stack: str = stack_option(),
              runner_url: str = typer.Option("http://127.0.0.1:8080")) -> None:
-    """Send the runner each model's cron ticks from the stack config (Ctrl-C stops)."""
+    """Send the runner each model's cron ticks from the stack config: training (POST /runs)
+    and, with a scoring schedule, batch scoring (POST /scores). Ctrl-C stops."""
     import datetime as dt
     import threading
 
-    from pipelines.runner.scheduler import next_tick, run_schedule
+    from pipelines.runner.scheduler import next_tick, run_schedule, stack_schedules
     from pipelines.stack.config import StackConfig
 
-    config = StackConfig.load(stack)
+    jobs = stack_schedules(StackConfig.load(stack))
     now = dt.datetime.now(dt.timezone.utc)
-    for entry in config.models:
-        typer.echo(f"{entry.name}: '{entry.schedule}' {entry.time_zone}, next tick "
-                   f"{next_tick(entry, now).isoformat()}")
+    for job in jobs:
+        typer.echo(f"{job.job} (POST {job.path} {job.model}): '{job.schedule}' {job.time_zone}, "
+                   f"next tick {next_tick(job, now).isoformat()}")
     stop = threading.Event()
     try:
-        run_schedule(list(config.models), runner_url, lambda m: config.names(m).scheduler_job,
-                     stop, lambda m, t, code: typer.echo(f"{t.isoformat()} {m}: HTTP {code}"))
+        run_schedule(jobs, runner_url, stop, lambda j, t, code: typer.echo(
+            f"{t.isoformat()} {j.job}: HTTP {code}"))
     except KeyboardInterrupt:
         stop.set()
 

@@ -8,16 +8,19 @@ functions the runner's Vertex backend calls:
   label), each feature's null replaced by the serving signature's missing marker
   (NaN, -2**63, ""), which is what the local endpoint does with a null: the
   TensorFlow serving container passes instances to ``serving_default`` as they are.
-- ``batch_prediction_job``: the ``BatchPredictionJob`` for one scheduled score:
-  the champion model version, the view as BigQuery source, the keys and copied
+- ``batch_prediction_job``: the ``BatchPredictionJob`` for one score: the champion
+  model version, the score's rows table as BigQuery source, the keys and copied
   columns excluded from the instances (Vertex attaches excluded fields to each
   output row, so the keys come back beside the prediction), a BigQuery table of
-  its own for the output (Vertex refuses an existing one: a post-step appends it to
-  the destination with ``score_id``), the model's service account, the stack's
-  labels plus the schedule time (how a retried request finds the job it created:
-  batch prediction job ids are chosen by Vertex, not by the caller).
-- ``create_job``: submits it through aiplatform's ``JobServiceClient``, unless a job
-  with the same schedule label exists.
+  its own for the output (Vertex refuses an existing one), the model's service
+  account, the stack's labels plus the score id (how a retried request finds the
+  job it created: batch prediction job ids are chosen by Vertex, not by the caller).
+- ``rows_table_sql``: the DDL materializing the view's rows as the score's input table
+  (one per score, so a later score never changes the rows a running job reads; it
+  expires after ``ROWS_TABLE_DAYS``).
+- ``create_job`` / ``find_job``: submits it through aiplatform's ``JobServiceClient``
+  unless a job with the same score label exists; reads it back by that label (the
+  oldest, when two instances raced: the newer one is cancelled by its creator).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from pipelines.data.splits import scoring_source
 from pipelines.stack.names import slug
 
 SCORING_VIEW = "{model}_score_rows"
-SCHEDULE_LABEL = "fullcycle-schedule"
+SCORE_LABEL = "fullcycle-score"  # its value: the score id (``runs.score_id_for``)
+ROWS_TABLE_DAYS = 7
 # serving_default's missing markers (pipelines.trainer.signatures), as BigQuery values
 _MISSING = {"float": "CAST('NaN' AS FLOAT64)", "int": "-9223372036854775808", "string": "''"}
 
@@ -52,53 +56,95 @@ def scoring_view_sql(config: ModelConfig, project: str, dataset: str,
     return f"SELECT {', '.join(keep + features)}\nFROM ({source}) AS source"
 
 
+def _suffix(score_id: str) -> str:
+    """The table-name suffix of a score: its id's digest (``score-<model>-s<digest>``)."""
+    return score_id.rsplit("-", 1)[-1]
+
+
+def rows_table(config: ModelConfig, score_id: str) -> str:
+    """The score's input table (in the model's dataset)."""
+    return f"{SCORING_VIEW.format(model=config.name)}_{_suffix(score_id)}"
+
+
+def rows_table_sql(config: ModelConfig, project: str, dataset: str,
+                   feature_types: dict[str, str], score_id: str) -> str:
+    """``CREATE OR REPLACE TABLE`` of the score's rows (a retried request makes the same)."""
+    return (f"CREATE OR REPLACE TABLE `{project}.{dataset}.{rows_table(config, score_id)}`\n"
+            f"OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), "
+            f"INTERVAL {ROWS_TABLE_DAYS} DAY)) AS\n"
+            + scoring_view_sql(config, project, dataset, feature_types))
+
+
 def batch_prediction_job(config: ModelConfig, *, project: str, dataset: str,
                          model_version: str, service_account: str, labels: dict[str, str],
-                         schedule_time: dt.datetime, machine_type: str,
+                         score_id: str, requested: dt.datetime, machine_type: str,
                          starting_replicas: int, max_replicas: int) -> dict[str, Any]:
     """The BatchPredictionJob (REST JSON) scoring ``config``'s rows with ``model_version``
-    (``projects/P/locations/L/models/ID@VERSION``, the endpoint's champion)."""
-    when = stamp(schedule_time)
-    view = SCORING_VIEW.format(model=config.name)
+    (``projects/P/locations/L/models/ID@VERSION``, the endpoint's champion); ``requested``
+    (the schedule time, else when it was asked for) names it and its output table."""
+    when, rows = stamp(requested), rows_table(config, score_id)
     return {
         "displayName": f"fc-{slug(config.name)}-score-{when}",
         "model": model_version,
         "inputConfig": {"instancesFormat": "bigquery",
-                        "bigquerySource": {"inputUri": f"bq://{project}.{dataset}.{view}"}},
+                        "bigquerySource": {"inputUri": f"bq://{project}.{dataset}.{rows}"}},
         "instanceConfig": {"instanceType": "object", "excludedFields": list(dict.fromkeys(
             (*config.score_keys, *config.batch_prediction.columns)))},
         "outputConfig": {"predictionsFormat": "bigquery", "bigqueryDestination": {
-            "outputUri": f"bq://{project}.{dataset}.{config.score_destination}_{when}"}},
+            "outputUri": f"bq://{project}.{dataset}.{config.score_destination}_{when}_"
+                         f"{_suffix(score_id)}"}},
         "dedicatedResources": {"machineSpec": {"machineType": machine_type},
                                "startingReplicaCount": starting_replicas,
                                "maxReplicaCount": max_replicas},
         "serviceAccount": service_account,
-        "labels": {**labels, SCHEDULE_LABEL: when},
+        "labels": {**labels, SCORE_LABEL: score_id},
     }
 
 
-def create_job(project: str, region: str, job: dict[str, Any], credentials=None) -> str:
-    """Creates ``job`` unless one with its display name and schedule label exists (a retried
-    request); returns the job's resource name."""
-    import json
-
+def _client(region: str, credentials=None):
     from google.api_core.client_options import ClientOptions
-    from google.cloud.aiplatform_v1 import BatchPredictionJob, JobServiceClient
+    from google.cloud.aiplatform_v1 import JobServiceClient
 
-    from pipelines.cloud.google_api import google_errors, quoted
-
-    client = JobServiceClient(
+    return JobServiceClient(
         credentials=credentials, transport="rest",
         client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
-    parent = f"projects/{project}/locations/{region}"
-    with google_errors(f"listing batch prediction jobs of {job['displayName']}"):
-        wanted = (f'display_name="{quoted(job["displayName"])}" AND '
-                  f'labels.{SCHEDULE_LABEL}="{job["labels"][SCHEDULE_LABEL]}"')
-        found = list(client.list_batch_prediction_jobs(request={"parent": parent,
-                                                               "filter": wanted}))
-    if found:
-        return found[0].name
+
+
+def find_job(project: str, region: str, score_id: str, credentials=None):
+    """The batch prediction job of ``score_id`` (the oldest, if several), or None."""
+    from pipelines.cloud.google_api import google_errors
+
+    with google_errors(f"listing the batch prediction jobs of score {score_id}"):
+        found = list(_client(region, credentials).list_batch_prediction_jobs(request={
+            "parent": f"projects/{project}/locations/{region}",
+            "filter": f'labels.{SCORE_LABEL}="{score_id}"'}))
+    return min(found, key=lambda j: (j.create_time.timestamp() if j.create_time else 0.0,
+                                     j.name)) if found else None
+
+
+def create_job(project: str, region: str, job: dict[str, Any], credentials=None) -> str:
+    """Creates ``job`` unless one with its score label exists (a retried request); returns
+    the job's resource name."""
+    import json
+
+    from google.cloud.aiplatform_v1 import BatchPredictionJob
+
+    from pipelines.cloud.google_api import google_errors
+
+    score_id = job["labels"][SCORE_LABEL]
+    existing = find_job(project, region, score_id, credentials)
+    if existing is not None:
+        return existing.name
+    client = _client(region, credentials)
     with google_errors(f"creating batch prediction job {job['displayName']}"):
-        return client.create_batch_prediction_job(
-            parent=parent, batch_prediction_job=BatchPredictionJob.from_json(json.dumps(job))
-        ).name
+        name = client.create_batch_prediction_job(
+            parent=f"projects/{project}/locations/{region}",
+            batch_prediction_job=BatchPredictionJob.from_json(json.dumps(job))).name
+    # Another instance may have created one for the same score meanwhile (batch job ids are
+    # Vertex's, so there is no ALREADY_EXISTS): the oldest stays, a newer one of ours stops.
+    oldest = find_job(project, region, score_id, credentials)
+    if oldest is not None and oldest.name != name:
+        with google_errors(f"cancelling the duplicate batch prediction job {name}"):
+            client.cancel_batch_prediction_job(name=name)
+        return oldest.name
+    return name

@@ -13,6 +13,12 @@ GET  /runs/{id}             -> the run: state QUEUED | RUNNING | SUCCEEDED | FAI
 GET  /runs?model=name       -> {"runs": [...]}, newest first
 GET  /runs/{id}/report      -> the run's report page (HTML; local backend)
 POST /tunings, GET /tunings/{id} -> a tuning, started and read as a run (``tunings.py``)
+POST /scores {"model": name} -> 202 with the score (the run JSON; ids ``score-<model>-...``,
+                               from the same headers as runs): the model's rows scored by
+                               its served version (locally ``fullcycle score``; on Vertex AI
+                               a BatchPredictionJob of the endpoint's champion). Statuses
+                               as POST /runs.
+GET  /scores/{id}           -> the score: state as a run's; 404 unknown
 POST /monitoring/{model}:check -> skew and drift of what the model's endpoint served
                                (local backend; Vertex AI Model Monitoring runs its own)
 POST /rollouts/{model}:tick -> one canary step of the model's endpoint (the model's rollout
@@ -27,7 +33,9 @@ Errors are also written to stdout as JSON lines Cloud Logging reads (``logs.py``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -44,11 +52,17 @@ from pipelines.runner.runs import (
     BadRunRequestError,
     run_id_for,
     schedule_seconds,
+    score_id_for,
 )
 from pipelines.runner.tunings import add_tuning_routes
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
-from pipelines.stack.names import MONITORING_CHECK_ROUTE, ROLLOUT_TICK_ROUTE, RUNS_ROUTE
+from pipelines.stack.names import (
+    MONITORING_CHECK_ROUTE,
+    ROLLOUT_TICK_ROUTE,
+    RUNS_ROUTE,
+    SCORES_ROUTE,
+)
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -83,6 +97,20 @@ def _cause(err: Exception) -> str:
     return str(err) if isinstance(err, FullcycleError) else f"{type(err).__name__}: {err}"
 
 
+async def _requested_model(request: Request) -> str | JSONResponse:
+    """The ``model`` of a POST body, or the 400/404 answer refusing it."""
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return _error(400, f"request body is not valid JSON: {err}")
+    if not isinstance(body, dict) or "model" not in body:
+        return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
+    model = body["model"]
+    if not isinstance(model, str):
+        return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
+    return _unknown_model(model) or model
+
+
 def create_app(backend: Backend,
                rollouts: Callable[[str], object] | None = None,
                reports: Callable[[str, str], str] | None = None,
@@ -106,37 +134,33 @@ def create_app(backend: Backend,
     def healthz() -> dict:
         return {"status": "ok", "backend": backend.name}
 
-    def start(model: str, run_id: str, trigger: str, tuning: bool = False) -> JSONResponse:
+    def start(kind: str, submit: Callable[[], tuple], model: str, run_id: str,
+              trigger: str) -> JSONResponse:
         """Validates the model's config and submits (in a worker thread: compiling takes
-        seconds and must not hold up the event loop); ``tuning``: a tuning, not a run."""
+        seconds and must not hold up the event loop); ``kind``: run, tuning or score."""
         from pipelines.config.registry import load_config
         from pipelines.workflows.tune import require_tuning
 
-        what = "tuning" if tuning else "run"
         try:
             config = load_config(model)
-        except ConfigError as err:
-            return _error(422, str(err))
-        try:
-            if tuning:
+            if kind == "tuning":
                 require_tuning(config)
-        except FullcycleError as err:
+        except FullcycleError as err:  # an invalid config, or no search space to tune
             return _error(422, str(err))
         try:
-            run, created = backend.submit(model, run_id, trigger, **(
-                {"tuning": True} if tuning else {}))
+            run, created = submit()
         except ConfigError as err:  # e.g. a model the stack does not list: no retry helps
-            log_event("ERROR", f"could not start {what} {run_id} of {model!r}: {err}",
+            log_event("ERROR", f"could not start {kind} {run_id} of {model!r}: {err}",
                       error=err, model=model, run_id=run_id, trigger=trigger,
                       backend=backend.name)
-            return _error(422, f"could not start a {what} of {model!r}: {err}", run_id=run_id)
+            return _error(422, f"could not start a {kind} of {model!r}: {err}", run_id=run_id)
         except Exception as err:  # every cause is answered and logged
-            log_event("ERROR", f"could not start {what} {run_id} of {model!r}: {_cause(err)}",
+            log_event("ERROR", f"could not start {kind} {run_id} of {model!r}: {_cause(err)}",
                       error=err, model=model, run_id=run_id, trigger=trigger,
                       backend=backend.name)
-            return _error(503, f"could not start a {what} of {model!r}: {_cause(err)}",
+            return _error(503, f"could not start a {kind} of {model!r}: {_cause(err)}",
                           run_id=run_id)
-        log_event("INFO", f"{what} {run.run_id} of {model!r} "
+        log_event("INFO", f"{kind} {run.run_id} of {model!r} "
                           f"{'accepted' if created else 'already exists'}: {run.state}",
                   model=model, run_id=run.run_id, trigger=trigger, backend=backend.name)
         return JSONResponse({**run.as_dict(), "duplicate": not created}, status_code=202)
@@ -151,7 +175,35 @@ def create_app(backend: Backend,
                                          request.headers.get(IDEMPOTENCY_KEY))
         except BadRunRequestError as err:
             return _error(400, str(err))
-        return await run_in_threadpool(start, model, run_id, trigger)
+        return await run_in_threadpool(start, "run", lambda: backend.submit(
+            model, run_id, trigger), model, run_id, trigger)
+
+    @app.post(SCORES_ROUTE, status_code=202)
+    async def create_score(request: Request):
+        model = await _requested_model(request)
+        if isinstance(model, JSONResponse):
+            return model
+        scheduled = request.headers.get(SCHEDULE_TIME)
+        try:
+            score_id, trigger = score_id_for(model, scheduled,
+                                             request.headers.get(IDEMPOTENCY_KEY))
+            requested = dt.datetime.fromtimestamp(
+                schedule_seconds(scheduled) if scheduled else time.time(), dt.timezone.utc)
+        except BadRunRequestError as err:
+            return _error(400, str(err))
+        return await run_in_threadpool(start, "score", lambda: backend.submit_score(
+            model, score_id, trigger, requested), model, score_id, trigger)
+
+    @app.get(SCORES_ROUTE + "/{score_id}")
+    def get_score(score_id: str):
+        try:
+            score = backend.get_score(score_id)
+        except FullcycleError as err:
+            log_event("ERROR", str(err), error=err, score_id=score_id, backend=backend.name)
+            return _error(502, str(err))
+        if score is None:
+            return _error(404, f"unknown score {score_id!r}")
+        return score.as_dict()
 
     @app.get("/runs/{run_id}")
     def get_run(run_id: str):
@@ -164,7 +216,9 @@ def create_app(backend: Backend,
             return _error(404, f"unknown run {run_id!r}")
         return run.as_dict()
 
-    add_tuning_routes(app, _requested_model, start, get_run, _error)
+    add_tuning_routes(app, _requested_model, lambda model, tuning_id, trigger: start(
+        "tuning", lambda: backend.submit(model, tuning_id, trigger, tuning=True), model,
+        tuning_id, trigger), get_run, _error)
 
     @app.get("/runs/{run_id}/report")
     def run_report(run_id: str):
@@ -294,7 +348,9 @@ def runner_app(backend: str, stack: str, workspace: Workspace,
             return monitor_model(workspace, model, stack, window_seconds)
 
         store = RunStore(workspace.home / "runner" / "runs-local.sqlite")
-        return create_app(LocalBackend(store, overrides, stack=stack), rollouts, reports,
+        scores = RunStore(workspace.home / "runner" / "scores-local.sqlite")
+        return create_app(LocalBackend(store, overrides, stack=stack, scores=scores), rollouts,
+                          reports,
                           monitoring)
 
     from pipelines.cloud.rollout import cloud_controller

@@ -40,6 +40,16 @@ VERTEX_STATES = {
     "PIPELINE_STATE_CANCELLED": "CANCELLED",
 }
 
+# Vertex AI's JobState (batch prediction jobs: the cloud scores) -> the runner's states
+VERTEX_JOB_STATES = {
+    "JOB_STATE_UNSPECIFIED": "QUEUED", "JOB_STATE_QUEUED": "QUEUED",
+    "JOB_STATE_PENDING": "QUEUED", "JOB_STATE_RUNNING": "RUNNING",
+    "JOB_STATE_CANCELLING": "RUNNING", "JOB_STATE_PAUSED": "RUNNING",
+    "JOB_STATE_UPDATING": "RUNNING", "JOB_STATE_SUCCEEDED": "SUCCEEDED",
+    "JOB_STATE_PARTIALLY_SUCCEEDED": "SUCCEEDED", "JOB_STATE_FAILED": "FAILED",
+    "JOB_STATE_EXPIRED": "FAILED", "JOB_STATE_CANCELLED": "CANCELLED",
+}
+
 
 class BadRunRequestError(FullcycleError):
     """A header of ``POST /runs`` the runner cannot use (400)."""
@@ -143,3 +153,11 @@ _TUNING_TAIL = re.compile(r"-t[0-9a-f]{20}")
 def is_tuning_id(run_id: str) -> bool:
     """Whether ``run_id`` names a tuning (:func:`tuning_id_for`), not a run."""
     return run_id.startswith("fullcycle-") and _TUNING_TAIL.fullmatch(run_id[-22:]) is not None
+
+
+def score_id_for(model: str, schedule_time: str | None = None,
+                 idempotency_key: str | None = None) -> tuple[str, str]:
+    """(score id, trigger) of a ``POST /scores`` for ``model``: as a run id, from the same
+    headers, but ``score-<model>-...`` (at most 63 characters: a label value on Vertex AI)."""
+    run_id, trigger = run_id_for(model, schedule_time, idempotency_key)
+    return "score-" + run_id.removeprefix("fullcycle-"), trigger

@@ -1,6 +1,8 @@
 """The local twin of Cloud Scheduler: the same request, at the same cron ticks, retried alike.
 
-Cloud Scheduler POSTs the job body to the runner's ``/runs`` with
+The jobs are those ``pulumi up`` creates (``stack_schedules``): each model's training
+(``fc-<model>-train`` -> ``/runs``) and, with ``scoring.schedule``, its batch scoring
+(``fc-<model>-score`` -> ``/scores``). Cloud Scheduler POSTs the job body to the route with
 ``Content-Type: application/json``, ``X-CloudScheduler-ScheduleTime`` (the tick,
 RFC 3339), ``X-CloudScheduler-JobName`` and an OIDC token (added in the cloud;
 locally there is no identity to prove). Failed attempts (connection errors,
@@ -19,8 +21,29 @@ from dataclasses import dataclass
 
 import httpx
 
-from pipelines.stack.config import ModelEntry, RetrySettings
-from pipelines.stack.names import RUNS_ROUTE
+from pipelines.stack.config import RetrySettings, StackConfig
+from pipelines.stack.names import RUNS_ROUTE, SCORES_ROUTE
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One Scheduler job: its name, the model and route it POSTs, its cron and retries."""
+
+    job: str
+    model: str
+    path: str
+    schedule: str
+    time_zone: str
+    retry: RetrySettings
+
+
+def stack_schedules(config: StackConfig) -> list[Schedule]:
+    """Every Scheduler job of the stack that POSTs a model: training, then scoring."""
+    jobs = [Schedule(config.names(m.name).scheduler_job, m.name, RUNS_ROUTE, m.schedule,
+                     m.time_zone, m.retry) for m in config.models]
+    return jobs + [Schedule(config.names(m.name).score_job, m.name, SCORES_ROUTE,
+                            m.scoring.schedule, m.scoring.time_zone, m.retry)
+                   for m in config.models if m.scoring.schedule is not None]
 
 
 @dataclass(frozen=True)
@@ -30,11 +53,12 @@ class SchedulerRequest:
     headers: dict[str, str]
 
 
-def scheduler_request(model: str, schedule_time: dt.datetime, job_name: str) -> SchedulerRequest:
-    """Exactly what Cloud Scheduler sends for a tick of ``model``'s job."""
+def scheduler_request(model: str, schedule_time: dt.datetime, job_name: str,
+                      path: str = RUNS_ROUTE) -> SchedulerRequest:
+    """Exactly what Cloud Scheduler sends for a tick of ``model``'s job (to ``path``)."""
     stamp = schedule_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return SchedulerRequest(
-        path=RUNS_ROUTE, body=json.dumps({"model": model}).encode(),
+        path=path, body=json.dumps({"model": model}).encode(),
         headers={"Content-Type": "application/json", "User-Agent": "Google-Cloud-Scheduler",
                  "X-CloudScheduler": "true", "X-CloudScheduler-JobName": job_name,
                  "X-CloudScheduler-ScheduleTime": stamp})
@@ -69,25 +93,27 @@ def send(runner_url: str, request: SchedulerRequest, retry: RetrySettings,
     return response
 
 
-def next_tick(entry: ModelEntry, after: dt.datetime) -> dt.datetime:
-    """The next time ``entry``'s cron fires after ``after``, in its time zone."""
+def next_tick(entry: Schedule, after: dt.datetime) -> dt.datetime:
+    """The next time ``entry``'s cron fires after ``after``, in its time zone (a ``Schedule``
+    or anything with ``schedule`` and ``time_zone``, such as a stack's model entry)."""
     from croniter import croniter
 
     local = after.astimezone(zoneinfo.ZoneInfo(entry.time_zone))
     return croniter(entry.schedule, local).get_next(dt.datetime)
 
 
-def run_schedule(entries: list[ModelEntry], runner_url: str, job_name: Callable[[str], str],
-                 stop: threading.Event, on_sent: Callable[[str, dt.datetime, int], None],
+def run_schedule(jobs: list[Schedule], runner_url: str, stop: threading.Event,
+                 on_sent: Callable[[Schedule, dt.datetime, int], None],
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
-    """Fires each model's ticks until ``stop`` is set."""
-    upcoming = {e.name: next_tick(e, now()) for e in entries}
-    by_name = {e.name: e for e in entries}
+    """Fires each job's ticks until ``stop`` is set."""
+    upcoming = {j.job: next_tick(j, now()) for j in jobs}
+    by_name = {j.job: j for j in jobs}
     while not stop.is_set():
-        model, tick = min(upcoming.items(), key=lambda item: item[1])
+        name, tick = min(upcoming.items(), key=lambda item: item[1])
         if stop.wait(max(0.0, (tick - now()).total_seconds())):
             return
-        entry = by_name[model]
-        response = send(runner_url, scheduler_request(model, tick, job_name(model)), entry.retry)
-        on_sent(model, tick, response.status_code)
-        upcoming[model] = next_tick(entry, tick)
+        job = by_name[name]
+        response = send(runner_url, scheduler_request(job.model, tick, job.job, job.path),
+                        job.retry)
+        on_sent(job, tick, response.status_code)
+        upcoming[name] = next_tick(job, tick)

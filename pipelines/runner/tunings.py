@@ -35,7 +35,8 @@ def add_tuning_routes(app: FastAPI,
                       get_run: Callable[[str], object],
                       error: Callable[..., JSONResponse]) -> None:
     """Adds the routes to ``app``, answering with the runner's own helpers: the model
-    a body names, ``start(model, id, trigger, tuning)``, ``get_run(id)`` and errors."""
+    a body names, ``start(model, id, trigger)`` (validates and submits the tuning),
+    ``get_run(id)`` and errors."""
 
     @app.post(TUNINGS_ROUTE, status_code=202)
     async def create_tuning(request: Request):
@@ -46,7 +47,7 @@ def add_tuning_routes(app: FastAPI,
             tuning_id, trigger = tuning_id_for(model, request.headers.get(IDEMPOTENCY_KEY))
         except BadRunRequestError as err:
             return error(400, str(err))
-        return await run_in_threadpool(start, model, tuning_id, trigger, True)
+        return await run_in_threadpool(start, model, tuning_id, trigger)
 
     @app.get(TUNINGS_ROUTE + "/{tuning_id}")
     def get_tuning(tuning_id: str):

@@ -13,6 +13,7 @@ at once): the run id is the PipelineJob id, so
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -61,6 +62,7 @@ class VertexBackend:
         self.project, self.region = config.project, config.region
         self._models = {slug(m.name): m.name for m in config.models}
         self._client_instance = None
+        self._scores = None
 
     @property
     def _parent(self) -> str:
@@ -166,3 +168,18 @@ class VertexBackend:
                     raise
                 return existing, False
         return self._view(job.gca_resource), True
+
+    def _scoring(self):
+        from pipelines.runner.vertex_scores import VertexScores
+
+        if self._scores is None:
+            self._scores = VertexScores(self.stack, self.credentials)
+        return self._scores
+
+    def submit_score(self, model: str, score_id: str, trigger: str,
+                     requested: dt.datetime) -> tuple[RunView, bool]:
+        """Creates the BatchPredictionJob of ``score_id`` (``vertex_scores.py``)."""
+        return self._scoring().submit(model, score_id, trigger, requested)
+
+    def get_score(self, score_id: str) -> RunView | None:
+        return self._scoring().get(score_id)

@@ -122,6 +122,47 @@ class EndpointSettings(_Frozen):
         return self
 
 
+class ScoringSettings(_Frozen):
+    """The model's scheduled batch scoring (a Vertex AI BatchPredictionJob per tick).
+
+    Without ``schedule`` nothing is scheduled; ``POST /scores`` still scores on request.
+    """
+
+    schedule: str | None = Field(None, description="unix-cron, as Cloud Scheduler takes it")
+    time_zone: str = "Etc/UTC"
+    machine_type: str = "n1-standard-4"
+    starting_replicas: int = Field(1, ge=1, le=1000)
+    max_replicas: int = Field(4, ge=1, le=1000)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str | None) -> str | None:
+        return None if schedule is None else _check_cron("scoring schedule", schedule)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, time_zone: str) -> str:
+        if time_zone not in time_zones():
+            raise ValueError(unknown("scoring time zone", time_zone, time_zones()))
+        return time_zone
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoringSettings:
+        if self.starting_replicas > self.max_replicas:
+            raise ValueError(f"scoring starting_replicas {self.starting_replicas} is above "
+                             f"max_replicas {self.max_replicas}")
+        return self
+
+
+def _check_cron(what: str, schedule: str) -> str:
+    from croniter import croniter
+
+    if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+        raise ValueError(f"{what} {schedule!r} is not a 5-field unix-cron expression "
+                         "(e.g. '0 3 * * *')")
+    return schedule
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 NOTIFICATION_CHANNEL = re.compile(
     r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/\d+$")
@@ -203,6 +244,7 @@ class ModelEntry(_Frozen):
     canary: CanarySettings = Field(default_factory=CanarySettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -234,12 +276,7 @@ class ModelEntry(_Frozen):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, schedule: str) -> str:
-        from croniter import croniter
-
-        if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
-            raise ValueError(f"schedule {schedule!r} is not a 5-field unix-cron expression "
-                             "(e.g. '0 3 * * *')")
-        return schedule
+        return _check_cron("schedule", schedule)
 
     @field_validator("time_zone")
     @classmethod

@@ -50,6 +50,7 @@ REQUEST_LOG_TABLE = "endpoint_requests"  # in the model's dataset: the endpoint'
 RUNS_ROUTE = "/runs"  # the runner route each model's training Scheduler job POSTs to
 ROLLOUT_TICK_ROUTE = "/rollouts/{model}:tick"  # the route its rollout Scheduler job POSTs to
 MONITORING_CHECK_ROUTE = "/monitoring/{model}:check"
+SCORES_ROUTE = "/scores"  # the runner route each model's scoring Scheduler job POSTs to
 
 
 def slug(model: str) -> str:
@@ -96,6 +97,10 @@ class ModelNames:
     @property
     def rollout_job(self) -> str:
         return f"fc-{self.slug}-rollout"
+
+    @property
+    def score_job(self) -> str:
+        return f"fc-{self.slug}-score"
 
     @property
     def endpoint_display_name(self) -> str:

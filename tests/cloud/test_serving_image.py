@@ -37,7 +37,8 @@ def test_prediction_container_is_one_google_publishes():
 
     for region in ("europe-west4", "us-central1", "asia-northeast1", "northamerica-northeast1",
                    "australia-southeast1", "me-west1", "southamerica-east1"):
-        target = CloudTarget.of(stack([{"name": "taxi_tips"}], **{"gcp:region": region}), "taxi_tips")
+        models = stack([{"name": "taxi_tips"}], **{"gcp:region": region})
+        target = CloudTarget.of(models, "taxi_tips")
         assert target.serving_image in prediction.SERVING_CONTAINER_URIS, target.serving_image
     target = CloudTarget.of(stack([{"name": "taxi_tips"}]), "taxi_tips")
     assert target.serving_image == ("europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu."

@@ -36,13 +36,14 @@ ROLES: dict[str, frozenset[str]] = {
         "aiplatform.modelDeploymentMonitoringJobs.get",
         "aiplatform.modelDeploymentMonitoringJobs.create",
         "aiplatform.modelDeploymentMonitoringJobs.update",
-        "resourcemanager.projects.get"}),
+        "aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.list",
+        "aiplatform.batchPredictionJobs.cancel", "resourcemanager.projects.get"}),
     "roles/bigquery.jobUser": frozenset({
         "bigquery.jobs.create", "resourcemanager.projects.get"}),
     "roles/bigquery.dataEditor": frozenset({
         "bigquery.datasets.get", "bigquery.tables.create", "bigquery.tables.delete",
         "bigquery.tables.export", "bigquery.tables.get", "bigquery.tables.getData",
-        "bigquery.tables.updateData"}),
+        "bigquery.tables.update", "bigquery.tables.updateData"}),
     "roles/bigquery.dataViewer": frozenset({
         "bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.getData"}),
     "roles/storage.objectAdmin": frozenset({
@@ -88,6 +89,7 @@ def _calls(identity: str, code: str, what: str, scope: str, *permissions: str) -
 
 
 _RUNNER_SUBMIT = "pipelines.runner.vertex:VertexBackend.submit"
+_SCORE = "pipelines.runner.vertex_scores:VertexScores.submit"
 _TICK = "pipelines.cloud.endpoint:VertexEndpoint"
 _MONITORING = "pipelines.cloud.monitoring:point_at_serving"
 _EXAMPLE_GEN = "pipelines.cloud.bigquery_example_gen:Executor"
@@ -138,6 +140,27 @@ CALLS: list[Call] = [
             "aiplatform.modelDeploymentMonitoringJobs.get",
             "aiplatform.modelDeploymentMonitoringJobs.create",
             "aiplatform.modelDeploymentMonitoringJobs.update", "aiplatform.endpoints.get"),
+    # The runner: POST /scores (pipelines/runner/vertex_scores.py), on a model with an endpoint.
+    *_calls("runner", _SCORE, "find the score's job, create it (cancel a raced duplicate)",
+            "project", "aiplatform.batchPredictionJobs.list",
+            "aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.cancel",
+            "aiplatform.endpoints.list", "aiplatform.endpoints.get", "aiplatform.models.get"),
+    *_calls("runner", _SCORE, "the champion's models/<version>/assets.extra/serving.json",
+            "bucket:models/", "storage.objects.get"),
+    *_calls("runner", _SCORE, "CREATE OR REPLACE TABLE of the score's rows", "project",
+            "bigquery.jobs.create"),
+    *_calls("runner", _SCORE, "... reading the source, writing the rows table", "dataset",
+            "bigquery.tables.getData", "bigquery.tables.create", "bigquery.tables.update",
+            "bigquery.tables.updateData"),
+    *_calls("runner", _SCORE, "the job runs as the model's account", "account",
+            "iam.serviceAccounts.actAs"),
+    *_calls("scheduler", "pipelines.stack.names:SCORES_ROUTE", "POST /scores", "service",
+            "run.routes.invoke"),
+    # The BatchPredictionJob, as fc-<model>: reads the rows table, writes its output table.
+    *_calls("model", _SCORE, "batch prediction: BigQuery in and out", "dataset",
+            "bigquery.tables.getData", "bigquery.tables.create", "bigquery.tables.updateData"),
+    *_calls("model", _SCORE, "batch prediction: its BigQuery jobs", "project",
+            "bigquery.jobs.create"),
     # Who may start runs.
     *_calls("scheduler", "pipelines.stack.names:RUNS_ROUTE", "POST /runs and rollout ticks",
             "service", "run.routes.invoke"),

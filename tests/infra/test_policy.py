@@ -81,13 +81,15 @@ def test_each_model_reaches_only_its_own_dataset_and_bucket(planned):
             owner = resource.inputs["datasetId"].removeprefix("fc_")
             assert (resource.inputs["member"], resource.inputs["role"]) in (
                 (f"serviceAccount:{email(owner)}", "roles/bigquery.dataEditor"),
-                (RUNNER, "roles/bigquery.dataViewer")), resource.urn
+                (RUNNER, "roles/bigquery.dataViewer"),
+                (RUNNER, "roles/bigquery.dataEditor")), resource.urn  # a score's rows table
 
 
 def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
     grants = [r for r in planned.custom if r.inputs.get("member") == RUNNER]
     roles = sorted({g.inputs["role"] for g in grants})
-    assert roles == ["roles/aiplatform.user", "roles/bigquery.dataViewer",
+    assert roles == ["roles/aiplatform.user", "roles/bigquery.dataEditor",
+                     "roles/bigquery.dataViewer",
                      "roles/bigquery.jobUser", "roles/iam.serviceAccountUser",
                      "roles/monitoring.viewer", "roles/storage.legacyBucketReader",
                      "roles/storage.objectUser", "roles/storage.objectViewer"], roles
@@ -100,21 +102,24 @@ def test_runner_may_only_submit_roll_out_and_act_as_model_accounts(planned):
                                           for m in planned.config.models}, grant.urn
     for grant in by_role["roles/bigquery.dataViewer"]:  # the request logs: model datasets
         assert grant.type == "gcp:bigquery/datasetIamMember:DatasetIamMember", grant.urn
-    assert sorted(g.inputs["datasetId"] for g in by_role["roles/bigquery.dataViewer"]) == \
-        sorted(planned.config.names(m.name).dataset_id for m in models)
+    for role in ("roles/bigquery.dataViewer", "roles/bigquery.dataEditor"):  # + score rows
+        assert sorted(g.inputs["datasetId"] for g in by_role[role]) == \
+            sorted(planned.config.names(m.name).dataset_id for m in models), role
     for grant in by_role["roles/storage.objectUser"]:  # the rollout state, nothing else
         bucket = grant.inputs["bucket"]
         assert grant.inputs["condition"]["expression"] == (
             f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/rollouts/")'), \
             grant.urn
-    for grant in by_role["roles/storage.objectViewer"]:  # baseline, tuning result: no more
+    viewed = []  # the data baseline, the tuning result, the kept models (batch scoring)
+    for grant in by_role["roles/storage.objectViewer"]:
         bucket = grant.inputs["bucket"]
-        assert grant.inputs["condition"]["expression"] in (
+        viewed.append(grant.inputs["condition"]["expression"])
+        assert viewed[-1] in (
             f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}/")'
-            for prefix in ("baselines", "hyperparameters")), grant.urn
+            for prefix in ("baselines", "hyperparameters", "models")), grant.urn
+    assert len(set(viewed)) == len(viewed) == 3 * len(models)
     assert len(by_role["roles/iam.serviceAccountUser"]) == len(by_role[
         "roles/storage.objectUser"]) == len(models)
-    assert len(by_role["roles/storage.objectViewer"]) == 2 * len(models)
 
 
 def test_schedulers_use_oidc_with_runner_url_as_audience(planned):
@@ -220,7 +225,7 @@ def test_a_model_added_to_the_stack_gets_all_its_resources(many_models):
     one = plan(stack([{"name": many_models[0]}]))
     two = plan(stack([{"name": many_models[0]}, {"name": many_models[1]}]))
     added = [r for r in two.custom if f"::{many_models[1].replace('_', '-')}-" in r.urn]
-    assert len(two.custom) - len(one.custom) == len(added) == 20
+    assert len(two.custom) - len(one.custom) == len(added) == 22
     assert {r.type.split(":")[-1] for r in added} >= {"Bucket", "Dataset", "Account", "Job",
                                                       "AiEndpoint"}
 
@@ -231,7 +236,9 @@ def test_endpoint_is_optional_and_without_it_there_is_no_canary():
     assert [j.inputs["name"] for j in planned.of_type("gcp:cloudscheduler/job:Job")] == \
         ["fc-taxi-tips-train"]
     runner_roles = {r.inputs["role"] for r in planned.custom if r.inputs.get("member") == RUNNER}
-    assert not runner_roles & {"roles/bigquery.dataViewer", "roles/storage.objectUser"}
+    # no canary and no batch scoring (it scores with the endpoint's champion)
+    assert not runner_roles & {"roles/bigquery.dataViewer", "roles/storage.objectUser",
+                               "roles/bigquery.dataEditor"}
     assert "roles/storage.objectViewer" in runner_roles  # the baseline is read all the same
 
 
@@ -322,3 +329,18 @@ def test_the_image_is_pushed_by_the_deployer_and_pulled_by_runtime_accounts_only
     handed = json.loads(envs["FULLCYCLE_SETTINGS"])
     assert handed["runner_image"] == container["image"]
     assert [m["name"] for m in handed["models"]] == many_models[:2]
+
+
+def test_a_scheduled_score_posts_scores_as_the_scheduler():
+    planned = plan(stack([{"name": "taxi_tips", "scoring": {
+        "schedule": "0 6 * * *", "time_zone": "Europe/Amsterdam"}}, {"name": "basic_template"}]))
+    jobs = {j.inputs["name"]: j for j in planned.of_type("gcp:cloudscheduler/job:Job")}
+    assert "fc-basic-template-score" not in jobs  # not scheduled: no job
+    job = jobs["fc-taxi-tips-score"]
+    target = job.inputs["httpTarget"]
+    assert target["oidcToken"]["serviceAccountEmail"] == \
+        "fc-scheduler@acme-ml-prod.iam.gserviceaccount.com", job.urn
+    assert target["uri"] == f"{target['oidcToken']['audience']}/scores", job.urn
+    assert target["httpMethod"] == "POST" and \
+        json.loads(base64.b64decode(target["body"])) == {"model": "taxi_tips"}, job.urn
+    assert (job.inputs["schedule"], job.inputs["timeZone"]) == ("0 6 * * *", "Europe/Amsterdam")

@@ -157,8 +157,10 @@ def test_schedule_loop_sends_each_tick_once(monkeypatch):
     monkeypatch.setattr(scheduler, "send", fake_send)
     stop = threading.Event()
     entry = ModelEntry(name="taxi_tips", schedule="0 * * * *", time_zone="Europe/Amsterdam")
-    scheduler.run_schedule([entry], "http://runner", lambda m: f"fc-{m}", stop,
-                           on_sent=lambda m, t, code: stop.set(),
+    job = scheduler.Schedule("fc-taxi_tips", entry.name, "/runs", entry.schedule,
+                             entry.time_zone, entry.retry)
+    scheduler.run_schedule([job], "http://runner", stop,
+                           on_sent=lambda j, t, code: stop.set(),
                            now=lambda: tick - dt.timedelta(seconds=0.05))
     assert sent == [("http://runner", {"model": "taxi_tips"}, "2026-11-29T10:00:00Z")]
     assert scheduler.next_tick(entry, tick).astimezone(dt.timezone.utc) == \

@@ -75,3 +75,21 @@ def test_bad_project_labels_and_unknown_key():
 def test_unknown_stack_lists_known():
     with pytest.raises(ConfigError, match=r"unknown stack 'prd'.*known: dev"):
         StackConfig.from_stack_file("prd")
+
+
+def test_bad_scoring_settings_are_named():
+    message = error([{"name": "taxi_tips", "scoring": {
+        "schedule": "0 6 * *", "time_zone": "Europe/Amsterdm", "machine": "n1-standard-4"}}])
+    assert "fullcycle:models[0].scoring.schedule: scoring schedule '0 6 * *' is not a 5-field " \
+        "unix-cron" in message
+    assert "fullcycle:models[0].scoring.time_zone: unknown scoring time zone 'Europe/Amsterdm'" \
+        in message
+    assert "fullcycle:models[0].scoring.machine" in message
+    message = error([{"name": "taxi_tips", "scoring": {"starting_replicas": 5,
+                                                       "max_replicas": 2}}])
+    assert "scoring starting_replicas 5 is above max_replicas 2" in message
+    scoring = stack([{"name": "taxi_tips", "scoring": {"schedule": "0 6 * * *"}}]) \
+        .models[0].scoring
+    assert (scoring.schedule, scoring.time_zone, scoring.starting_replicas) == \
+        ("0 6 * * *", "Etc/UTC", 1)
+    assert stack([{"name": "taxi_tips"}]).models[0].scoring.schedule is None  # not scheduled

@@ -17,11 +17,14 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import requests
 import urllib3
+from google.cloud.aiplatform.constants import prediction
 
 from tests.support.fake_pipeline_jobs import PipelineJobs
 from tests.support.google_http import json_response, project_number
 
 PROJECT, REGION = "fullcycle-dev", "europe-west4"
+# Vertex AI's prebuilt prediction containers, as the SDK lists them.
+PUBLISHED_PREDICTION_IMAGES = frozenset(prediction.SERVING_CONTAINER_URIS)
 PARENT = f"projects/{PROJECT}/locations/{REGION}"
 
 
@@ -224,7 +227,9 @@ class FakeRegistry:
     def _upload(self, request, body):
         model = body["model"]
         assert model["artifactUri"].startswith("gs://"), model
-        assert model["containerSpec"]["imageUri"].endswith("prediction/tf2-cpu.2-16:latest")
+        image = model["containerSpec"]["imageUri"]
+        if image not in PUBLISHED_PREDICTION_IMAGES:  # Vertex cannot deploy a missing image
+            return self._invalid(request, f"serving container {image} does not exist")
         assert model["displayName"] and model["labels"]["app"] == "fullcycle"
         if "parentModel" in body:
             model_id = body["parentModel"].rsplit("/", 1)[1]
@@ -282,6 +287,7 @@ class FakeBigQuery:
         self.tables: dict[str, list[dict]] = {}  # project.dataset.table -> rows
         self.jobs: dict[str, dict] = {}
         self.queries: list[str] = []
+        self.created_tables: dict[str, str] = {}  # project.dataset.table -> its CREATE
 
     def log(self, table: str, deployed_model_id: str, at: float, predictions: list) -> None:
         """One logged request: ``predictions`` as Vertex AI writes them (JSON per instance)."""
@@ -335,6 +341,10 @@ class FakeBigQuery:
             elif kind != "STRING":
                 return _error(request, 400, "invalid", f"parameter {name}: type {kind}")
             values[name] = value
+        created = re.match(r"CREATE OR REPLACE TABLE `([\w.-]+)`", sql)
+        if created:  # a score's rows: recorded, not run
+            self.created_tables[created.group(1)] = sql
+            return json_response(request, 200, self._done(project, body, []))
         m = self.WINDOW.match(sql)
         assert m, f"the fake runs the canary's window query only, got:\n{sql}"
         table = m.group(1)
@@ -344,13 +354,16 @@ class FakeBigQuery:
         rows = [r for r in self.tables[table]
                 if r["deployed_model_id"] == values["deployed_model_id"]
                 and values["since"] <= r["logging_time"] < values["until"]]
+        return json_response(request, 200, self._done(project, body, rows))
+
+    def _done(self, project: str, body: dict, rows: list[dict]) -> dict:
         job_id = body["jobReference"]["jobId"]
         resource = {"kind": "bigquery#job", "id": f"{project}:{job_id}",
                     "jobReference": {"projectId": project, "jobId": job_id},
                     "configuration": body["configuration"], "status": {"state": "DONE"},
                     "statistics": {"creationTime": "1", "startTime": "1", "endTime": "2"}}
         self.jobs[job_id] = {"resource": resource, "rows": rows}
-        return json_response(request, 200, resource)
+        return resource
 
 
 class FakeMonitoring:

@@ -1,7 +1,7 @@
 """A fake of Vertex AI's batch prediction jobs behind the real client's HTTP transport.
 
-It answers ``batchPredictionJobs`` create, list (display name and label filters) and
-get, and refuses a job as Vertex AI would: a model without a version, BigQuery URIs
+It answers ``batchPredictionJobs`` create, list (display name and label filters), get
+and cancel, and refuses a job as Vertex AI would: a model without a version, BigQuery URIs
 that are not ``bq://project.dataset.table``, an output table that exists, included
 and excluded fields together, fields for non-object instances, a bad service
 account, replica counts out of order, label keys or values GCP refuses.
@@ -28,6 +28,8 @@ class FakeBatchPrediction:
         self.jobs: dict[str, dict] = {}
         self.tables = tables or set()  # existing BigQuery tables, as bq:// URIs
         self.created: list[dict] = []  # every request body accepted, in order
+        self.cancelled: list[str] = []  # names of the jobs cancelled, in order
+        self.before_create = None  # a hook run before a create is answered (a racing instance)
 
     def _invalid(self, request, message: str):
         return json_response(request, 400, {"error": {"code": 400, "message": message,
@@ -74,18 +76,41 @@ class FakeBatchPrediction:
         path = unquote(url.path).removeprefix("/v1/")
         if request.method == "POST" and path == f"{self.parent}/batchPredictionJobs":
             job = json.loads(request.body)
+            if self.before_create is not None:
+                hook, self.before_create = self.before_create, None
+                hook(job)
             problem = self.problem(job)
             if problem:
                 return self._invalid(request, problem)
             name = f"{self.parent}/batchPredictionJobs/{len(self.jobs) + 1}"
             self.created.append(job)
             self.tables.add(job["outputConfig"]["bigqueryDestination"]["outputUri"])
-            self.jobs[name] = {**job, "name": name, "state": "JOB_STATE_PENDING"}
+            self.jobs[name] = {**job, "name": name, "state": "JOB_STATE_PENDING",
+                               "createTime": f"2026-12-06T10:{len(self.jobs):02d}:00Z"}
             return json_response(request, 200, self.jobs[name])
         if request.method == "GET" and path == f"{self.parent}/batchPredictionJobs":
             wanted = parse_qs(url.query).get("filter", [""])[0]
             found = [job for job in self.jobs.values() if self._matches(job, wanted)]
             return json_response(request, 200, {"batchPredictionJobs": found})
+        if request.method == "POST" and path.endswith(":cancel") and \
+                path.removesuffix(":cancel") in self.jobs:
+            self.jobs[path.removesuffix(":cancel")]["state"] = "JOB_STATE_CANCELLING"
+            self.cancelled.append(path.removesuffix(":cancel"))
+            return json_response(request, 200, {})
         if request.method == "GET" and path in self.jobs:
             return json_response(request, 200, self.jobs[path])
         raise AssertionError(f"unexpected call {request.method} {request.url}")
+
+
+class FakeScoringCloud:
+    """Vertex AI (registry, endpoint, batch prediction jobs), BigQuery and GCS together:
+    what the cloud runner's ``POST /scores`` calls. Batch prediction requests go to
+    ``batch``, every other request to ``cloud`` (a ``FakeGoogleCloud``)."""
+
+    def __init__(self, cloud, batch: FakeBatchPrediction):
+        self.cloud, self.batch = cloud, batch
+
+    def send(self, request):
+        if "/batchPredictionJobs" in urlparse(request.url).path:
+            return self.batch.send(request)
+        return self.cloud.send(request)

@@ -1,0 +1,170 @@
+"""The runner's cloud scores: ``POST /scores`` on the Vertex backend makes a BatchPredictionJob.
+
+As with runs, nothing is kept in the Cloud Run container: the score is the batch
+prediction job, found again by its ``fullcycle-score`` label (the score id, from
+the request's ``Idempotency-Key`` or schedule time). A submit, in order:
+
+1. the job of that score id, if there is one (a retry): answered as it is;
+2. the endpoint's champion: the deployed model taking the most traffic (the
+   stable model during a canary, which holds the larger share until promotion;
+   at a tie the older one), as ``projects/P/locations/L/models/ID@VERSION``;
+3. its features' types from the version's ``assets.extra/serving.json`` in GCS;
+4. the score's rows materialized as a table of their own in the model's dataset
+   (``CREATE OR REPLACE``: a retry after a kill makes the same table);
+5. the job, running as the model's service account.
+
+Each step is safe to repeat; a kill between any two leaves at most an input table
+that expires. Two instances answering the same tick at the same moment may both
+create a job (Vertex chooses batch job ids, so there is no ALREADY_EXISTS): the
+newer one is cancelled by its creator (``create_job``), and reads take the older.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from pipelines.cloud.batch_prediction import SCORE_LABEL
+from pipelines.config.errors import FullcycleError
+from pipelines.runner.runs import VERTEX_JOB_STATES, RunView
+
+SCORE_ID = re.compile(r"score-[a-z0-9-]{1,56}")  # score ids this runner makes (label values)
+_DTYPES = {"float32": "float", "float64": "float", "int64": "int", "int32": "int",
+           "string": "string"}
+
+
+def champion_version(deployed_models, traffic_split: dict[str, int], endpoint: str) -> str:
+    """The versioned model name of the deployed model with the most traffic."""
+    def created(d) -> float:
+        stamp = d.create_time
+        return stamp.timestamp() if stamp else 0.0
+
+    if not deployed_models:
+        raise FullcycleError(f"endpoint {endpoint!r} serves no model: push a blessed model "
+                             "before scoring")
+    best = min(deployed_models, key=lambda d: (-traffic_split.get(d.id, 0), created(d)))
+    if "@" in best.model:
+        return best.model
+    if not best.model_version_id:
+        raise FullcycleError(f"deployed model {best.id} of {endpoint!r} names no model "
+                             f"version ({best.model})")
+    return f"{best.model}@{best.model_version_id}"
+
+
+def feature_types(info: dict) -> dict[str, str]:
+    """serving.json's features -> float | int | string."""
+    types = {}
+    for name, feature in info["features"].items():
+        if feature["dtype"] not in _DTYPES:
+            raise FullcycleError(f"feature {name!r} of the served model has dtype "
+                                 f"{feature['dtype']!r}; batch scoring takes "
+                                 f"{', '.join(sorted(_DTYPES))}")
+        types[name] = _DTYPES[feature["dtype"]]
+    return types
+
+
+def _seconds(stamp) -> float | None:
+    return stamp.timestamp() if stamp else None
+
+
+class VertexScores:
+    """Scores of one stack's models as Vertex AI BatchPredictionJobs."""
+
+    def __init__(self, stack: str, credentials=None):
+        from pipelines.stack.config import StackConfig
+        from pipelines.stack.names import slug
+
+        config = StackConfig.load(stack)
+        self.stack, self.credentials = stack, credentials
+        self.project, self.region = config.project, config.region
+        self._models = {slug(m.name): m.name for m in config.models}
+
+    def _link(self, project: str, region: str, job_name: str) -> str:
+        return (f"https://console.cloud.google.com/vertex-ai/locations/{region}/"
+                f"batch-predictions/{job_name.rsplit('/', 1)[-1]}?project={project}")
+
+    def view(self, job) -> RunView:
+        labels = dict(job.labels)
+        return RunView(
+            run_id=labels[SCORE_LABEL], model=self._models.get(labels.get("model", ""),
+                                                                labels.get("model")),
+            state=VERTEX_JOB_STATES.get(job.state.name, "QUEUED"),
+            trigger=labels.get("trigger", "manual"),
+            created=_seconds(job.create_time), started=_seconds(job.start_time),
+            finished=_seconds(job.end_time), link=self._link(self.project, self.region, job.name),
+            error=job.error.message or None if job.error else None,
+            detail={"batch_prediction_job": job.name, "model_version": job.model,
+                    "input": job.input_config.bigquery_source.input_uri,
+                    "output": job.output_config.bigquery_destination.output_uri})
+
+    def get(self, score_id: str) -> RunView | None:
+        """The score (batch prediction job) of that id; None when Vertex AI has none."""
+        from pipelines.cloud.batch_prediction import find_job
+
+        if not SCORE_ID.fullmatch(score_id):
+            return None  # not a score id this runner makes: no job carries it
+        job = find_job(self.project, self.region, score_id, self.credentials)
+        return None if job is None else self.view(job)
+
+    def _feature_types(self, target, version: str) -> dict[str, str]:
+        from google.cloud import aiplatform, storage
+
+        from pipelines.cloud.google_api import google_errors
+
+        with google_errors(f"reading model {version}"):
+            uri = aiplatform.Model(version, project=target.project, location=target.region,
+                                   credentials=self.credentials).gca_resource.artifact_uri
+        bucket, _, folder = uri.removeprefix("gs://").partition("/")
+        name = f"{folder.rstrip('/')}/assets.extra/serving.json"
+        with google_errors(f"reading gs://{bucket}/{name}"):
+            blob = storage.Client(project=target.project, credentials=self.credentials) \
+                .bucket(bucket).blob(name)
+            return feature_types(json.loads(blob.download_as_bytes()))
+
+    def submit(self, model: str, score_id: str, trigger: str,
+               requested: dt.datetime) -> tuple[RunView, bool]:
+        """Creates the batch prediction job of ``score_id``, or answers it (created: False)."""
+        from google.cloud import bigquery
+
+        from pipelines.cloud.batch_prediction import (
+            batch_prediction_job,
+            create_job,
+            find_job,
+            rows_table_sql,
+        )
+        from pipelines.cloud.endpoint import find_endpoint
+        from pipelines.cloud.google_api import google_errors
+        from pipelines.cloud.target import CloudTarget
+        from pipelines.config.registry import load_config
+        from pipelines.stack.config import StackConfig
+
+        target = CloudTarget.from_stack(model, self.stack)
+        existing = find_job(target.project, target.region, score_id, self.credentials)
+        if existing is not None:
+            return self.view(existing), False
+        if target.endpoint is None:
+            raise FullcycleError(f"model {model!r} has no endpoint in stack {self.stack!r} "
+                                 "(endpoint.enabled is false): no champion to score with")
+        with google_errors(f"reading endpoint {target.endpoint!r}"):
+            endpoint = find_endpoint(target, self.credentials)
+            version = champion_version(endpoint.gca_resource.deployed_models,
+                                       dict(endpoint.traffic_split), target.endpoint)
+        config = load_config(model)
+        entry = StackConfig.load(self.stack).entry(model)
+        sql = rows_table_sql(config, target.project, target.dataset,
+                             self._feature_types(target, version), score_id)
+        with google_errors(f"writing the rows of score {score_id}"):
+            bigquery.Client(project=target.project, credentials=self.credentials,
+                            location=entry.bigquery_location).query(
+                sql, job_config=bigquery.QueryJobConfig(labels=target.labels)).result()
+        job = batch_prediction_job(
+            config, project=target.project, dataset=target.dataset, model_version=version,
+            service_account=target.service_account,
+            labels={**target.labels, "trigger": trigger}, score_id=score_id,
+            requested=requested, machine_type=entry.scoring.machine_type,
+            starting_replicas=entry.scoring.starting_replicas,
+            max_replicas=entry.scoring.max_replicas)
+        create_job(target.project, target.region, job, self.credentials)
+        return self.view(find_job(target.project, target.region, score_id, self.credentials)), \
+            True

@@ -1,0 +1,131 @@
+"""``POST /scores`` and ``GET /scores/{id}`` on the Vertex backend, as Cloud Run serves them.
+
+Each "instance" is a runner app of its own; they share only the fake Vertex AI
+(registry, endpoint, batch prediction jobs), BigQuery and GCS behind the real
+Google clients. The score is the BatchPredictionJob, found by its score label.
+"""
+
+import json
+
+import google.auth
+import pytest
+from fastapi.testclient import TestClient
+from google.auth.credentials import AnonymousCredentials
+
+from pipelines.config import load_config
+from pipelines.settings import Workspace
+from tests.support.google_fakes import PARENT, PROJECT, REGION, FakeGoogleCloud
+from tests.support.google_http import intercepted
+from tests.support.vertex_batch import FakeBatchPrediction, FakeScoringCloud
+
+MODEL = "basic_template"
+BUCKET = "fullcycle-dev-fc-basic-template"
+TICK = {"X-CloudScheduler-ScheduleTime": "2026-12-06T06:00:00Z"}
+ACCOUNT = "fc-basic-template@fullcycle-dev.iam.gserviceaccount.com"
+
+
+def deploy(cloud, *deployed: tuple[str, str, int]) -> None:
+    """Registry versions of the model and the endpoint serving them: (id, version, traffic)."""
+    serving = {"features": {f: {"dtype": "string" if f.startswith("categorical") else
+                                "float32", "sequence": False, "optional": True}
+                            for f in load_config(MODEL).raw_feature_keys}}
+    registry = cloud.cloud.registry
+    registry.models["100"] = {"displayName": "fc-basic-template", "aliases": {}, "artifacts": {},
+                              "default": "1", "labels": {"app": "fullcycle"}}
+    for n, (deployed_id, version, traffic) in enumerate(deployed):
+        folder = f"models/17961000000{version}"
+        registry.models["100"]["aliases"][version] = [f"v{version}"]
+        registry.models["100"]["artifacts"][version] = f"gs://{BUCKET}/{folder}"
+        cloud.cloud.gcs.put(BUCKET, f"{folder}/assets.extra/serving.json",
+                            json.dumps(serving).encode(), 1796100000.0)
+        registry.endpoint["deployedModels"].append({
+            "id": deployed_id, "model": f"{PARENT}/models/100", "modelVersionId": version,
+            "createTime": f"2026-11-29T10:0{n}:00Z"})
+        registry.endpoint["trafficSplit"][deployed_id] = traffic
+
+
+@pytest.fixture
+def cloud(monkeypatch):
+    monkeypatch.setattr(google.auth, "default",
+                        lambda *a, **kw: (AnonymousCredentials(), PROJECT))
+    fake = FakeScoringCloud(FakeGoogleCloud({BUCKET}), FakeBatchPrediction(PROJECT, REGION))
+    with intercepted(monkeypatch, fake):
+        yield fake
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A new runner instance (its own home) each call, as Cloud Run starts one."""
+    from pipelines.runner.app import runner_app
+
+    count = iter(range(100))
+
+    def start() -> TestClient:
+        home = tmp_path / f"instance-{next(count)}"
+        return TestClient(runner_app("vertex", "dev", Workspace(home, home / "warehouse")))
+
+    return start
+
+
+def test_a_scheduled_score_is_one_job_of_the_champion_read_anywhere(cloud, instance):
+    deploy(cloud, ("501", "2", 90), ("502", "3", 10))  # a canary of version 3 at 10 %
+    first = instance().post("/scores", json={"model": MODEL}, headers=TICK)
+    again = instance().post("/scores", json={"model": MODEL}, headers=TICK)  # a retry
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    score = first.json()
+    assert score["run_id"].startswith("score-basic-template-s")
+    assert again.json()["run_id"] == score["run_id"] and again.json()["duplicate"]
+    (sent,) = cloud.batch.created  # one job for the tick
+    assert sent["model"] == f"{PARENT}/models/100@2"  # the champion, not the canary
+    assert sent["serviceAccount"] == ACCOUNT
+    assert sent["labels"]["fullcycle-score"] == score["run_id"]
+    assert sent["labels"]["trigger"] == "scheduler" and sent["labels"]["model"] == \
+        "basic-template"
+    assert sent["displayName"] == "fc-basic-template-score-20261206t0600z"
+    assert sent["instanceConfig"]["excludedFields"] == ["id"]
+    (table,) = cloud.cloud.bigquery.created_tables  # the rows the job reads, made first
+    assert sent["inputConfig"]["bigquerySource"]["inputUri"] == f"bq://{table}"
+    sql = cloud.cloud.bigquery.created_tables[table]
+    assert "IFNULL(`categorical_feature`, '')" in sql and "CAST('NaN' AS FLOAT64)" in sql
+    # the stack's scoring settings (defaults here) size the job
+    assert sent["dedicatedResources"]["machineSpec"]["machineType"] == "n1-standard-4"
+    assert score["state"] == "QUEUED" and score["trigger"] == "scheduler"
+    assert score["model"] == MODEL and score["detail"]["model_version"] == sent["model"]
+
+    fresh = instance()  # nothing of the score is kept in an instance
+    job = cloud.batch.jobs[score["detail"]["batch_prediction_job"]]
+    for state, expected in (("JOB_STATE_RUNNING", "RUNNING"),
+                            ("JOB_STATE_PARTIALLY_SUCCEEDED", "SUCCEEDED"),
+                            ("JOB_STATE_FAILED", "FAILED"), ("JOB_STATE_CANCELLED", "CANCELLED")):
+        job["state"] = state
+        assert fresh.get(f"/scores/{score['run_id']}").json()["state"] == expected
+    assert fresh.get("/scores/score-basic-template-s0").status_code == 404
+    assert fresh.get("/scores/not-a-score").status_code == 404
+
+
+def test_an_idempotency_key_names_one_score_and_another_tick_another(cloud, instance):
+    deploy(cloud, ("501", "1", 100))
+    runner = instance()
+    key = {"Idempotency-Key": "campaign-2026-12-07"}
+    first = runner.post("/scores", json={"model": MODEL}, headers=key).json()
+    assert runner.post("/scores", json={"model": MODEL}, headers=key).json()["run_id"] == \
+        first["run_id"] and first["trigger"] == "api"
+    runner.post("/scores", json={"model": MODEL},
+                headers={"X-CloudScheduler-ScheduleTime": "2026-12-07T06:00:00Z"})
+    assert len(cloud.batch.created) == 2
+    assert len({j["outputConfig"]["bigqueryDestination"]["outputUri"]
+                for j in cloud.batch.created}) == 2  # each its own output table
+
+
+def test_refusals_are_answered_and_leave_no_job(cloud, instance):
+    runner = instance()
+    response = runner.post("/scores", json={"model": MODEL}, headers=TICK)
+    assert response.status_code == 503  # nothing deployed yet: a retry may succeed later
+    assert "could not start a score of 'basic_template'" in response.json()["error"]
+    assert "serves no model" in response.json()["error"]
+    assert cloud.batch.created == []
+    assert runner.post("/scores", json={"model": "basic_templat"}).status_code == 404
+    assert runner.post("/scores", json={}).status_code == 400
+    bad = runner.post("/scores", json={"model": MODEL},
+                      headers={"X-CloudScheduler-ScheduleTime": "yesterday"})
+    assert bad.status_code == 400 and "RFC 3339" in bad.json()["error"]
