@@ -18,7 +18,7 @@ test -x "$python_home/bin/python$version" || test -x "$python_home/bin/python${v
     || { echo "python base: no Python $version at $python_home (pyenv install $version)"; exit 1; }
 
 work="$(mktemp -d /var/tmp/fullcycle-rootfs.XXXXXX)"
-trap 'umount -R "$rootfs/proc" "$rootfs/sys" 2>/dev/null; rm -rf --one-file-system "$work"' EXIT
+trap 'umount -R "$rootfs/proc" "$rootfs/sys" 2>/dev/null || true; rm -rf --one-file-system "$work"' EXIT
 rootfs="$work/rootfs"
 # The libraries pyenv's build links (ssl, ffi, sqlite, readline, bz2, lzma, zlib, uuid, gdbm,
 # ncurses, expat) and what python:*-slim carries besides (CA certificates, tzdata, netbase).
