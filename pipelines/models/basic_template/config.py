@@ -5,15 +5,15 @@ linearly on the two numeric features and on both categorical ones.
 """
 
 from pipelines.config import (
-                              Choice,
-                              DataSource,
-                              LogUniform,
-                              ModelConfig,
-                              TrainingArgs,
-                              Tuning,
-                              accuracy_metric,
-                              create_metric_spec,
-                              mse_metric,
+    Choice,
+    DataSource,
+    LogUniform,
+    ModelConfig,
+    TrainingArgs,
+    Tuning,
+    accuracy_metric,
+    create_metric_spec,
+    mse_metric,
 )
 
 _LABEL_KEY = "label"

@@ -6,12 +6,12 @@ The label is derived in SQL, which runs unchanged on BigQuery and DuckDB.
 """
 
 from pipelines.config import (
-                              DataSource,
-                              ModelConfig,
-                              TrainingArgs,
-                              accuracy_metric,
-                              auc_metric,
-                              create_metric_spec,
+    DataSource,
+    ModelConfig,
+    TrainingArgs,
+    accuracy_metric,
+    auc_metric,
+    create_metric_spec,
 )
 
 _LABEL_KEY = "big_tipper"
