@@ -97,20 +97,6 @@ def _cause(err: Exception) -> str:
     return str(err) if isinstance(err, FullcycleError) else f"{type(err).__name__}: {err}"
 
 
-async def _requested_model(request: Request) -> str | JSONResponse:
-    """The ``model`` of a POST body, or the 400/404 answer refusing it."""
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return _error(400, f"request body is not valid JSON: {err}")
-    if not isinstance(body, dict) or "model" not in body:
-        return _error(400, "field 'model' is required: send {\"model\": \"<name>\"}")
-    model = body["model"]
-    if not isinstance(model, str):
-        return _error(400, f"field 'model' must be a string, got {type(model).__name__}")
-    return _unknown_model(model) or model
-
-
 def create_app(backend: Backend,
                rollouts: Callable[[str], object] | None = None,
                reports: Callable[[str, str], str] | None = None,

@@ -48,37 +48,35 @@ class Backend(Protocol):
     def get_score(self, score_id: str) -> RunView | None: ...
 
 
-def run_model(model: str, overrides: dict[str, Any], stack: str,
-              env: dict[str, str]) -> dict[str, Any]:
-    """One local run of ``model`` (with its deploy), in this process: the summary as a dict."""
+def _config_in_child(model: str, overrides: dict[str, Any], env: dict[str, str]):
+    """In a run's own process: its environment, quiet libraries, and the model's config."""
     os.environ.update(env)
     from pipelines.pipeline.quiet import quiet_environment
 
     quiet_environment(False)
     from pipelines.config.registry import load_config, with_overrides
+
+    config = load_config(model)
+    return with_overrides(config, **overrides) if overrides else config
+
+
+def run_model(model: str, overrides: dict[str, Any], stack: str,
+              env: dict[str, str]) -> dict[str, Any]:
+    """One local run of ``model`` (with its deploy), in this process: the summary as a dict."""
+    config = _config_in_child(model, overrides, env)
     from pipelines.pipeline.local import run_local
     from pipelines.settings import Workspace
 
-    config = load_config(model)
-    if overrides:
-        config = with_overrides(config, **overrides)
     return run_local(config, Workspace.from_env(), overrides=overrides, stack=stack).as_dict()
 
 
 def tune_model(model: str, overrides: dict[str, Any], stack: str,
                env: dict[str, str]) -> dict[str, Any]:
     """One local tuning of ``model``, in this process: ``error`` and the ``tuning`` result."""
-    os.environ.update(env)
-    from pipelines.pipeline.quiet import quiet_environment
-
-    quiet_environment(False)
-    from pipelines.config.registry import load_config, with_overrides
+    config = _config_in_child(model, overrides, env)
     from pipelines.settings import Workspace
     from pipelines.workflows.tune import tune_local
 
-    config = load_config(model)
-    if overrides:
-        config = with_overrides(config, **overrides)
     summary = tune_local(config, Workspace.from_env(), overrides=overrides)
     return {"error": summary.error, "tuning": {
         "result": summary.result, "new_result": summary.new_result,
@@ -87,15 +85,11 @@ def tune_model(model: str, overrides: dict[str, Any], stack: str,
 
 def score_model(model: str, stack: str, env: dict[str, str]) -> dict[str, Any]:
     """One local score of ``model`` with its served version, in this process: the summary."""
-    os.environ.update(env)
-    from pipelines.pipeline.quiet import quiet_environment
-
-    quiet_environment(False)
-    from pipelines.config.registry import load_config
+    config = _config_in_child(model, {}, env)
     from pipelines.settings import Workspace
     from pipelines.workflows.score import score
 
-    summary = score(load_config(model), Workspace.from_env())
+    summary = score(config, Workspace.from_env())
     return {"score_id": summary.score_id, "version": summary.version, "rows": summary.rows,
             "seconds": summary.seconds, "destination": summary.destination,
             "findings": summary.findings, "error": None}
