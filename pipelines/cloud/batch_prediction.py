@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pipelines.cloud.google_api import seconds_of
 from pipelines.config.model_config import ModelConfig
 from pipelines.data.splits import scoring_source
 from pipelines.stack.names import slug
@@ -118,7 +119,7 @@ def find_job(project: str, region: str, score_id: str, credentials=None):
         found = list(_client(region, credentials).list_batch_prediction_jobs(request={
             "parent": f"projects/{project}/locations/{region}",
             "filter": f'labels.{SCORE_LABEL}="{score_id}"'}))
-    return min(found, key=lambda j: (j.create_time.timestamp() if j.create_time else 0.0,
+    return min(found, key=lambda j: (seconds_of(j.create_time) or 0.0,
                                      j.name)) if found else None
 
 

@@ -25,7 +25,7 @@ import json
 import math
 
 from pipelines.canary.endpoint import EndpointError, WindowMetrics, first_number
-from pipelines.cloud.google_api import google_errors, quoted
+from pipelines.cloud.google_api import google_errors, quoted, seconds_of
 from pipelines.cloud.target import CloudTarget
 from pipelines.config.errors import FullcycleError
 from pipelines.stack.names import REQUEST_LOG_TABLE
@@ -65,11 +65,8 @@ def _rfc3339(seconds: float) -> str:
 
 
 def _created(deployed_model) -> float:
-    """When a deployed model was deployed (a protobuf or a proto-plus timestamp)."""
-    stamp = deployed_model.create_time
-    if not stamp:
-        return 0.0
-    return stamp.seconds + stamp.nanos / 1e9 if hasattr(stamp, "nanos") else stamp.timestamp()
+    """When a deployed model was deployed (0 when the endpoint does not say)."""
+    return seconds_of(deployed_model.create_time) or 0.0
 
 
 class VertexEndpoint:

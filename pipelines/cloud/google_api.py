@@ -1,4 +1,5 @@
-"""Calling Google APIs: failures as one clear error, values quoted for list filters."""
+"""Calling Google APIs: failures as one clear error, values quoted for list filters, times
+read whatever the SDK hands back."""
 
 from __future__ import annotations
 
@@ -21,3 +22,12 @@ def google_errors(what: str):
 def quoted(value: str) -> str:
     """``value`` inside a double-quoted Vertex AI list filter."""
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def seconds_of(stamp) -> float | None:
+    """A resource's time as seconds since the epoch; None when unset. The SDK hands back a
+    proto-plus datetime or, for raw protobuf messages (what it gives after some imports), a
+    ``Timestamp``: both are read."""
+    if not stamp:
+        return None
+    return stamp.seconds + stamp.nanos / 1e9 if hasattr(stamp, "nanos") else stamp.timestamp()

@@ -26,6 +26,7 @@ import json
 import re
 
 from pipelines.cloud.batch_prediction import SCORE_LABEL
+from pipelines.cloud.google_api import seconds_of
 from pipelines.config.errors import FullcycleError
 from pipelines.runner.runs import VERTEX_JOB_STATES, RunView
 
@@ -36,14 +37,11 @@ _DTYPES = {"float32": "float", "float64": "float", "int64": "int", "int32": "int
 
 def champion_version(deployed_models, traffic_split: dict[str, int], endpoint: str) -> str:
     """The versioned model name of the deployed model with the most traffic."""
-    def created(d) -> float:
-        stamp = d.create_time
-        return stamp.timestamp() if stamp else 0.0
-
     if not deployed_models:
         raise FullcycleError(f"endpoint {endpoint!r} serves no model: push a blessed model "
                              "before scoring")
-    best = min(deployed_models, key=lambda d: (-traffic_split.get(d.id, 0), created(d)))
+    best = min(deployed_models, key=lambda d: (-traffic_split.get(d.id, 0),
+                                                  seconds_of(d.create_time) or 0.0))
     if "@" in best.model:
         return best.model
     if not best.model_version_id:
@@ -64,8 +62,6 @@ def feature_types(info: dict) -> dict[str, str]:
     return types
 
 
-def _seconds(stamp) -> float | None:
-    return stamp.timestamp() if stamp else None
 
 
 class VertexScores:
@@ -91,8 +87,8 @@ class VertexScores:
                                                                 labels.get("model")),
             state=VERTEX_JOB_STATES.get(job.state.name, "QUEUED"),
             trigger=labels.get("trigger", "manual"),
-            created=_seconds(job.create_time), started=_seconds(job.start_time),
-            finished=_seconds(job.end_time), link=self._link(self.project, self.region, job.name),
+            created=seconds_of(job.create_time), started=seconds_of(job.start_time),
+            finished=seconds_of(job.end_time), link=self._link(self.project, self.region, job.name),
             error=job.error.message or None if job.error else None,
             detail={"batch_prediction_job": job.name, "model_version": job.model,
                     "input": job.input_config.bigquery_source.input_uri,

@@ -129,3 +129,23 @@ def test_refusals_are_answered_and_leave_no_job(cloud, instance):
     bad = runner.post("/scores", json={"model": MODEL},
                       headers={"X-CloudScheduler-ScheduleTime": "yesterday"})
     assert bad.status_code == 400 and "RFC 3339" in bad.json()["error"]
+
+
+def test_the_champion_is_found_in_raw_protobuf_deployed_models_too():
+    """The SDK's endpoint resource may hold raw protobuf messages, whose create_time is a
+    Timestamp, not a datetime (seen in a full test run): the champion is found either way."""
+    import datetime as dt
+
+    from google.cloud.aiplatform_v1.types import DeployedModel
+
+    from pipelines.runner.vertex_scores import champion_version
+
+    older, newer = (DeployedModel(id=i, model=f"projects/p/locations/r/models/9@{v}",
+                                  create_time=dt.datetime(2026, 1, d, tzinfo=dt.timezone.utc))
+                    for i, v, d in (("1", "1", 1), ("2", "2", 2)))
+    for models in ([older, newer], [DeployedModel.pb(older), DeployedModel.pb(newer)]):
+        # a tie in traffic: the older one serves; otherwise the one with the most traffic
+        assert champion_version(models, {"1": 50, "2": 50}, "fc-m").endswith("@1")
+        assert champion_version(models, {"1": 10, "2": 90}, "fc-m").endswith("@2")
+    assert champion_version([DeployedModel(id="3", model="projects/p/locations/r/models/9@3")],
+                            {}, "fc-m").endswith("@3")  # no create time yet
