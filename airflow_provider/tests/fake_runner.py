@@ -50,7 +50,7 @@ class FakeRunner:
                 return self.runs[self.keys[key]], True
             run_id = uuid.uuid4().hex[:12]
             steps = deque(self.states)
-            self.runs[run_id] = {"id": run_id, "model": body["model"], "state": steps.popleft(),
+            self.runs[run_id] = {"run_id": run_id, "model": body["model"], "state": steps.popleft(),
                                  "link": None, "detail": None}
             self.steps[run_id] = steps
             if key:
@@ -101,7 +101,7 @@ class FakeRunner:
                 if urlparse(self.path).path != "/runs":
                     return self._send(404, {"error": f"no route {self.path}"})
                 run, duplicate = fake._create(body, self.headers.get("Idempotency-Key"))
-                self._send(202, {"run_id": run["id"], "model": run["model"],
+                self._send(202, {"run_id": run["run_id"], "model": run["model"],
                                  "state": run["state"], "duplicate": duplicate,
                                  "link": run["link"]})
 

@@ -32,7 +32,7 @@ def test_get_run_and_list_runs(fake_runner):
     run_id = hook.trigger_run("basic_template", "k")["run_id"]
     hook.trigger_run("taxi_tips", "k2")
     assert hook.get_run(run_id)["state"] == "RUNNING"
-    assert [r["id"] for r in hook.list_runs("basic_template")] == [run_id]
+    assert [r["run_id"] for r in hook.list_runs("basic_template")] == [run_id]
     assert fake_runner.requests[-1]["path"] == "/runs?model=basic_template"
 
 

@@ -89,7 +89,7 @@ def test_deferrable_defers_to_the_trigger_with_no_token(monkeypatch, fake_runner
 
 
 def test_execute_complete_judges_the_triggers_event(ti):
-    run = {"id": "r1", "model": "basic_template", "state": "SUCCEEDED", "link": "gs://x"}
+    run = {"run_id": "r1", "model": "basic_template", "state": "SUCCEEDED", "link": "gs://x"}
     assert operator().execute_complete({"ti": ti}, {"status": "finished", "run": run}) == "r1"
     assert ti.xcom["link"] == "gs://x"
     with pytest.raises(AirflowException, match="ended FAILED: boom"):

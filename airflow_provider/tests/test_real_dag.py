@@ -50,10 +50,10 @@ def trigger_polls(monkeypatch):
 
 def run_dag(runner: RealRunner, monkeypatch, dag):
     set_connection(monkeypatch, runner.url)
-    before = {r["id"] for r in runner.runs(MODEL)}
+    before = {r["run_id"] for r in runner.runs(MODEL)}
     dag_run = dag.test()
     [task] = [ti for ti in dag_run.get_task_instances() if ti.task_id == "pipeline_run"]
-    new = [r for r in runner.runs(MODEL) if r["id"] not in before]
+    new = [r for r in runner.runs(MODEL) if r["run_id"] not in before]
     return dag_run, task, new
 
 
@@ -65,7 +65,7 @@ def test_basic_template_succeeds_through_the_local_runner(runner, monkeypatch, t
     assert [r["state"] for r in new] == ["SUCCEEDED"], (new, log)
     assert str(task.state) in ("success", "TaskInstanceState.SUCCESS"), (task.state, new)
     assert str(dag_run.state) in ("success", "DagRunState.SUCCESS"), dag_run.state
-    assert trigger_polls == ([new[0]["id"]] if deferrable else [])
+    assert trigger_polls == ([new[0]["run_id"]] if deferrable else [])
 
 
 def test_a_model_the_runner_does_not_know_fails_the_dag_run(runner, monkeypatch):

@@ -42,7 +42,7 @@ def test_deferrable_hands_the_wait_to_the_trigger(fake_runner):
 
 
 def test_execute_complete_fails_for_good_on_a_failed_run():
-    run = {"id": "r1", "model": "m", "state": "SUCCEEDED"}
+    run = {"run_id": "r1", "model": "m", "state": "SUCCEEDED"}
     assert sensor("r1").execute_complete({}, {"status": "finished", "run": run}) == "r1"
     with pytest.raises(AirflowFailException, match="ended CANCELLED"):
         sensor("r1").execute_complete({}, {"status": "finished",
