@@ -26,37 +26,33 @@ if TYPE_CHECKING:
     from pipelines.pipeline.hyperparameters import TunedHyperparameters
 
 
-def read_cloud_baseline(target: CloudTarget, credentials=None) -> Baseline | None:
-    """The model's data baseline, from ``gs://<bucket>/baselines/baseline.json``."""
+def _read_pointer(target: CloudTarget, name: str, credentials) -> dict | None:
+    """The JSON object ``name`` of the model's bucket; None when it does not exist."""
     from google.cloud import storage
 
     from pipelines.cloud.google_api import google_errors
-    from pipelines.pipeline.baseline import BASELINE_FILE, Baseline
 
-    name = f"{BASELINE_PREFIX}{BASELINE_FILE}"
     with google_errors(f"reading gs://{target.bucket}/{name}"):
         blob = storage.Client(project=target.project, credentials=credentials) \
             .bucket(target.bucket).get_blob(name)
-        if blob is None:
-            return None
-        return Baseline(**json.loads(blob.download_as_bytes()))
+        return None if blob is None else json.loads(blob.download_as_bytes())
+
+
+def read_cloud_baseline(target: CloudTarget, credentials=None) -> Baseline | None:
+    """The model's data baseline, from ``gs://<bucket>/baselines/baseline.json``."""
+    from pipelines.pipeline.baseline import BASELINE_FILE, Baseline
+
+    found = _read_pointer(target, f"{BASELINE_PREFIX}{BASELINE_FILE}", credentials)
+    return None if found is None else Baseline(**found)
 
 
 def read_cloud_hyperparameters(target: CloudTarget,
                                credentials=None) -> TunedHyperparameters | None:
     """The model's last tuning result, from its bucket's ``hyperparameters/`` pointer."""
-    from google.cloud import storage
-
-    from pipelines.cloud.google_api import google_errors
     from pipelines.pipeline.hyperparameters import POINTER_FILE, TunedHyperparameters
 
-    name = f"{HYPERPARAMETERS_PREFIX}{POINTER_FILE}"
-    with google_errors(f"reading gs://{target.bucket}/{name}"):
-        blob = storage.Client(project=target.project, credentials=credentials) \
-            .bucket(target.bucket).get_blob(name)
-        if blob is None:
-            return None
-        return TunedHyperparameters(**json.loads(blob.download_as_bytes()))
+    found = _read_pointer(target, f"{HYPERPARAMETERS_PREFIX}{POINTER_FILE}", credentials)
+    return None if found is None else TunedHyperparameters(**found)
 
 
 def _vertex_pusher(target: CloudTarget, config: ModelConfig):
