@@ -19,6 +19,7 @@ from fullcycle_provider.compat import AirflowException, BaseHook, aget_connectio
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_RETRY = object()  # an attempt's outcome: try again
 
 
 class RunnerError(AirflowException):
@@ -93,27 +94,38 @@ class FullcycleRunnerHook(BaseHook):
     def get_conn(self) -> RunnerSettings:
         return self.settings()
 
+    def _settle(self, what: str, url: str, attempt: int, response: httpx.Response | None = None,
+                error: Exception | None = None) -> Any:
+        """One attempt's outcome: the answer, a RunnerError, or ``_RETRY`` (logged why)."""
+        last = attempt == self.retries
+        if isinstance(error, IdTokenError):
+            raise RunnerError(f"{what}: {error}") from error
+        if error is not None:
+            if last:
+                raise RunnerError(f"{what}: the runner at {url} cannot be reached: "
+                                  f"{type(error).__name__}: {error}") from error
+            self.log.warning("%s: %s; retrying", what, error)
+            return _RETRY
+        if response.status_code not in RETRY_STATUSES or last:
+            return _answer(response, what)
+        self.log.warning("%s: HTTP %s; retrying", what, response.status_code)
+        return _RETRY
+
     def _request(self, method: str, path: str, what: str, **kwargs) -> Any:
         settings = self.settings()
         headers = dict(kwargs.pop("headers", {}))
         for attempt in range(self.retries + 1):
-            last = attempt == self.retries
             try:
                 with httpx.Client(timeout=self.request_timeout) as client:
                     response = client.request(method, settings.url + path,
                                               headers={**headers, **auth_headers(settings)},
                                               **kwargs)
-            except IdTokenError as err:
-                raise RunnerError(f"{what}: {err}") from err
-            except httpx.TransportError as err:
-                if last:
-                    raise RunnerError(f"{what}: the runner at {settings.url} cannot be reached: "
-                                      f"{type(err).__name__}: {err}") from err
-                self.log.warning("%s: %s; retrying", what, err)
+            except (IdTokenError, httpx.TransportError) as err:
+                outcome = self._settle(what, settings.url, attempt, error=err)
             else:
-                if response.status_code not in RETRY_STATUSES or last:
-                    return _answer(response, what)
-                self.log.warning("%s: HTTP %s; retrying", what, response.status_code)
+                outcome = self._settle(what, settings.url, attempt, response=response)
+            if outcome is not _RETRY:
+                return outcome
             time.sleep(self.retry_delay * 2 ** attempt)
         raise AssertionError("unreachable")
 
@@ -145,21 +157,15 @@ class FullcycleRunnerHook(BaseHook):
         settings = await self.asettings()
         what = f"reading run {run_id!r}"
         for attempt in range(self.retries + 1):
-            last = attempt == self.retries
             try:
                 headers = await asyncio.to_thread(auth_headers, settings)
                 async with httpx.AsyncClient(timeout=self.request_timeout) as client:
                     response = await client.get(f"{settings.url}/runs/{run_id}", headers=headers)
-            except IdTokenError as err:
-                raise RunnerError(f"{what}: {err}") from err
-            except httpx.TransportError as err:
-                if last:
-                    raise RunnerError(f"{what}: the runner at {settings.url} cannot be reached: "
-                                      f"{type(err).__name__}: {err}") from err
-                self.log.warning("%s: %s; retrying", what, err)
+            except (IdTokenError, httpx.TransportError) as err:
+                outcome = self._settle(what, settings.url, attempt, error=err)
             else:
-                if response.status_code not in RETRY_STATUSES or last:
-                    return _answer(response, what)
-                self.log.warning("%s: HTTP %s; retrying", what, response.status_code)
+                outcome = self._settle(what, settings.url, attempt, response=response)
+            if outcome is not _RETRY:
+                return outcome
             await asyncio.sleep(self.retry_delay * 2 ** attempt)
         raise AssertionError("unreachable")
