@@ -2,8 +2,10 @@
 
 ``CALLS`` is taken from the code (each row names the function that makes the call,
 checked to exist) and from the libraries it drives (TFX's BigQueryExampleGen, Beam's
-BigQuery read and Dataflow runner, the Vertex AI SDK's PipelineJob.submit). The
-rehearsal's ``calls.jsonl`` was not available on this branch to cross-check.
+BigQuery read and Dataflow runner, TensorFlow's GCS filesystem, the Vertex AI SDK's
+PipelineJob.submit). The rehearsal's recorded requests (``calls.jsonl``) are checked
+against it (``tests/infra/recorded_calls.py``): a request of an identity the table does
+not list fails the rehearsal's e2e test.
 
 ``ROLES`` holds, per predefined role the plan grants, the permissions of that role
 the runtime relies on: a subset of each role's full list in Google's IAM roles
@@ -174,6 +176,10 @@ CALLS: list[Call] = [
     *_calls("model", "pipelines.pipeline.hyperparameters:record_hyperparameters",
             "write hyperparameters/<version>/ and the pointer", "bucket", "storage.objects.get",
             "storage.objects.list", "storage.objects.create", "storage.objects.delete"),
+    # TensorFlow's GCS filesystem: makedirs walks up to the bucket root and asks whether the
+    # bucket exists (GcsFileSystem::BucketExists) before creating a component's output folder.
+    *_calls("model", "pipelines.pipeline.baseline:record_baseline",
+            "TF's makedirs checks the bucket exists", "bucket", "storage.buckets.get"),
     # ExampleGen: the split queries, their results through a temp table in the dataset.
     *_calls("model", _EXAMPLE_GEN, "query and extract jobs", "project", "bigquery.jobs.create"),
     *_calls("model", _EXAMPLE_GEN, "read the source, the temp dataset and table", "dataset",
@@ -191,6 +197,8 @@ CALLS: list[Call] = [
     *_calls("model", _DATAFLOW, "workers pull the runner image", "repository",
             "artifactregistry.repositories.downloadArtifacts"),
     # The Pusher: keep the model, upload a version, deploy it at the first canary weight.
+    *_calls("model", _PUSH, "SDK: the project's number (Resource Manager)", "project",
+            "resourcemanager.projects.get"),
     *_calls("model", _PUSH, "registry entry and version", "project", "aiplatform.models.list",
             "aiplatform.models.upload", "aiplatform.models.get"),
     *_calls("model", _PUSH, "the endpoint's deployed models, deploy", "project",
