@@ -61,19 +61,19 @@ _BIGQUERY = [
      "bigquery.tables.updateData", "dataset"),
 ]
 _LOCATION = "/v1/projects/[^/]+/locations/[^/]+"
-_COLLECTIONS = {"endpoints": "endpoints", "models": "models", "pipelineJobs": "pipelineJobs",
-                "batchPredictionJobs": "batchPredictionJobs",
-                "modelDeploymentMonitoringJobs": "modelDeploymentMonitoringJobs"}
+_COLLECTIONS = ("endpoints", "models", "pipelineJobs", "batchPredictionJobs",
+                "modelDeploymentMonitoringJobs")
 _VERBS = {"deployModel": "deploy", "undeployModel": "undeploy", "upload": "upload",
           "cancel": "cancel", "mutateDeployedModel": "update"}
-_VERTEX = re.compile(f"{_LOCATION}/(?P<collection>[A-Za-z]+)(?P<id>/[^/:]+)?(?::(?P<verb>[A-Za-z]+))?")
+_VERTEX = re.compile(f"{_LOCATION}/(?P<collection>[A-Za-z]+)(?P<id>/[^/:]+)?"
+                     r"(?::(?P<verb>[A-Za-z]+))?")
 
 
 def _vertex(method: str, path: str) -> str | None:
     match = _VERTEX.fullmatch(path)
     if match is None or match["collection"] not in _COLLECTIONS:
         return None
-    kind = f"aiplatform.{_COLLECTIONS[match['collection']]}"
+    kind = f"aiplatform.{match['collection']}"
     if match["verb"]:
         return f"{kind}.{_VERBS[match['verb']]}" if match["verb"] in _VERBS else None
     if match["id"] is None:
