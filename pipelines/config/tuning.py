@@ -3,12 +3,15 @@
 ``Tuning(search_space={"learning_rate": LogUniform(1e-4, 1e-1),
 "dnn_hidden_units": Choice([[16, 8], [32, 16]])}, max_trials=6)`` on a model
 config makes ``fullcycle tune MODEL`` try that many sets of values, each trained
-as a run trains (or ``trial_train_steps`` steps) on part of the train split and
-scored on a validation split carved from train by the same hash (the eval split,
-which the Evaluator gates on, is never read). The config's own values are scored
-the same way first: a result never scored worse than what the model trains with
-already. The best values are recorded, and every later ``fullcycle run`` trains
-with them; scheduled runs never tune.
+as a run trains (or ``trial_train_steps`` steps), by k-fold cross-validation on
+the train split: the split is cut into ``folds`` parts by the same hash as the
+splits, and each set of values is trained once per fold on the other folds and
+scored on that fold's rows (the eval split, which the Evaluator gates on, is never
+read). The config's own values are scored the same way first, and the best trial
+is adopted only if it beats them in every fold: a trial that wins on average by
+the luck of one fold does not replace what the model trains with. The result is
+recorded (adopted values, or the config's kept), and every later ``fullcycle
+run`` trains with it; scheduled runs never tune.
 
 A name in the search space is a *tunable*: a setting of the prebuilt models
 (``TUNABLES``), applied to the config as the same field a data scientist would
@@ -118,9 +121,10 @@ class Tuning(_Frozen):
         None, description="Training steps per trial; None: as long as a run trains (its "
                           "num_epochs or train_steps), so trials rank what a run will do.")
     algorithm: Literal["random", "bayesian"] = "random"
-    validation_percent: int = Field(
-        20, ge=5, le=50, description="Share of the train split's hash buckets carved out to "
-                                     "score trials (the eval split is never used).")
+    folds: int = Field(
+        5, ge=3, le=10, description="Cross-validation folds the train split is cut into by "
+                                    "its hash; each trial trains once per fold (the eval "
+                                    "split is never used).")
 
     @model_validator(mode="after")
     def _known_tunables(self) -> Tuning:

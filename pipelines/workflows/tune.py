@@ -96,7 +96,7 @@ def build_local_tuning_pipeline(config: ModelConfig, workspace: Workspace,
     require_tuning(config)
     _, data_fingerprint = source or check_source(config, workspace)
     queries = tuning_split_queries(config.source, config.label_key, "duckdb",
-                                   config.tuning.validation_percent)
+                                   config.tuning.folds)
     store = tuning_metadata_path(workspace, config.name)
     store.parent.mkdir(parents=True, exist_ok=True)
     return create_pipeline(
