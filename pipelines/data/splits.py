@@ -116,4 +116,4 @@ def tuning_split_queries(source: DataSource, label_key: str, dialect: Dialect, f
     bucket = bucket_expr(source.split_key)
     cuts = [train.low + width * i // folds for i in range(folds + 1)]
     return [SplitQuery(name, low, high, _split_sql(inner, label_key, bucket, low, high))
-            for name, low, high in zip(fold_names(folds), cuts, cuts[1:])]
+            for name, low, high in zip(fold_names(folds), cuts, cuts[1:], strict=False)]

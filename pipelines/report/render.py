@@ -13,7 +13,6 @@ from typing import Any
 import jinja2
 
 from pipelines.pipeline.hyperparameters import tunable_names, used_tuned_values
-
 from pipelines.report.facts import ReportFacts
 
 MODEL_CARD_FILE = "model_card.md"

@@ -167,35 +167,34 @@ def tune_local(config: ModelConfig, workspace: Workspace, *, use_cache: bool = T
 
 
 def tune_cloud(config: ModelConfig, stack: str, output: Path | None = None,
-               submit: bool = True, credentials=None) -> dict[str, Any]:
+               submit: bool = True, credentials=None,
+               idempotency_key: str | None = None) -> dict[str, Any]:
     """Compiles the tuning pipeline for Vertex AI and (``submit``) submits it.
 
-    Returns {"spec": the KFP job JSON, "job_id", "link"} (no job without ``submit``).
+    Submitted as the runner's ``POST /tunings`` submits it (``VertexBackend.submit`` with
+    ``tuning_id_for``): the same PipelineJob id for the same ``idempotency_key`` (the
+    runner's ``Idempotency-Key``), so a retried command, or the runner given that key,
+    never starts a second tuning; the same labels. Returns {"spec": the KFP job JSON,
+    "job_id", "link", "duplicate" (the job existed already), "hyperparameters_root"}
+    (no job without ``submit``).
     """
     from pipelines.cloud.compile import compile_pipeline
     from pipelines.cloud.target import CloudTarget
-    from pipelines.pipeline.factory import tuning_pipeline_name
 
     require_tuning(config)
     target = CloudTarget.from_stack(config.name, stack)
-    name = tuning_pipeline_name(config.name)
-    answer: dict[str, Any] = {"job_id": None, "link": None,
+    answer: dict[str, Any] = {"job_id": None, "link": None, "duplicate": False,
                               "hyperparameters_root": target.hyperparameters_root}
     with tempfile.TemporaryDirectory() as tmp:
         path = output or Path(tmp) / "tuning-pipeline.json"
         answer["spec"] = compile_pipeline(config, target, path, tuning=True)
-        if not submit:
-            return answer
-        from google.cloud import aiplatform
+    if not submit:
+        return answer
+    from pipelines.runner.runs import tuning_id_for
+    from pipelines.runner.vertex import VertexBackend
 
-        job_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-        job = aiplatform.PipelineJob(
-            display_name=name, template_path=str(path), job_id=job_id,
-            pipeline_root=target.pipeline_root, enable_caching=False,
-            labels={**target.labels, "trigger": "tune"}, project=target.project,
-            location=target.region, credentials=credentials)
-        job.submit(service_account=target.service_account)
-    answer.update(job_id=job_id, link=(
-        f"https://console.cloud.google.com/vertex-ai/locations/{target.region}/pipelines/"
-        f"runs/{job_id}?project={target.project}"))
+    tuning_id, trigger = tuning_id_for(config.name, idempotency_key)
+    job, created = VertexBackend(stack, credentials).submit(config.name, tuning_id, trigger,
+                                                            tuning=True)
+    answer.update(job_id=job.run_id, link=job.link, duplicate=not created)
     return answer

@@ -90,4 +90,5 @@ def test_cli_compiles_the_tuning_pipeline(tmp_path, target):
     assert f"result recorded in gs://{target.bucket}/hyperparameters" in result.output
     assert "Tuner" in tasks(json.loads(out.read_text()))
     refused = CliRunner().invoke(app, ["tune", MODEL, "--dry-run"])
-    assert refused.exit_code == 2 and "--dry-run and --output are for --cloud" in refused.output
+    assert refused.exit_code == 2 and "--dry-run, --output and --idempotency-key are for " \
+        "--cloud" in refused.output
