@@ -90,7 +90,7 @@ def test_list_choices_reach_keras_tuner_as_text_and_come_back_as_lists():
     tuning = load_config("basic_template").tuning
     units = tuning.search_space["dnn_hidden_units"]
     assert encoded_choices(units) == ["[6, 3]", "[16, 8]", "[32, 16]"]
-    assert encoded_choices(tuning.search_space["train_batch_size"]) == [32, 64, 128]
+    assert encoded_choices(tuning.search_space["train_batch_size"]) == [64, 128, 256, 512]
     assert decode_values(tuning, {"dnn_hidden_units": "[32, 16]", "train_batch_size": 64}) == \
         {"dnn_hidden_units": [32, 16], "train_batch_size": 64}
 

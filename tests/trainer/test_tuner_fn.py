@@ -19,7 +19,7 @@ def test_search_space_as_keras_tuner_hyperparameters():
         (1e-3, 1e-1)
     assert by_name["dropout"].sampling == "linear"
     assert list(by_name["dnn_hidden_units"].values) == ["[6, 3]", "[16, 8]", "[32, 16]"]
-    assert list(by_name["train_batch_size"].values) == [32, 64, 128]
+    assert list(by_name["train_batch_size"].values) == [64, 128, 256, 512]
 
 
 def test_oracle_follows_algorithm_and_objective_direction():
