@@ -43,5 +43,6 @@ def test_a_custom_model_tunes_its_declared_settings_and_runs_with_them(models_pa
                          .read_text())
     assert applied["tuned"] and applied["model_args"] == result["values"]
     # The exported model is the one build_keras_model made with the tuned width.
-    saved = Path(summary.artifacts["model"])
-    assert saved.exists()
+    (saved,) = Path(summary.artifacts["model"]).rglob("saved_model.pb")
+    assert f"hidden_{result['values']['width']}".encode() in saved.read_bytes()
+    assert b"hidden_1/" not in saved.read_bytes()  # not the config's own width
