@@ -204,7 +204,8 @@ def tune(model: str,
     length = (f"{tuning.trial_train_steps} steps" if tuning.trial_train_steps
               else "training as a run does")
     console.print(f"Tuning [bold]{model}[/] locally: the config's values, then "
-                  f"{tuning.max_trials} trials, each {length}; {tuning.algorithm} search "
+                  f"{tuning.max_trials} trials, each {length} once per fold of "
+                  f"{tuning.folds}-fold cross-validation on train; {tuning.algorithm} search "
                   f"(warehouse {_workspace().warehouse})")
     summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
                          on_event=progress)

@@ -123,8 +123,8 @@ class Tuning(_Frozen):
                                                    "scored on the validation split.")
     max_trials: PositiveInt = Field(10, description="Sets of values tried.")
     trial_train_steps: PositiveInt | None = Field(
-        None, description="Training steps per trial; None: as long as a run trains (its "
-                          "num_epochs or train_steps), so trials rank what a run will do.")
+        None, description="Training steps per fold of a trial; None: as long as a run trains "
+                          "(its num_epochs or train_steps), so trials rank what a run will do.")
     algorithm: Literal["random", "bayesian"] = "random"
     folds: int = Field(
         5, ge=3, le=10, description="Cross-validation folds the train split is cut into by "
@@ -230,6 +230,11 @@ def check_search_space(config: AnyConfig) -> None:
     and the objective; raises ValueError naming the tunable and the value."""
     check_tunable_names(config)
     tuning = config.tuning
+    train = config.source.splits["train"]
+    if train < tuning.folds:  # a fold is at least one of train's hash buckets
+        raise ValueError(f"tuning.folds {tuning.folds}: the train split has {train} % of the "
+                         f"hash buckets, too few to cut into {tuning.folds} folds; use at "
+                         f"most {train}")
     for name, parameter in tuning.search_space.items():
         for value in parameter.candidates():
             try:
