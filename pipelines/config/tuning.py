@@ -120,7 +120,7 @@ class Tuning(_Frozen):
     search_space: dict[str, SearchParameter] = Field(
         min_length=1, description="Tunable name -> Choice, Uniform or LogUniform.")
     objective: str = Field("val_loss", description="'val_loss' or a metric of eval_metric_spec, "
-                                                   "scored on the validation split.")
+                                                   "scored on each held-out fold of train.")
     max_trials: PositiveInt = Field(10, description="Sets of values tried.")
     trial_train_steps: PositiveInt | None = Field(
         None, description="Training steps per fold of a trial; None: as long as a run trains "

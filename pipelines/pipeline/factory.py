@@ -135,7 +135,7 @@ def create_pipeline(
         thresholds alone, as on a first run.
       hyperparameters: the model's last tuning result, trained with; None: the config's.
       tuning_root: builds the tuning pipeline instead, recording its result there
-        (``example_gen`` then gives the ``train`` and ``validation`` splits).
+        (``example_gen`` then gives the folds of ``tuning_split_queries``).
     """
 
     code = code_fingerprint(config.name)

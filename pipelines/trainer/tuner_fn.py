@@ -132,7 +132,7 @@ class FullcycleTuner(base_tuner.BaseTuner):
 
     @staticmethod
     def score(model: tf.keras.Model, validation: tf.data.Dataset, config: ModelConfig) -> float:
-        """The objective on the validation split: the model's loss or an eval metric."""
+        """The objective on a held-out fold: the model's loss or an eval metric."""
         objective = config.tuning.objective
         if objective == "val_loss":
             return float(model.evaluate(validation, verbose=0, return_dict=True)["loss"])

@@ -1,12 +1,15 @@
-"""``fullcycle tune MODEL``: search training args on demand; every later run trains with the best.
+"""``fullcycle tune MODEL``: search training args on demand; every later run trains with the result.
 
 Steps, locally:
-  1. the source is checked as for a run; the train split is cut in two by the same
-     hash as the splits (``train`` fitted, ``validation`` scoring the trials)
-  2. ExampleGen .. Transform, as a run has them (no data baseline: the splits differ)
-  3. Tuner - ``max_trials`` sets of values, ``trial_train_steps`` steps each
-  4. HyperparametersRecorder - the best values under ``hyperparameters/<version>/``,
-     then the pointer: the next ``fullcycle run`` imports them into its Trainer
+  1. the source is checked as for a run; the train split is cut into ``folds``
+     cross-validation folds by the same hash as the splits (the eval split is not read)
+  2. ExampleGen .. Transform, as a run has them (Transform analyses every fold: together
+     the run's train split; no data baseline: the splits differ)
+  3. Tuner - the config's own values, then ``max_trials`` sets of values, each trained
+     once per fold on the other folds and scored on it
+  4. HyperparametersRecorder - the result (a trial better than the config's values in
+     every fold, else the config's kept) under ``hyperparameters/<version>/``, then the
+     pointer: the next ``fullcycle run`` imports it into its Trainer
 
 In the cloud (``--cloud``) the same pipeline is compiled for Vertex AI Pipelines
 (BigQuery, Dataflow; the Tuner a task in the runner image, trials one after the
