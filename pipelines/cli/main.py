@@ -162,6 +162,9 @@ def tune(model: str,
          dry_run: bool = typer.Option(False, "--dry-run", help="With --cloud: compile only."),
          output: Path | None = typer.Option(None, "-o", "--output", help="With --cloud: also "
                                             "write the compiled spec here."),
+         idempotency_key: str | None = typer.Option(
+             None, "--idempotency-key", help="With --cloud: the same key never starts two "
+             "tunings (as the runner's POST /tunings with an Idempotency-Key header)."),
          stack: str = stack_option()) -> None:
     """Search the model's training args (its config's tuning=Tuning(...)); every later run
     trains with the best values. Scheduled runs never tune."""
@@ -182,24 +185,27 @@ def tune(model: str,
         if overrides:
             raise FullcycleError("--max-trials and --trial-train-steps are for a local tuning; "
                                  "in the cloud the config's tuning applies")
-        answer = tune_cloud(config, stack, output, submit=not dry_run)
+        answer = tune_cloud(config, stack, output, submit=not dry_run,
+                            idempotency_key=idempotency_key)
         tasks = answer["spec"]["pipelineSpec"]["root"]["dag"]["tasks"]
         where = f"wrote {output}: " if output else ""
         typer.echo(f"{where}tuning pipeline of {model}: {len(tasks)} tasks, result recorded in "
                    f"{answer['hyperparameters_root']}")
         if answer["job_id"]:
-            typer.echo(f"submitted {answer['job_id']}: {answer['link']}")
+            done = "already submitted" if answer["duplicate"] else "submitted"
+            typer.echo(f"{done} {answer['job_id']}: {answer['link']}")
         return
-    if dry_run or output:
-        raise FullcycleError("--dry-run and --output are for --cloud (a local tuning runs "
-                             "the pipeline)")
+    if dry_run or output or idempotency_key:
+        raise FullcycleError("--dry-run, --output and --idempotency-key are for --cloud (a "
+                             "local tuning runs the pipeline)")
     from pipelines.cli.render_tuning import print_tuning
 
     tuning = config.tuning
     length = (f"{tuning.trial_train_steps} steps" if tuning.trial_train_steps
               else "training as a run does")
     console.print(f"Tuning [bold]{model}[/] locally: the config's values, then "
-                  f"{tuning.max_trials} trials, each {length}; {tuning.algorithm} search "
+                  f"{tuning.max_trials} trials, each {length} once per fold of "
+                  f"{tuning.folds}-fold cross-validation on train; {tuning.algorithm} search "
                   f"(warehouse {_workspace().warehouse})")
     summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
                          on_event=progress)

@@ -87,7 +87,7 @@ def build_vertex_pipeline(config: ModelConfig, target: CloudTarget,
         from pipelines.data.splits import tuning_split_queries
 
         queries = tuning_split_queries(config.source, config.label_key, "bigquery",
-                                       config.tuning.validation_percent,
+                                       config.tuning.folds,
                                        project=target.project, dataset=target.dataset)
         baseline = hyperparameters = None
     if not config.enable_pusher or target.endpoint is None:

@@ -8,6 +8,7 @@ Keras model inputs, the data checks and the serving signatures.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ from pipelines.config.data_validation import DataValidation
 from pipelines.config.errors import did_you_mean, not_allowed
 from pipelines.config.fairness import Fairness, fairness_metrics_for
 from pipelines.config.metrics import MetricSpec, Task
-from pipelines.config.tuning import Tuning, check_search_space
+from pipelines.config.tuning import TUNABLES, Tuning, check_search_space
 from pipelines.features.kinds import FEATURE_KINDS, declared
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -196,12 +197,32 @@ class ModelConfig(_Frozen):
     seed: NonNegativeInt = 42
     model_card: ModelCard = Field(default_factory=ModelCard,
                                   description="Description, owners, intended use, limitations.")
+    model_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the folder's own build_keras_model (model.py), which "
+                    "reads config.model_args[name] and declares each in its TUNABLES.")
     tuning: Tuning | None = Field(None, description="What `fullcycle tune` searches; runs "
                                                     "train with its last result.")
     batch_prediction: BatchPrediction = Field(
         default_factory=BatchPrediction,
         description="What `fullcycle score` reads (default: the training source) and where "
                     "the scores go (default: <model>_predictions).")
+
+    @field_validator("model_args")
+    @classmethod
+    def _model_args(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, setting in value.items():
+            if not IDENTIFIER.match(key):
+                raise ValueError(f"model_args: {key!r} is not a name (letters, digits, _)")
+            if key in TUNABLES:
+                raise ValueError(f"model_args: {key!r} is a prebuilt model's setting; set it "
+                                 "where the config has it (training_args, train_batch_size)")
+            try:
+                json.dumps(setting)
+            except TypeError:
+                raise ValueError(f"model_args[{key!r}]: {setting!r} is not a JSON value "
+                                 "(numbers, strings, booleans, lists, dicts)") from None
+        return value
 
     @field_validator("imputation", mode="before")
     @classmethod

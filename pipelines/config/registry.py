@@ -2,7 +2,7 @@
 
 A model folder is ``pipelines/models/<name>/`` with a ``config.py`` defining
 ``CONFIG``; ``preprocessing.py`` (a ``preprocessing_fn``) and ``model.py`` (a
-``build_keras_model``) are optional overrides.
+``build_keras_model``, and the ``TUNABLES`` it declares) are optional overrides.
 """
 
 from __future__ import annotations
@@ -12,9 +12,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean, problem_text, unknown
+from pipelines.config.errors import (
+    ConfigError,
+    FullcycleError,
+    did_you_mean,
+    not_allowed,
+    problem_text,
+    unknown,
+)
 from pipelines.config.field_paths import fields_at, nested_models
 from pipelines.config.model_config import ModelConfig
 
@@ -95,7 +102,69 @@ def load_config(name: str) -> ModelConfig:
     if not isinstance(config, ModelConfig):
         raise ConfigError(f"model {name!r}: config.py must define CONFIG = ModelConfig(...), "
                           f"found {type(config).__name__}")
-    return config.model_copy(update={"name": name})
+    config = config.model_copy(update={"name": name})
+    check_model_args(config)
+    return config
+
+
+TUNABLES_NAME = "TUNABLES"  # what model.py declares: setting name -> a type pydantic checks
+
+
+def declared_tunables(name: str) -> dict[str, Any]:
+    """The settings the folder's model.py declares for its build_keras_model ({} if none)."""
+    module = import_model_module(name, "model")
+    declared = getattr(module, TUNABLES_NAME, {})
+    if not isinstance(declared, dict) or not all(isinstance(k, str) for k in declared):
+        raise ConfigError(f"model {name!r}: model.py's {TUNABLES_NAME} must be a dict of "
+                          f"setting name -> type (e.g. {{'l2': float}}), found "
+                          f"{type(declared).__name__}")
+    return declared
+
+
+def _check_value(config: ModelConfig, declared: dict[str, Any], key: str, value: Any,
+                 where: str) -> None:
+    try:
+        TypeAdapter(declared[key]).validate_python(value)
+    except ValidationError as err:
+        problems = "; ".join(problem_text(p) for p in err.errors())
+        raise ConfigError(f"model {config.name!r}: {where}: value {value!r} is not valid for "
+                          f"model.py's {TUNABLES_NAME}[{key!r}]: {problems}") from None
+    except Exception as err:  # noqa: BLE001 - a declared type pydantic cannot use
+        raise ConfigError(f"model {config.name!r}: model.py's {TUNABLES_NAME}[{key!r}] = "
+                          f"{declared[key]!r} is not a type that checks values: {err}") from None
+
+
+def check_model_args(config: ModelConfig) -> None:
+    """The config's ``model_args`` against model.py's ``TUNABLES``: each setting declared,
+    its value and every candidate of the search space (each choice; a range's ends and
+    middle) of the declared type. Imports model.py only when there are model_args.
+
+    Raises:
+      ConfigError: naming the setting, the value and what model.py declares.
+    """
+    if not config.model_args:
+        return
+    if custom_model_module(config.name) is None:
+        raise ConfigError(f"model {config.name!r}: model_args {sorted(config.model_args)} are "
+                          "settings of a model.py's own build_keras_model, and the folder has "
+                          "no model.py")
+    declared = declared_tunables(config.name)
+    for key, value in config.model_args.items():
+        if key not in declared:
+            raise ConfigError(f"model {config.name!r}: " + not_allowed(
+                "model_args setting", key, declared) + f" (model.py's {TUNABLES_NAME} "
+                "declares them)")
+        _check_value(config, declared, key, value, f"model_args[{key!r}]")
+    space = config.tuning.search_space if config.tuning else {}
+    for key, parameter in space.items():
+        if key not in config.model_args:
+            continue
+        candidates = parameter.candidates()
+        if hasattr(parameter, "low"):  # a range: its middle too (an int setting refuses it)
+            candidates = (*candidates, (parameter.low + parameter.high) / 2)
+        for value in candidates:
+            _check_value(config, declared, key, value,
+                         f"tuning.search_space[{key!r}]: {parameter}")
 
 
 def with_overrides(config: ModelConfig, **changes: Any) -> ModelConfig:

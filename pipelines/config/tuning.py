@@ -3,17 +3,25 @@
 ``Tuning(search_space={"learning_rate": LogUniform(1e-4, 1e-1),
 "dnn_hidden_units": Choice([[16, 8], [32, 16]])}, max_trials=6)`` on a model
 config makes ``fullcycle tune MODEL`` try that many sets of values, each trained
-as a run trains (or ``trial_train_steps`` steps) on part of the train split and
-scored on a validation split carved from train by the same hash (the eval split,
-which the Evaluator gates on, is never read). The config's own values are scored
-the same way first: a result never scored worse than what the model trains with
-already. The best values are recorded, and every later ``fullcycle run`` trains
-with them; scheduled runs never tune.
+as a run trains (or ``trial_train_steps`` steps), by k-fold cross-validation on
+the train split: the split is cut into ``folds`` parts by the same hash as the
+splits, and each set of values is trained once per fold on the other folds and
+scored on that fold's rows (the eval split, which the Evaluator gates on, is never
+read). The config's own values are scored the same way first, and the best trial
+is adopted only if it beats them in every fold: a trial that wins on average by
+the luck of one fold does not replace what the model trains with. The result is
+recorded (adopted values, or the config's kept), and every later ``fullcycle
+run`` trains with it; scheduled runs never tune.
 
 A name in the search space is a *tunable*: a setting of the prebuilt models
 (``TUNABLES``), applied to the config as the same field a data scientist would
 edit by hand, so every candidate value is checked by the config's own
-validation before anything runs.
+validation before anything runs. A folder's own ``build_keras_model`` (model.py)
+tunes its own settings: it declares each in ``TUNABLES = {"l2": Annotated[float,
+Field(ge=0)]}`` (a name and a type pydantic checks), reads them as
+``config.model_args["l2"]``, and the config gives each tuned one its own value in
+``model_args`` (the bar trials must beat); the loader checks the values and every
+candidate against those types (``pipelines.config.registry``).
 """
 
 from __future__ import annotations
@@ -112,26 +120,54 @@ class Tuning(_Frozen):
     search_space: dict[str, SearchParameter] = Field(
         min_length=1, description="Tunable name -> Choice, Uniform or LogUniform.")
     objective: str = Field("val_loss", description="'val_loss' or a metric of eval_metric_spec, "
-                                                   "scored on the validation split.")
+                                                   "scored on each held-out fold of train.")
     max_trials: PositiveInt = Field(10, description="Sets of values tried.")
     trial_train_steps: PositiveInt | None = Field(
-        None, description="Training steps per trial; None: as long as a run trains (its "
-                          "num_epochs or train_steps), so trials rank what a run will do.")
+        None, description="Training steps per fold of a trial; None: as long as a run trains "
+                          "(its num_epochs or train_steps), so trials rank what a run will do.")
     algorithm: Literal["random", "bayesian"] = "random"
-    validation_percent: int = Field(
-        20, ge=5, le=50, description="Share of the train split's hash buckets carved out to "
-                                     "score trials (the eval split is never used).")
+    folds: int = Field(
+        5, ge=3, le=10, description="Cross-validation folds the train split is cut into by "
+                                    "its hash; each trial trains once per fold (the eval "
+                                    "split is never used).")
 
-    @model_validator(mode="after")
-    def _known_tunables(self) -> Tuning:
-        for name, parameter in self.search_space.items():
-            if name not in TUNABLES:
-                raise ValueError(not_allowed("tuning.search_space tunable", name, TUNABLES))
-            if not isinstance(parameter, Choice) and name not in CONTINUOUS:
-                raise ValueError(f"tuning.search_space[{name!r}]: {parameter} is a range; "
-                                 f"{name} takes Choice([...]) (ranges: "
-                                 f"{', '.join(CONTINUOUS)})")
-        return self
+
+
+MODEL_ARGS = "model_args"  # the config field a folder's own build_keras_model reads
+
+
+def tunable_path(config: AnyConfig, name: str) -> tuple[str, ...]:
+    """Where tunable ``name`` goes in ``config``: a prebuilt model's setting, or a setting
+    of the folder's own build_keras_model (a key of ``model_args``).
+
+    Raises:
+      ConfigError: ``name`` is neither.
+    """
+    if name in TUNABLES:
+        return TUNABLES[name]
+    if name in getattr(config, MODEL_ARGS, {}):
+        return (MODEL_ARGS, name)
+    raise ConfigError(not_allowed(f"model {config.name!r}: hyperparameter", name,
+                                  known_tunables(config)))
+
+
+def known_tunables(config: AnyConfig) -> list[str]:
+    """The prebuilt tunables and the config's own ``model_args``."""
+    return [*TUNABLES, *getattr(config, MODEL_ARGS, {})]
+
+
+def check_tunable_names(config: AnyConfig) -> None:
+    """Every search-space name is a known tunable; ranges only where a range fits."""
+    for name, parameter in config.tuning.search_space.items():
+        if name not in known_tunables(config):
+            raise ValueError(not_allowed("tuning.search_space tunable", name,
+                                         known_tunables(config))
+                             + " (a setting of your own build_keras_model: give it a value in "
+                               "model_args and declare it in model.py's TUNABLES)")
+        if name in TUNABLES and not isinstance(parameter, Choice) and name not in CONTINUOUS:
+            raise ValueError(f"tuning.search_space[{name!r}]: {parameter} is a range; "
+                             f"{name} takes Choice([...]) (ranges: "
+                             f"{', '.join(CONTINUOUS)})")
 
 
 def current_values(config: AnyConfig, names) -> dict[str, Any]:
@@ -140,7 +176,7 @@ def current_values(config: AnyConfig, names) -> dict[str, Any]:
     values = {}
     for name in names:
         value: Any = config.model_dump(mode="json")
-        for part in TUNABLES[name]:
+        for part in tunable_path(config, name):
             if not isinstance(value, dict) or part not in value:
                 break
             value = value[part]
@@ -177,10 +213,7 @@ def apply_hyperparameters(config: AnyConfig, values: dict[str, Any]) -> AnyConfi
     data = config.model_dump()
     data["tuning"] = None  # checked once, on the config itself
     for name, value in values.items():
-        if name not in TUNABLES:
-            raise ConfigError(not_allowed(f"model {config.name!r}: hyperparameter", name,
-                                          TUNABLES))
-        _set(data, TUNABLES[name], value)
+        _set(data, tunable_path(config, name), value)
     try:
         tuned = type(config).model_validate(data)
     except ValidationError as err:
@@ -195,7 +228,13 @@ def apply_hyperparameters(config: AnyConfig, values: dict[str, Any]) -> AnyConfi
 def check_search_space(config: AnyConfig) -> None:
     """Every candidate (each choice, both ends of a range) through the config's validation,
     and the objective; raises ValueError naming the tunable and the value."""
+    check_tunable_names(config)
     tuning = config.tuning
+    train = config.source.splits["train"]
+    if train < tuning.folds:  # a fold is at least one of train's hash buckets
+        raise ValueError(f"tuning.folds {tuning.folds}: the train split has {train} % of the "
+                         f"hash buckets, too few to cut into {tuning.folds} folds; use at "
+                         f"most {train}")
     for name, parameter in tuning.search_space.items():
         for value in parameter.candidates():
             try:

@@ -91,23 +91,29 @@ def input_config(queries: list[SplitQuery]):
         example_gen_pb2.Input.Split(name=q.name, pattern=q.sql) for q in queries])
 
 
-VALIDATION_SPLIT = "validation"
+FOLD_PREFIX = "fold_"
 
 
-def tuning_split_queries(source: DataSource, label_key: str, dialect: Dialect,
-                         validation_percent: int, project: str | None = None,
+def fold_names(folds: int) -> list[str]:
+    """The tuning pipeline's split names: ``fold_1`` .. ``fold_<folds>``."""
+    return [f"{FOLD_PREFIX}{i}" for i in range(1, folds + 1)]
+
+
+def tuning_split_queries(source: DataSource, label_key: str, dialect: Dialect, folds: int,
+                         project: str | None = None,
                          dataset: str | None = None) -> list[SplitQuery]:
-    """The train split cut in two by the same hash: ``train`` (fitted) and ``validation``
-    (its last ``validation_percent`` % of buckets, scoring trials). The eval split, which
-    the Evaluator gates on, is not among them."""
+    """The train split cut into ``folds`` cross-validation folds by the same hash: each a
+    contiguous run of train's buckets (``fold_1`` .. ``fold_<folds>``). A trial trains on
+    all folds but one and is scored on that one. The eval split, which the Evaluator
+    gates on, is not among them."""
     train = next(q for q in split_queries(source, label_key, dialect, project, dataset)
                  if q.name == "train")
-    cut = train.high - max(1, round((train.high - train.low) * validation_percent / 100))
-    if cut <= train.low:
-        raise ValueError(f"the train split ({train.high - train.low} % of the hash buckets) is "
-                         f"too small to carve a {validation_percent} % validation split from")
+    width = train.high - train.low
+    if width < folds:
+        raise ValueError(f"the train split ({width} % of the hash buckets) is too small to cut "
+                         f"into {folds} folds; use at most {width} folds")
     inner = source_sql(source, dataset_ref(dialect, project, dataset))
     bucket = bucket_expr(source.split_key)
+    cuts = [train.low + width * i // folds for i in range(folds + 1)]
     return [SplitQuery(name, low, high, _split_sql(inner, label_key, bucket, low, high))
-            for name, low, high in (("train", train.low, cut),
-                                    (VALIDATION_SPLIT, cut, train.high))]
+            for name, low, high in zip(fold_names(folds), cuts, cuts[1:], strict=False)]

@@ -19,8 +19,9 @@ Steps, in order:
  13. InfraValidator  - load-and-query in a separate serving process (errors, NaN, latency)
  14. Pusher          - only a blessed, infra-validated model is pushed
 
-The tuning pipeline (``tuning_root`` given) is steps 1-8 on the train split cut in
-two (``train``, ``validation``), then the Tuner and the HyperparametersRecorder.
+The tuning pipeline (``tuning_root`` given) is steps 1-8 on the train split cut
+into cross-validation folds (``fold_1`` ..), then the Tuner and the
+HyperparametersRecorder.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ RUN_FN = "pipelines.trainer.run_fn.run_fn"
 def pipeline_name(model: str) -> str:
     """The pipeline's name: lowercase with dashes, as Vertex AI Pipelines requires."""
     return f"fullcycle-{slug(model)}"
+
+
+def tuning_splits_config(config: ModelConfig):
+    """Transform in the tuning pipeline: analyse every fold (together, the train split)."""
+    from tfx.proto import transform_pb2
+
+    from pipelines.data.splits import fold_names
+
+    return transform_pb2.SplitsConfig(analyze=fold_names(config.tuning.folds))
 
 
 def tuning_pipeline_name(model: str) -> str:
@@ -125,7 +135,7 @@ def create_pipeline(
         thresholds alone, as on a first run.
       hyperparameters: the model's last tuning result, trained with; None: the config's.
       tuning_root: builds the tuning pipeline instead, recording its result there
-        (``example_gen`` then gives the ``train`` and ``validation`` splits).
+        (``example_gen`` then gives the folds of ``tuning_split_queries``).
     """
 
     code = code_fingerprint(config.name)
@@ -181,14 +191,17 @@ def create_pipeline(
         materialize=False,
         # Its analyzer cache serves re-analysing the same data span; a run here is cached
         # whole by TFX when nothing changed, so writing one only costs time.
-        disable_analyzer_cache=True)
+        disable_analyzer_cache=True,
+        # Tuning reads the train split as cross-validation folds: analysed together, they
+        # are the run's train split, so trials see the transform a run's model sees.
+        splits_config=tuning_splits_config(config) if tuning_root is not None else None)
     transform.add_upstream_node(data_gate)
 
     if tuning_root is not None:
         from pipelines.pipeline.tuner import tuning_nodes
 
-        # Guards the eval split: trials fit on train and are scored on validation, both
-        # carved from train; the best values are what every later run trains with.
+        # Guards the eval split: trials fit and are scored on folds of train; the
+        # recorded result is what every later run trains with.
         return Pipeline(
             pipeline_name=tuning_pipeline_name(config.name), pipeline_root=pipeline_root,
             components=[example_gen, statistics_gen, schema_gen, example_validator,

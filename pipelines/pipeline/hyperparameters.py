@@ -31,14 +31,28 @@ class TunedHyperparameters:
     version: str
     recorded_at: float
     uri: str  # the folder holding only best_hyperparameters.txt (the Trainer's input)
-    values: dict[str, Any]
+    values: dict[str, Any]  # what runs apply to the config; {} when its own were kept
     objective: str
-    score: float | None
+    score: float | None  # the mean over folds of the adopted trial (or the config's)
     trials: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""  # the Tuner's artifact it was copied from
+    adopted: bool = True  # False: no trial beat the config's own values in every fold
+    decision: str = ""  # why the config's values were kept (empty when adopted)
+
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def used_tuned_values(tuned: dict[str, Any] | None) -> bool:
+    """Whether a tuning result (``TunedHyperparameters.as_dict()``) changes what runs train
+    with: False when there is none or it kept the config's own values."""
+    return bool(tuned and tuned.get("adopted", True) and tuned.get("values"))
+
+
+def tunable_names(tuned: dict[str, Any]) -> list[str]:
+    """The tunables a result's trials set, in the order they first appear."""
+    return list(dict.fromkeys(name for t in tuned["trials"] for name in t["values"]))
 
 
 def read_hyperparameters(root: str) -> TunedHyperparameters | None:
@@ -88,7 +102,8 @@ def record_hyperparameters(root: str, best_uri: str, results_uri: str,
     tuned = TunedHyperparameters(
         version=version, recorded_at=now, uri=folder, values=best["values"],
         objective=results["objective"], score=results["best_score"], trials=results["trials"],
-        source=best_uri)
+        source=best_uri, adopted=results.get("adopted", True),
+        decision=results.get("decision", ""))
     pointer = os.path.join(root, POINTER_FILE)
     write_json(pointer + ".tmp", tuned.as_dict())
     tf.io.gfile.rename(pointer + ".tmp", pointer, overwrite=True)

@@ -26,17 +26,18 @@ def HyperparametersRecorder(  # noqa: N802 - TFX components are named like class
 
 def tuning_nodes(config, *, examples, schema, transform_graph, custom_config: dict,
                  hyperparameters_root: str) -> list:
-    """The Tuner (validation split scores trials) and the recorder of its result."""
+    """The Tuner (cross-validation on the train split's folds) and the recorder."""
     from tfx.proto import trainer_pb2
 
-    from pipelines.data.splits import VALIDATION_SPLIT
+    from pipelines.data.splits import fold_names
     from pipelines.pipeline.tuner_executor import Tuner
 
+    # Every fold in both: each trial trains on all folds but one and is scored on it.
+    folds = fold_names(config.tuning.folds)
     tuner = Tuner(
         tuner_fn=TUNER_FN, examples=examples, schema=schema, transform_graph=transform_graph,
-        train_args=trainer_pb2.TrainArgs(splits=["train"],
-                                         num_steps=config.tuning.trial_train_steps),
-        eval_args=trainer_pb2.EvalArgs(splits=[VALIDATION_SPLIT]),
+        train_args=trainer_pb2.TrainArgs(splits=folds, num_steps=config.tuning.trial_train_steps),
+        eval_args=trainer_pb2.EvalArgs(splits=folds),
         custom_config=custom_config)
     recorder = HyperparametersRecorder(
         best_hyperparameters=tuner.outputs["best_hyperparameters"],

@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from pipelines.pipeline.hyperparameters import tunable_names, used_tuned_values
 from pipelines.report.facts import ReportFacts
 
 MODEL_CARD_FILE = "model_card.md"
@@ -75,7 +76,8 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env.filters.update(num=_num, tick=_tick, signed=_signed, pct=_pct, when=_when, bounds=_bounds,
                        result=_result, slice_result=_slice_result, shift=_shift,
                        yesno=lambda v: {None: "-", True: "yes", False: "no"}[v],
-                       seconds=lambda v: f"{v:.1f} s", code=lambda v: f"`{v}`")
+                       seconds=lambda v: f"{v:.1f} s", code=lambda v: f"`{v}`",
+                       used_tuned=used_tuned_values, tunables=tunable_names)
     return env
 
 

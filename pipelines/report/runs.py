@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config.errors import FullcycleError, did_you_mean
+from pipelines.pipeline.hyperparameters import used_tuned_values
 from pipelines.pipeline.summary import RunSummary
 from pipelines.settings import Workspace
 
@@ -97,6 +98,7 @@ def run_row(record: RunRecord) -> dict[str, Any]:
         "pushed_version": Path(s.pushed_path).name if s.pushed_path else None,
         "cached_components": len(cached), "components": len(s.components),
         "error": s.error, "report": s.report,
-        # The tuning result's version the run trained with; None: the config's values.
-        "tuned": s.hyperparameters["version"] if s.hyperparameters else None,
+        # The tuning result's version the run trained with; None: the config's values
+        # (never tuned, or the tuning kept them).
+        "tuned": s.hyperparameters["version"] if used_tuned_values(s.hyperparameters) else None,
     }

@@ -120,7 +120,8 @@ def tuned_config(config: ModelConfig, hyperparameters: dict | None,
     with tf.io.gfile.GFile(os.path.join(model_run_dir, HYPERPARAMETERS_FILE), "w") as out:
         out.write(json.dumps({"tuned": bool(values), "values": values,
                               "training_args": config.training_args.model_dump(mode="json"),
-                              "train_batch_size": config.train_batch_size}))
+                              "train_batch_size": config.train_batch_size,
+                              "model_args": config.model_args}))
     return config
 
 

@@ -2,12 +2,13 @@
 
 keras-tuner 1.4's ready-made tuners refuse tf-keras models (they check for Keras 3
 models, keras-tuner#1039), so :class:`FullcycleTuner` subclasses its
-``BaseTuner`` and only borrows the search: the oracle proposes values, each trial
-builds the model with the same builders and input pipeline as ``run_fn``, trains as
-long as a run does (or ``trial_train_steps`` steps) on the train split and scores
-the objective on the validation split (both carved from train; the eval split is
-never read). Before the search, the config's own values are scored the same way
-(trial ``config``): the bar every proposal has to beat.
+``BaseTuner`` and only borrows the search: the oracle proposes values, and each
+trial is cross-validated on the train split's folds (``fold_1`` ..): trained once
+per fold on the other folds, with the same builders and input pipeline as
+``run_fn`` and as long as a run trains (or ``trial_train_steps`` steps), and
+scored on that fold; its objective is the mean over folds (the eval split is never
+read). Before the search, the config's own values are scored the same way (trial
+``config``): the bar every proposal has to beat, fold by fold.
 Referenced by dotted path (``pipelines.trainer.tuner_fn.tuner_fn``).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from statistics import mean
 from typing import Any
 
 import keras_tuner
@@ -65,7 +67,7 @@ def make_oracle(config: ModelConfig) -> keras_tuner.Oracle:
 
 
 class FullcycleTuner(base_tuner.BaseTuner):
-    """Trains each trial with fullcycle's model builders and scores it on validation."""
+    """Cross-validates each trial with fullcycle's model builders on the train folds."""
 
     def __init__(self, config: ModelConfig, fn_args: FnArgs, **kwargs: Any):
         super().__init__(oracle=make_oracle(config), **kwargs)
@@ -73,6 +75,7 @@ class FullcycleTuner(base_tuner.BaseTuner):
         self.transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
         self.transform = self.transform_output.transform_features_layer()
         self.seconds: dict[str, float] = {}
+        self.fold_scores: dict[str, list[float]] = {}  # trial id -> objective per fold
         self.reference: dict[str, Any] | None = None  # the config's own values, scored
 
     def values(self, trial) -> dict[str, Any]:
@@ -83,32 +86,44 @@ class FullcycleTuner(base_tuner.BaseTuner):
         """Scores the config's own values first: trial ``config``, the bar to beat."""
         super().on_search_begin()
         started = time.monotonic()
-        score = self.train_and_score(self.config)
+        folds = self.cross_validate(self.config)
         self.reference = {
-            "trial_id": "config", "status": "COMPLETED", "score": score,
+            "trial_id": "config", "status": "COMPLETED", "score": mean(folds),
+            "fold_scores": folds,
             "values": current_values(self.config, self.config.tuning.search_space),
             "seconds": time.monotonic() - started}
-        logging.info("the config's own values: %s = %.6g", self.config.tuning.objective, score)
+        logging.info("the config's own values: %s = %.6g", self.config.tuning.objective,
+                     mean(folds))
 
     def run_trial(self, trial, *fit_args: Any, **fit_kwargs: Any) -> dict[str, float]:
         started = time.monotonic()
         config = apply_hyperparameters(self.config, self.values(trial))
-        score = self.train_and_score(config)
+        self.fold_scores[trial.trial_id] = folds = self.cross_validate(config)
         self.seconds[trial.trial_id] = time.monotonic() - started
         logging.info("trial %s: %s = %.6g in %.1f s", trial.trial_id, config.tuning.objective,
-                     score, self.seconds[trial.trial_id])
-        return {config.tuning.objective: score}
+                     mean(folds), self.seconds[trial.trial_id])
+        return {config.tuning.objective: mean(folds)}
 
-    def train_and_score(self, config: ModelConfig) -> float:
-        """Trains ``config``'s model as a run would (or ``trial_train_steps`` steps) on the
-        train split, from the same seed every time; its objective on validation."""
+    def cross_validate(self, config: ModelConfig) -> list[float]:
+        """The objective of ``config`` on each fold, trained on the other folds."""
+        folds = self.fn_args.train_files  # one file pattern per fold, in fold order
+        if len(folds) < 2:
+            raise ValueError(f"cross-validation needs at least 2 folds; the Tuner was given "
+                             f"{folds}")
+        return [self.train_and_score(config, folds[:i] + folds[i + 1:], [fold])
+                for i, fold in enumerate(folds)]
+
+    def train_and_score(self, config: ModelConfig, train_files: list[str],
+                        validation_files: list[str]) -> float:
+        """Trains ``config``'s model as a run would (or ``trial_train_steps`` steps) on
+        ``train_files``, from the same seed every time; its objective on the validation."""
         tf.keras.utils.set_random_seed(config.seed)
-        train = input_dataset(self.fn_args.train_files, self.transform_output, config,
+        train = input_dataset(train_files, self.transform_output, config,
                               config.train_batch_size, num_epochs=1, keep_in_memory=True,
                               transform=self.transform)
         steps = (config.tuning.trial_train_steps or config.train_steps
                  or int(train.cardinality()) * config.num_epochs)
-        validation = input_dataset(self.fn_args.eval_files, self.transform_output, config,
+        validation = input_dataset(validation_files, self.transform_output, config,
                                    config.eval_batch_size, num_epochs=1,
                                    transform=self.transform)
         model = build_keras_model(config, custom_model_module(config.name))
@@ -117,7 +132,7 @@ class FullcycleTuner(base_tuner.BaseTuner):
 
     @staticmethod
     def score(model: tf.keras.Model, validation: tf.data.Dataset, config: ModelConfig) -> float:
-        """The objective on the validation split: the model's loss or an eval metric."""
+        """The objective on a held-out fold: the model's loss or an eval metric."""
         objective = config.tuning.objective
         if objective == "val_loss":
             return float(model.evaluate(validation, verbose=0, return_dict=True)["loss"])

@@ -1,12 +1,15 @@
-"""``fullcycle tune MODEL``: search training args on demand; every later run trains with the best.
+"""``fullcycle tune MODEL``: search training args on demand; every later run trains with the result.
 
 Steps, locally:
-  1. the source is checked as for a run; the train split is cut in two by the same
-     hash as the splits (``train`` fitted, ``validation`` scoring the trials)
-  2. ExampleGen .. Transform, as a run has them (no data baseline: the splits differ)
-  3. Tuner - ``max_trials`` sets of values, ``trial_train_steps`` steps each
-  4. HyperparametersRecorder - the best values under ``hyperparameters/<version>/``,
-     then the pointer: the next ``fullcycle run`` imports them into its Trainer
+  1. the source is checked as for a run; the train split is cut into ``folds``
+     cross-validation folds by the same hash as the splits (the eval split is not read)
+  2. ExampleGen .. Transform, as a run has them (Transform analyses every fold: together
+     the run's train split; no data baseline: the splits differ)
+  3. Tuner - the config's own values, then ``max_trials`` sets of values, each trained
+     once per fold on the other folds and scored on it
+  4. HyperparametersRecorder - the result (a trial better than the config's values in
+     every fold, else the config's kept) under ``hyperparameters/<version>/``, then the
+     pointer: the next ``fullcycle run`` imports it into its Trainer
 
 In the cloud (``--cloud``) the same pipeline is compiled for Vertex AI Pipelines
 (BigQuery, Dataflow; the Tuner a task in the runner image, trials one after the
@@ -96,7 +99,7 @@ def build_local_tuning_pipeline(config: ModelConfig, workspace: Workspace,
     require_tuning(config)
     _, data_fingerprint = source or check_source(config, workspace)
     queries = tuning_split_queries(config.source, config.label_key, "duckdb",
-                                   config.tuning.validation_percent)
+                                   config.tuning.folds)
     store = tuning_metadata_path(workspace, config.name)
     store.parent.mkdir(parents=True, exist_ok=True)
     return create_pipeline(
@@ -167,35 +170,34 @@ def tune_local(config: ModelConfig, workspace: Workspace, *, use_cache: bool = T
 
 
 def tune_cloud(config: ModelConfig, stack: str, output: Path | None = None,
-               submit: bool = True, credentials=None) -> dict[str, Any]:
+               submit: bool = True, credentials=None,
+               idempotency_key: str | None = None) -> dict[str, Any]:
     """Compiles the tuning pipeline for Vertex AI and (``submit``) submits it.
 
-    Returns {"spec": the KFP job JSON, "job_id", "link"} (no job without ``submit``).
+    Submitted as the runner's ``POST /tunings`` submits it (``VertexBackend.submit`` with
+    ``tuning_id_for``): the same PipelineJob id for the same ``idempotency_key`` (the
+    runner's ``Idempotency-Key``), so a retried command, or the runner given that key,
+    never starts a second tuning; the same labels. Returns {"spec": the KFP job JSON,
+    "job_id", "link", "duplicate" (the job existed already), "hyperparameters_root"}
+    (no job without ``submit``).
     """
     from pipelines.cloud.compile import compile_pipeline
     from pipelines.cloud.target import CloudTarget
-    from pipelines.pipeline.factory import tuning_pipeline_name
 
     require_tuning(config)
     target = CloudTarget.from_stack(config.name, stack)
-    name = tuning_pipeline_name(config.name)
-    answer: dict[str, Any] = {"job_id": None, "link": None,
+    answer: dict[str, Any] = {"job_id": None, "link": None, "duplicate": False,
                               "hyperparameters_root": target.hyperparameters_root}
     with tempfile.TemporaryDirectory() as tmp:
         path = output or Path(tmp) / "tuning-pipeline.json"
         answer["spec"] = compile_pipeline(config, target, path, tuning=True)
-        if not submit:
-            return answer
-        from google.cloud import aiplatform
+    if not submit:
+        return answer
+    from pipelines.runner.runs import tuning_id_for
+    from pipelines.runner.vertex import VertexBackend
 
-        job_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-        job = aiplatform.PipelineJob(
-            display_name=name, template_path=str(path), job_id=job_id,
-            pipeline_root=target.pipeline_root, enable_caching=False,
-            labels={**target.labels, "trigger": "tune"}, project=target.project,
-            location=target.region, credentials=credentials)
-        job.submit(service_account=target.service_account)
-    answer.update(job_id=job_id, link=(
-        f"https://console.cloud.google.com/vertex-ai/locations/{target.region}/pipelines/"
-        f"runs/{job_id}?project={target.project}"))
+    tuning_id, trigger = tuning_id_for(config.name, idempotency_key)
+    job, created = VertexBackend(stack, credentials).submit(config.name, tuning_id, trigger,
+                                                            tuning=True)
+    answer.update(job_id=job.run_id, link=job.link, duplicate=not created)
     return answer

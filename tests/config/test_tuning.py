@@ -90,7 +90,7 @@ def test_list_choices_reach_keras_tuner_as_text_and_come_back_as_lists():
     tuning = load_config("basic_template").tuning
     units = tuning.search_space["dnn_hidden_units"]
     assert encoded_choices(units) == ["[6, 3]", "[16, 8]", "[32, 16]"]
-    assert encoded_choices(tuning.search_space["train_batch_size"]) == [32, 64, 128]
+    assert encoded_choices(tuning.search_space["train_batch_size"]) == [64, 128, 256, 512]
     assert decode_values(tuning, {"dnn_hidden_units": "[32, 16]", "train_batch_size": 64}) == \
         {"dnn_hidden_units": [32, 16], "train_batch_size": 64}
 
@@ -105,3 +105,14 @@ def test_the_configs_own_values_are_the_bar_to_beat():
             update={"optimizer_kwargs": {}, "layer_activation": None})})
     assert current_values(plain, ["learning_rate", "layer_activation"]) == \
         {"layer_activation": None}  # the optimizer's default rate is not the config's
+
+
+def test_folds_need_as_many_of_trains_hash_buckets(models_package):
+    source = tuned_source(options="folds=4").replace(
+        'split_key="id"', 'split_key="id", splits={"train": 3, "eval": 97}')
+    assert 'splits={"train": 3' in source
+    message = load_error(models_package, source)
+    assert "tuning.folds 4: the train split has 3 % of the hash buckets, too few to cut into " \
+           "4 folds; use at most 3" in message
+    message = load_error(models_package, tuned_source(options="folds=2"))
+    assert "tuning.folds" in message and "greater than or equal to 3" in message

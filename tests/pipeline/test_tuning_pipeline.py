@@ -76,7 +76,7 @@ def test_a_new_result_is_a_new_run(workspace):
     assert len(keys) == 3
 
 
-def test_the_tuning_pipeline_scores_on_validation_and_records(workspace):
+def test_the_tuning_pipeline_cross_validates_on_folds_and_records(workspace):
     config = load_config("basic_template")
     overrides = tuning_overrides(config, max_trials=2, trial_train_steps=7)
     pipeline = build_local_tuning_pipeline(with_overrides(config, **overrides), workspace,
@@ -87,11 +87,15 @@ def test_the_tuning_pipeline_scores_on_validation_and_records(workspace):
                                 "ExampleValidator", "DataValidator", "DataGate", "Transform",
                                 "Tuner", "HyperparametersRecorder"]
     splits = json.loads(components["DuckDBExampleGen"].exec_properties["input_config"])
-    assert [s["name"] for s in splits["splits"]] == ["train", "validation"]
+    folds = ["fold_1", "fold_2", "fold_3", "fold_4", "fold_5"]
+    assert [s["name"] for s in splits["splits"]] == folds
+    # Transform analyses every fold: together they are the run's train split.
+    assert json.loads(components["Transform"].exec_properties["splits_config"]) == \
+        {"analyze": folds}
     tuner = components["Tuner"]
-    assert json.loads(tuner.exec_properties["train_args"]) == {"splits": ["train"],
+    assert json.loads(tuner.exec_properties["train_args"]) == {"splits": folds,
                                                                 "num_steps": 7}
-    assert json.loads(tuner.exec_properties["eval_args"]) == {"splits": ["validation"]}
+    assert json.loads(tuner.exec_properties["eval_args"]) == {"splits": folds}
     custom = json.loads(tuner.exec_properties["custom_config"])
     assert custom["overrides"]["tuning"]["max_trials"] == 2
     assert tuner.executor_spec.executor_class.__module__ == "pipelines.pipeline.tuner_executor"

@@ -62,3 +62,29 @@ def test_summary_line_runs_row_and_cli_table():
     assert [c.header for c in table.columns][:4] == ["trial", "learning_rate",
                                                      "dnn_hidden_units", "val_loss"]
     assert list(table.columns[-1].cells) == ["", "[green]best[/]", "[red]INVALID[/]"]
+
+
+KEPT = {**TUNED, "values": {}, "adopted": False, "score": 1.1,
+        "decision": "no trial beat the config's own values in every fold",
+        "trials": [{"trial_id": "config", "values": {"learning_rate": 0.01,
+                                                     "dnn_hidden_units": [6, 3]},
+                    "score": 1.1, "fold_scores": [1.0, 1.2], "seconds": 2.0,
+                    "status": "COMPLETED"}, *TUNED["trials"]]}
+
+
+def test_a_tuning_that_kept_the_configs_values_says_so_everywhere(workspace):
+    assert hyperparameters_line(KEPT) == (
+        "the config's own (tuning version 1700000000000 kept them: no trial beat the "
+        "config's own values in every fold)")
+    assert run_row(record(KEPT))["tuned"] is None  # `fullcycle runs`: not tuned values
+    table = trials_table(KEPT)
+    assert [c.header for c in table.columns][1:3] == ["learning_rate", "dnn_hidden_units"]
+    assert list(table.columns[-1].cells)[:2] == ["[green]kept[/]", ""]
+    page = BeautifulSoup(write_report(workspace, record(KEPT)).read_text(), "html.parser")
+    section = page.find(id="hyperparameters").parent
+    text = " ".join(section.text.split())
+    assert "The config's own: the tuning (version 1700000000000" in text
+    assert "kept them: no trial beat the config's own values in every fold" in text
+    rows = [[td.text for td in tr.find_all("td")] for tr in section.find("table").tbody("tr")]
+    assert rows[0][:3] == ["config", "0.01", "[6, 3]"] and rows[0][-1] == "kept"
+    assert [row[-1] for row in rows[1:]] == ["completed", "completed", "invalid"]

@@ -1,7 +1,9 @@
 """A tiny tuning end to end, then the next run trains with its values (slow: marked e2e).
 
-  1. ``tune_local`` (2 trials x 20 steps, after the config's own values) records the
-     best values and every trial under a new version folder and moves the pointer;
+  1. ``tune_local`` (2 trials x 20 steps, after the config's own values, each
+     cross-validated on 5 folds) records the adopted values and every trial under a
+     new version folder and moves the pointer (the config's own learning rate is made
+     too small to learn in 20 steps, so a trial beats it in every fold);
   2. an unchanged tuning is TFX's cache hit: the recorded result stands;
   3. the next ``run_local`` imports those values into its Trainer: the ModelRun says so,
      the summary and ``runs`` name the version, the report lists the trials.
@@ -26,9 +28,15 @@ pytestmark = pytest.mark.e2e
 MODEL = "basic_template"
 
 
+SLOW_LEARNING_RATE = 1e-4
+
+
 def tiny_tune(workspace):
     config = load_config(MODEL)
-    overrides = tuning_overrides(config, max_trials=2, trial_train_steps=20)
+    args = config.training_args.model_dump()
+    args["optimizer_kwargs"] = {"learning_rate": SLOW_LEARNING_RATE}
+    overrides = {**tuning_overrides(config, max_trials=2, trial_train_steps=20),
+                 "training_args": args}
     return tune_local(with_overrides(config, **overrides), workspace, overrides=overrides)
 
 
@@ -45,13 +53,20 @@ def test_tune_records_the_best_values_and_every_trial(tuned, module_workspace):
     assert os.listdir(result.uri) == [BEST_FILE]
     space = set(load_config(MODEL).tuning.search_space)
     assert [t["trial_id"] for t in result.trials][0] == "config" and len(result.trials) == 3
-    assert result.trials[0]["values"] == {"learning_rate": 0.01, "dnn_hidden_units": [6, 3],
+    assert result.trials[0]["values"] == {"learning_rate": SLOW_LEARNING_RATE,
+                                          "dnn_hidden_units": [6, 3],
                                           "train_batch_size": 128}  # the config's own
     for trial in result.trials:
         assert trial["status"] == "COMPLETED" and set(trial["values"]) == space
         assert math.isfinite(trial["score"]) and trial["seconds"] > 0
-    best = min(result.trials, key=lambda t: t["score"])
-    assert result.values == best["values"] and result.score == best["score"]
+        assert len(trial["fold_scores"]) == 5  # cross-validated on train's 5 folds
+        assert trial["score"] == pytest.approx(sum(trial["fold_scores"]) / 5)
+    bar = result.trials[0]["fold_scores"]
+    clear = [t for t in result.trials[1:]
+             if all(s < b for s, b in zip(t["fold_scores"], bar, strict=True))]
+    assert clear, result.trials
+    best = min(clear, key=lambda t: t["score"])
+    assert result.adopted and result.values == best["values"] and result.score == best["score"]
     assert isinstance(result.values["dnn_hidden_units"], list)
     assert tuned.seconds_per_trial > 0
     assert {c["node_id"] for c in tuned.components} >= {"Transform", "Tuner",
