@@ -6,7 +6,6 @@ need them, so ``--help``, ``list`` and ``validate`` stay fast.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -15,52 +14,9 @@ from pathlib import Path
 import typer
 
 import pipelines  # noqa: F401 - pins Keras 2 before anything imports TensorFlow
+from pipelines.cli.common import app, cli_errors, current_workspace, data_app, stack_option
 from pipelines.config.errors import FullcycleError
 from pipelines.process_exit import run_skipping_teardown
-from pipelines.serving import MAX_REQUEST_BYTES
-
-app = typer.Typer(help=__doc__.split("\n")[0], no_args_is_help=True, add_completion=False)
-data_app = typer.Typer(help="The local warehouse (DuckDB): seed samples, load your data.",
-                       no_args_is_help=True)
-app.add_typer(data_app, name="data")
-infra_app = typer.Typer(help="Infrastructure (Pulumi): plan offline what `pulumi up` creates.",
-                        no_args_is_help=True)
-app.add_typer(infra_app, name="infra")
-
-
-def cli_errors(fn):
-    """Prints a FullcycleError as one clear message and exits 2; no traceback
-    (``--verbose`` adds the trace of an error raised by a model's own code)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FullcycleError as err:
-            trace = getattr(err, "trace", None)
-            if trace and os.environ.get("FULLCYCLE_VERBOSE"):
-                typer.echo(trace, err=True)
-            typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(2) from None
-    return wrapper
-
-
-def stack_option(help_text: str = "The stack config: Pulumi.<stack>.yaml.") -> typer.Option:
-    """``--stack``, from ``FULLCYCLE_STACK`` when not given, else ``dev`` (every command)."""
-    return typer.Option("dev", "--stack", envvar="FULLCYCLE_STACK", show_envvar=True,
-                        help=help_text)
-
-
-@app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v",
-                                       help="Show library logs and the traces of errors.")):
-    if verbose:
-        os.environ["FULLCYCLE_VERBOSE"] = "1"
-
-
-def _workspace():
-    from pipelines.settings import Workspace
-
-    return Workspace.from_env()
 
 
 @app.command("list")
@@ -89,7 +45,7 @@ def validate(model: str) -> None:
     from pipelines.config.registry import check_model_code
 
     check_model_code(model)
-    workspace = _workspace()
+    workspace = current_workspace()
     checked = "config"
     if workspace.warehouse.exists():
         from pipelines.data.scoring import check_scoring_source
@@ -133,8 +89,8 @@ def run(model: str,
     config = load_config(model)
     if overrides:
         config = with_overrides(config, **overrides)
-    console.print(f"Running [bold]{model}[/] locally (warehouse {_workspace().warehouse})")
-    summary = run_local(config, _workspace(), overrides=overrides, verbose=verbose,
+    console.print(f"Running [bold]{model}[/] locally (warehouse {current_workspace().warehouse})")
+    summary = run_local(config, current_workspace(), overrides=overrides, verbose=verbose,
                         use_run_cache=not force, stack=stack, on_event=progress)
     print_summary(summary)
     if summary.report:
@@ -206,8 +162,8 @@ def tune(model: str,
     console.print(f"Tuning [bold]{model}[/] locally: the config's values, then "
                   f"{tuning.max_trials} trials, each {length} once per fold of "
                   f"{tuning.folds}-fold cross-validation on train; {tuning.algorithm} search "
-                  f"(warehouse {_workspace().warehouse})")
-    summary = tune_local(config, _workspace(), use_cache=not force, overrides=overrides,
+                  f"(warehouse {current_workspace().warehouse})")
+    summary = tune_local(config, current_workspace(), use_cache=not force, overrides=overrides,
                          on_event=progress)
     print_tuning(summary, console)
     if json_out:
@@ -237,7 +193,7 @@ def predict(model: str,
     if endpoint:
         from pipelines.serving.rollout import endpoint_client
 
-        client = endpoint_client(_workspace(), model)
+        client = endpoint_client(current_workspace(), model)
         try:
             answer = client.predict(rows)
         finally:
@@ -245,7 +201,7 @@ def predict(model: str,
         typer.echo(json.dumps({"model": model, "deployedModelId": answer["deployedModelId"],
                                "predictions": answer["predictions"]}, indent=2))
         return
-    version = served_version(_workspace().serving_model_dir(model), model)
+    version = served_version(current_workspace().serving_model_dir(model), model)
     predictions = LoadedModel(version).predict(rows)
     typer.echo(json.dumps({"model": model, "version": version.name,
                            "predictions": predictions}, indent=2))
@@ -272,7 +228,7 @@ def score(model: str,
 
     config = load_config(model)
     with score_progress(enabled=console.is_terminal and not json_out) as progress:
-        summary = score_rows(config, _workspace(), version=version, where=where, limit=limit,
+        summary = score_rows(config, current_workspace(), version=version, where=where, limit=limit,
                              progress=progress)
     if json_out:
         typer.echo(json.dumps(summary.as_dict(), indent=2, default=str))
@@ -301,7 +257,7 @@ def data_seed() -> None:
     """Build the sample warehouse (basic_template, taxi_trips) deterministically."""
     from pipelines.data.warehouse import seed
 
-    path = _workspace().warehouse
+    path = current_workspace().warehouse
     counts = seed(path)
     typer.echo(f"seeded {path}: " + ", ".join(f"{t} {n} rows" for t, n in counts.items()))
 
@@ -312,8 +268,8 @@ def data_load(table: str, file: Path) -> None:
     """Create or replace TABLE in the warehouse from a CSV or Parquet FILE."""
     from pipelines.data.warehouse import load
 
-    rows = load(_workspace().warehouse, table, file)
-    typer.echo(f"loaded {rows} rows into {table} ({_workspace().warehouse})")
+    rows = load(current_workspace().warehouse, table, file)
+    typer.echo(f"loaded {rows} rows into {table} ({current_workspace().warehouse})")
 
 
 @app.command()
@@ -331,7 +287,7 @@ def schema(model: str,
     from pipelines.cli.render import print_schema
     from pipelines.pipeline.baseline import export_schema, load_baseline_schema
 
-    baseline, proto = load_baseline_schema(_workspace(), model)
+    baseline, proto = load_baseline_schema(current_workspace(), model)
     if export:
         path = export_schema(model, proto, force)
         typer.secho(f"wrote {path}: the pipeline now uses it instead of the inferred schema",
@@ -352,8 +308,8 @@ def runs(model: str,
     from pipelines.report.scores import RECENT, list_scores, score_row
 
     model_dir(model)  # an unknown model is named as such
-    rows = [] if scores_only else [run_row(r) for r in list_runs(_workspace(), model)]
-    scores = [score_row(s) for s in list_scores(_workspace(), model, RECENT)]
+    rows = [] if scores_only else [run_row(r) for r in list_runs(current_workspace(), model)]
+    scores = [score_row(s) for s in list_scores(current_workspace(), model, RECENT)]
     if json_out:
         typer.echo(json.dumps(scores if scores_only else rows, indent=2, default=str))
         return
@@ -381,8 +337,8 @@ def report(model: str,
     from pipelines.report.runs import find_run
 
     model_dir(model)
-    record = find_run(_workspace(), model, run_id)
-    path = write_report(_workspace(), record, output)
+    record = find_run(current_workspace(), model, run_id)
+    path = write_report(current_workspace(), record, output)
     typer.echo(f"report of run {record.run_id}: {path}")
 
 
@@ -403,7 +359,7 @@ def monitor(model: str,
     from pipelines.serving.monitoring import monitor_model, parse_window
 
     model_dir(model)
-    result = monitor_model(_workspace(), model, stack, parse_window(window))
+    result = monitor_model(current_workspace(), model, stack, parse_window(window))
     if json_out:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -414,255 +370,8 @@ def monitor(model: str,
         raise typer.Exit(3)
 
 
-@app.command("compile")
-@cli_errors
-def compile_(model: str, stack: str = stack_option(),
-             output: Path = typer.Option(Path("pipeline.json"), "-o", "--output")) -> None:
-    """Compile the model's pipeline for Vertex AI Pipelines (offline, no credentials)."""
-    from pipelines.pipeline.quiet import quiet_environment
-
-    quiet_environment(False)
-    from pipelines.cloud.compile import compile_pipeline
-    from pipelines.cloud.target import CloudTarget
-    from pipelines.config.registry import load_config
-
-    spec = compile_pipeline(load_config(model), CloudTarget.from_stack(model, stack), output)
-    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
-    typer.echo(f"wrote {output}: {len(tasks)} tasks, pipeline root "
-               f"{spec['runtimeConfig']['gcsOutputDirectory']}")
-
-
-@app.command("serve-runner")
-@cli_errors
-def serve_runner(
-        host: str | None = typer.Option(None, help="Default 127.0.0.1; 0.0.0.0 on Cloud Run."),
-        port: int = typer.Option(8080, envvar="PORT", help="Env PORT on Cloud Run."),
-        backend: str = typer.Option("local", envvar="FULLCYCLE_BACKEND",
-                                    help="local (LocalDagRunner) or vertex."),
-        stack: str = stack_option(),
-        train_steps: int | None = typer.Option(None, help="Local backend: train every run this "
-                                               "many steps."),
-        eval_steps: int | None = typer.Option(None, help="Local backend: evaluate this many "
-                                              "steps."),
-        rollout_interval: float | None = typer.Option(
-            None, help="Local backend: seconds between canary analyses (default: the stack's "
-                       "interval_minutes).")) -> None:
-    """Serve the runner API (POST /runs, POST /rollouts/MODEL:tick) that Cloud Scheduler calls."""
-    import uvicorn
-
-    from pipelines.runner.app import runner_app
-
-    overrides = {k: v for k, v in (("train_steps", train_steps), ("eval_steps", eval_steps))
-                 if v is not None}
-    app_ = runner_app(backend, stack, _workspace(), overrides, rollout_interval)
-    host = host or ("0.0.0.0" if "K_SERVICE" in os.environ else "127.0.0.1")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
-
-
-@app.command()
-@cli_errors
-def trigger(model: str, runner_url: str = typer.Option("http://127.0.0.1:8080"),
-            stack: str = stack_option()) -> None:
-    """Send the runner one tick for MODEL now, exactly as Cloud Scheduler would."""
-    import datetime as dt
-
-    import httpx
-
-    from pipelines.runner.scheduler import scheduler_request, send
-    from pipelines.stack.config import RetrySettings, StackConfig
-
-    config = StackConfig.load(stack)
-    entry = config.entry(model)
-    retry = entry.retry if entry else RetrySettings()
-    request = scheduler_request(model, dt.datetime.now(dt.timezone.utc),
-                                config.names(model).scheduler_job)
-    try:
-        response = send(runner_url, request, retry)
-    except httpx.TransportError as err:
-        raise FullcycleError(f"runner at {runner_url} is not reachable ({err}); start it with "
-                             "`fullcycle serve-runner`") from None
-    typer.echo(response.text)
-    if response.status_code != 202:
-        raise typer.Exit(1)
-
-
-@app.command()
-@cli_errors
-def schedule(stack: str = stack_option(),
-             runner_url: str = typer.Option("http://127.0.0.1:8080")) -> None:
-    """Send the runner each model's cron ticks from the stack config: training (POST /runs)
-    and, with a scoring schedule, batch scoring (POST /scores). Ctrl-C stops."""
-    import datetime as dt
-    import threading
-
-    from pipelines.runner.scheduler import next_tick, run_schedule, stack_schedules
-    from pipelines.stack.config import StackConfig
-
-    jobs = stack_schedules(StackConfig.load(stack))
-    now = dt.datetime.now(dt.timezone.utc)
-    for job in jobs:
-        typer.echo(f"{job.job} (POST {job.path} {job.model}): '{job.schedule}' {job.time_zone}, "
-                   f"next tick {next_tick(job, now).isoformat()}")
-    stop = threading.Event()
-    try:
-        run_schedule(jobs, runner_url, stop, lambda j, t, code: typer.echo(
-            f"{t.isoformat()} {j.job}: HTTP {code}"))
-    except KeyboardInterrupt:
-        stop.set()
-
-
-@app.command("serve-endpoint")
-@cli_errors
-def serve_endpoint(model: str, port: int = typer.Option(8081),
-                   host: str = typer.Option("127.0.0.1"),
-                   tf_threads: int = typer.Option(
-                       1, help="TensorFlow threads per prediction (0: TensorFlow's default); "
-                               "one is fastest for small models."),
-                   log_retention_days: float = typer.Option(
-                       30, min=0.001, help="Days the request log keeps requests (the canary "
-                                           "reads minutes of them)."),
-                   monitor_every: str | None = typer.Option(
-                       None, "--monitor-every", help="Check skew and drift of what was served "
-                       "every DURATION (e.g. 1h), over that window, as Vertex AI Model "
-                       "Monitoring does (thresholds from the stack's monitoring block)."),
-                   max_request_bytes: int = typer.Option(
-                       MAX_REQUEST_BYTES, min=1, help="Answer 413 to a :predict body over this "
-                       "many bytes (Vertex AI refuses online prediction requests over 1.5 MB)."),
-                   stack: str = stack_option("Monitoring thresholds from Pulumi.<stack>.yaml.")
-                   ) -> None:
-    """Serve MODEL's local endpoint (Vertex AI endpoint API); deploys the served version first."""
-    from pipelines.pipeline.quiet import quiet_environment
-
-    quiet_environment(False)
-    import tensorflow as tf
-    import uvicorn
-
-    if tf_threads:
-        tf.config.threading.set_intra_op_parallelism_threads(tf_threads)
-        tf.config.threading.set_inter_op_parallelism_threads(tf_threads)
-
-    from pipelines.config.registry import model_dir
-    from pipelines.serving.endpoint_app import create_endpoint_app
-    from pipelines.serving.rollout import open_local_endpoint, register_server, unregister_server
-    from pipelines.stack.names import local_endpoint_path
-
-    model_dir(model)
-    workspace = _workspace()
-    root = workspace.endpoint_dir(model)
-    endpoint = open_local_endpoint(workspace, model, log_retention_days)
-    url = f"http://{host}:{port}"
-    typer.echo(f"endpoint {model}: {url}{local_endpoint_path(model)}")
-    for deployed in endpoint.describe()["deployedModels"]:
-        share = endpoint.state.traffic_split.get(deployed["id"], 0)
-        typer.echo(f"  {deployed['id']}  {share:3d} %  {deployed['model']}")
-    from pipelines.serving.monitoring import endpoint_monitor, parse_window
-
-    every = parse_window(monitor_every) if monitor_every else None
-    monitor = endpoint_monitor(workspace, model, stack, endpoint)
-    if every:
-        typer.echo(f"  monitoring skew and drift every {monitor_every}")
-    register_server(root, url)
-    try:
-        uvicorn.run(create_endpoint_app(endpoint, monitor, every, max_request_bytes),
-                    host=host, port=port, log_level="warning")
-    finally:
-        unregister_server(root)
-
-
-def _cloud_tick(model: str, stack: str, candidate: Path | None,
-                min_samples: int | None) -> None:
-    from pipelines.cli.render import rollout_line, window_line
-    from pipelines.cloud.rollout import cloud_controller
-
-    if candidate is not None or min_samples is not None:
-        raise FullcycleError("--candidate and --min-samples are for the local endpoint; on "
-                             "Vertex AI the Pusher deploys the candidate and the stack's canary "
-                             "block sets the policy")
-    state = cloud_controller(model, stack).tick()
-    typer.echo(f"{model} on Vertex AI (stack {stack}): {rollout_line(state)}")
-    if state is not None and state.history:
-        typer.echo(f"  last window: {window_line(state.history[-1])}")
-    if state is not None and state.status in ("aborted", "needs_attention"):
-        raise typer.Exit(1)
-
-
-@app.command()
-@cli_errors
-def rollout(model: str,
-            interval: float = typer.Option(10.0, min=0.1, help="Seconds between analyses (the "
-                                           "stack's interval_minutes applies in the cloud)."),
-            rate: float = typer.Option(40.0, min=0.0, help="Requests per second of live traffic "
-                                       "from eval rows, labels fed back; 0 sends none."),
-            candidate: Path | None = typer.Option(None, help="A SavedModel to roll out (default: "
-                                                  "the one the last push deployed)."),
-            min_samples: int | None = typer.Option(
-                None, min=1, help="Candidate requests needed per analysis (default: the stack's)."),
-            stack: str = stack_option("Canary settings from Pulumi.<stack>.yaml."),
-            once: bool = typer.Option(False, "--once", help="One tick, as the runner route does."),
-            cloud: bool = typer.Option(False, "--cloud", help="One tick of the rollout on the "
-                                       "model's Vertex AI endpoint in --stack, as its Scheduler "
-                                       "job does (Application Default Credentials)."),
-            ) -> None:
-    """Run MODEL's canary on its local endpoint: analyse, step traffic, promote or roll back."""
-    from contextlib import nullcontext
-
-    from pipelines.canary.policy import CanaryPolicy
-    from pipelines.cli.render import rollout_line, window_line
-    from pipelines.config.registry import load_config
-    from pipelines.serving.rollout import canary_settings, controller_for, endpoint_client, watch
-
-    config = load_config(model)
-    if cloud:
-        _cloud_tick(model, stack, candidate, min_samples)
-        return
-    workspace = _workspace()
-    policy = CanaryPolicy.of(canary_settings(model, stack), interval, min_samples)
-    endpoint = endpoint_client(workspace, model)
-    controller = controller_for(workspace, model, policy, endpoint)
-    if candidate is not None:
-        controller.start(str(candidate.resolve()))
-    state = controller.tick()
-    if state is None or state.status != "progressing":
-        typer.echo(f"{model}: nothing to roll out ({rollout_line(state)}); a push deploys the "
-                   f"next version at {policy.steps[0]} % (`fullcycle run {model} --force`)")
-        return
-    typer.echo(f"{model}: canary {state.candidate_id} next to {state.stable_id}, steps "
-               f"{list(policy.steps)} every {policy.interval_seconds:g} s, "
-               f"min {policy.settings.min_samples} samples")
-    if once:
-        typer.echo(rollout_line(state))
-        return
-    from pipelines.serving.traffic import Traffic, eval_examples
-
-    def show(check: dict, now) -> None:
-        weight = policy.steps[min(now.step, len(policy.steps) - 1)]
-        typer.echo(f"  {check['weight']:3d} %: {window_line(check)} -> {check['result']}"
-                   + (f"; now {weight} %" if now.status == "progressing" else ""))
-
-    traffic = (Traffic(endpoint.url, eval_examples(config, workspace), rate) if rate > 0
-               else nullcontext())
-    with traffic:
-        state = watch(controller, show)
-    typer.echo(rollout_line(state))
-    if state.status == "aborted":
-        raise typer.Exit(1)
-
-
-@infra_app.command("plan")
-@cli_errors
-def infra_plan(stack: str = stack_option(),
-               json_out: bool = typer.Option(False, "--json", help="Print the resources as "
-                                             "JSON (type, name, URN, model, inputs).")) -> None:
-    """Print every resource `pulumi up` would create, grouped by model (no credentials)."""
-    from infra.plan import plan
-    from infra.render import render_plan
-    from pipelines.stack.config import StackConfig
-
-    planned = plan(StackConfig.from_stack_file(stack))
-    if json_out:
-        typer.echo(json.dumps(planned.as_json(), indent=2, default=str))
-        return
-    typer.echo(render_plan(planned))
+from pipelines.cli import cloud as _cloud_commands  # noqa: E402, F401 - they register on app
+from pipelines.cli import serving as _serving_commands  # noqa: E402, F401
 
 
 def main() -> None:
