@@ -37,7 +37,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -46,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from pipelines.config.errors import ConfigError, FullcycleError, did_you_mean
 from pipelines.runner.backends import Backend
 from pipelines.runner.logs import log_event
+from pipelines.runner.rollout_routes import add_rollout_routes
 from pipelines.runner.runs import (
     IDEMPOTENCY_KEY,
     SCHEDULE_TIME,
@@ -57,12 +57,7 @@ from pipelines.runner.runs import (
 from pipelines.runner.tunings import add_tuning_routes
 from pipelines.settings import Workspace
 from pipelines.stack.config import StackConfig
-from pipelines.stack.names import (
-    MONITORING_CHECK_ROUTE,
-    ROLLOUT_TICK_ROUTE,
-    RUNS_ROUTE,
-    SCORES_ROUTE,
-)
+from pipelines.stack.names import RUNS_ROUTE, SCORES_ROUTE
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -222,63 +217,7 @@ def create_app(backend: Backend,
         except FullcycleError as err:
             return _error(404, str(err))
 
-    if monitoring is not None:
-        @app.post(MONITORING_CHECK_ROUTE)
-        def check_monitoring(model: str, window: str = "1h"):
-            from pipelines.serving.monitoring import parse_window
-
-            if (refused := _unknown_model(model)) is not None:
-                return refused
-            try:
-                result = monitoring(model, parse_window(window))
-            except FullcycleError as err:
-                return _error(409, str(err))
-            return JSONResponse(result, status_code=200)
-
-    if rollouts is not None:
-        @app.post(ROLLOUT_TICK_ROUTE)
-        def tick_rollout(model: str, request: Request):
-            from pipelines.canary.controller import RolloutBusyError
-            from pipelines.canary.endpoint import EndpointError
-
-            if (refused := _unknown_model(model)) is not None:
-                return refused
-            scheduled = request.headers.get(SCHEDULE_TIME)
-            try:  # the tick's time is its schedule time: an early or late arrival counts alike
-                now = schedule_seconds(scheduled) if scheduled else None
-            except BadRunRequestError as err:
-                return _error(400, str(err))
-            controller = None
-            try:
-                controller = rollouts(model)
-                rollout = controller.tick(now=now)
-            except RolloutBusyError as err:  # a concurrent or retried tick, or a push
-                log_event("WARNING", str(err), model=model)
-                return _error(409, str(err))
-            except FullcycleError as err:
-                status = 409 if isinstance(err, EndpointError) and err.status not in (
-                    503, 404) else 503
-                log_event("ERROR", f"rollout tick of {model!r} failed: {err}", error=err,
-                          model=model)
-                return _error(status, str(err))
-            finally:
-                getattr(getattr(controller, "endpoint", None), "close", lambda: None)()
-            answer = ({"model": model, "status": "idle"} if rollout is None
-                      else {"model": model, **asdict(rollout)})
-            if rollout is not None and rollout.status == "needs_attention":
-                log_event("ERROR", f"rollout of {model!r} needs attention: {rollout.reason}",
-                          model=model, deployed_ids=rollout.deployed_ids)
-                return JSONResponse({**answer, "error": rollout.reason}, status_code=409)
-            if after_tick is not None:
-                try:  # the traffic has moved already: a retried tick changes nothing more
-                    answer["monitoring"] = after_tick(model)
-                except FullcycleError as err:
-                    log_event("ERROR", f"monitoring update after the rollout tick of {model!r} "
-                                       f"failed: {err}", error=err, model=model)
-                    return JSONResponse({**answer, "monitoring_error": str(err),
-                                         "error": f"the rollout tick was taken, the monitoring "
-                                                  f"update failed: {err}"}, status_code=502)
-            return answer
+    add_rollout_routes(app, rollouts, after_tick, monitoring, _unknown_model, _error)
 
     @app.get(RUNS_ROUTE)
     def list_runs(model: str | None = None):
