@@ -80,25 +80,35 @@ def score_columns(config: ModelConfig) -> list[str]:
 def check_rows(config: ModelConfig, workspace: Workspace, con, sql: str,
                features: list[str], summary: ScoreSummary) -> None:
     """The data check: fills ``summary``'s findings, checked rows and baseline."""
-    from pipelines.data.example_gen import as_example_lists
-    from pipelines.pipeline.baseline import read_baseline, read_schema
-    from pipelines.pipeline.statistics import record_batch_statistics
-    from pipelines.pipeline.validation import compare, load_statistics
+    from pipelines.pipeline.baseline import read_baseline
 
     baseline = read_baseline(str(workspace.baseline_dir(config.name)))
     if baseline is None:
         return
-    summary.baseline = baseline.version
     read = ", ".join(f'"{c}"' for c in (features or config.score_keys))
     sample = (f"SELECT {read} FROM ({sql}) AS scored "
               f"USING SAMPLE reservoir({CHECK_ROWS} ROWS) REPEATABLE ({config.seed})")
+    check_batches(config, baseline, con.execute(sample).to_arrow_reader(BATCH_ROWS), summary)
 
-    def batches():
-        for batch in con.execute(sample).to_arrow_reader(BATCH_ROWS):
+
+def check_batches(config: ModelConfig, baseline, batches, summary: ScoreSummary) -> None:
+    """The rows' statistics (Arrow record ``batches``: the sample) against ``baseline``
+    (a ``Baseline`` whose ``statistics_uri``/``schema_uri`` this process can read), with
+    the config's ``data_validation`` checks and thresholds; fills ``summary``. Local and
+    cloud scores (``pipelines/cloud/score_append.py``) both check this way."""
+    from pipelines.data.example_gen import as_example_lists
+    from pipelines.pipeline.baseline import read_schema
+    from pipelines.pipeline.statistics import record_batch_statistics
+    from pipelines.pipeline.validation import compare, load_statistics
+
+    summary.baseline = baseline.version
+
+    def examples():
+        for batch in batches:
             summary.checked_rows += batch.num_rows
             yield as_example_lists(batch)
 
-    statistics = record_batch_statistics(batches())
+    statistics = record_batch_statistics(examples())
     reference = load_statistics(baseline.statistics_uri)
     split = "train" if "train" in reference else sorted(reference)[0]
     findings = compare({split: statistics}, {split: reference[split]},
