@@ -161,6 +161,8 @@ def _baseline_here(target: CloudTarget, folder: str, credentials):
         name, prefix = uri.removeprefix(f"gs://{target.bucket}/").rstrip("/") + "/", field
         with google_errors(f"reading {uri}"):
             for blob in bucket.client.list_blobs(bucket, prefix=name):
+                if blob.name.endswith("/"):  # a folder's placeholder object
+                    continue
                 path = os.path.join(folder, prefix, blob.name[len(name):])
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 blob.download_to_filename(path)

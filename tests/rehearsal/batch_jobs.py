@@ -120,6 +120,8 @@ class ExecutingBatchPrediction(FakeBatchPrediction):
                                     timeout=60) as response:
             items = json.loads(response.read()).get("items", [])
         for item in items:
+            if item["name"].endswith("/"):  # a folder's placeholder object
+                continue
             target = into / item["name"][len(prefix):]
             target.parent.mkdir(parents=True, exist_ok=True)
             quoted = urllib.parse.quote(item["name"], safe="")
