@@ -15,7 +15,7 @@ still being appended):
 3. the data check: a deterministic sample of up to ``CHECK_ROWS`` of the job's input
    rows (missing markers read back as nulls) against the model's data baseline
    (``baselines/baseline.json``), with the DataValidator's checks and thresholds
-   (``workflows.score.check_batches``, the local check's own code). A blocking
+   (``pipeline.score_check.check_batches``, the local check's own code). A blocking
    finding: nothing is appended, the marker says ``blocked`` and names the feature;
 4. ``CREATE TABLE IF NOT EXISTS`` the destination, then one ``INSERT ... SELECT``
    (all rows or none, and none if rows of the score id are there: ``score_output``);
@@ -196,7 +196,7 @@ def _check(config: ModelConfig, target: CloudTarget, bq: _BigQuery, job: ScoreJo
            summary, credentials) -> None:
     """The data check of the score's rows (step 3); fills ``summary``."""
     from pipelines.cloud.score_output import sample_sql
-    from pipelines.workflows.score import CHECK_ROWS, check_batches
+    from pipelines.pipeline.score_check import CHECK_ROWS, check_batches
 
     columns = bq.table(job.input_table)
     if columns is None:
@@ -238,8 +238,8 @@ def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: s
         create_sql,
         scores_select,
     )
+    from pipelines.pipeline.score_check import score_columns
     from pipelines.report.scores import ScoreSummary
-    from pipelines.workflows.score import score_columns
 
     started = time.monotonic()
     destination = f"{target.project}.{target.dataset}.{config.score_destination}"
@@ -274,7 +274,7 @@ def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: s
     except RowsGoneError as err:
         return done("failed", str(err))
     if summary.blocking:
-        from pipelines.workflows.score import ScoreBlockedError
+        from pipelines.pipeline.score_check import ScoreBlockedError
 
         return done("blocked", str(ScoreBlockedError(summary)))
     _failed_rows(bq, job, output, summary)

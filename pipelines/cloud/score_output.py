@@ -28,7 +28,7 @@ the prebuilt ``tf2-cpu`` container:
   where the output table has such a column, rows with an error are left out of the
   append and counted.
 
-The destination holds exactly the local columns (``workflows.score.score_columns``):
+The destination holds exactly the local columns (``pipeline.score_check.score_columns``):
 keys, copied columns, ``prediction`` (FLOAT64, or ARRAY<FLOAT64> of class
 probabilities), ``predicted_class`` (INT64, classifiers: ``prediction >= 0.5`` for a
 binary model, the first most probable class for a multiclass one, as
@@ -153,7 +153,7 @@ def create_sql(destination: str, typed_select: str) -> str:
 def append_sql(config: ModelConfig, destination: str, select: str) -> str:
     """Appends the score's rows in one statement (all or none) unless rows of its score id
     are there already (an earlier append whose result marker was never written)."""
-    from pipelines.workflows.score import score_columns
+    from pipelines.pipeline.score_check import score_columns
 
     columns = ", ".join(_q(c) for c in score_columns(config))
     return (f"INSERT INTO {_q(destination)} ({columns})\n{select}\n"

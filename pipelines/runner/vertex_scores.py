@@ -22,8 +22,9 @@ A score is done when its rows are in the destination: a SUCCEEDED job is followe
 the post-step (``pipelines/cloud/score_append.py``: data check, append, result
 marker), run by whoever reads the score next (``GET /scores/{id}``) and, for scores
 nobody read, by the model's next ``POST /scores`` (its ``CATCH_UP`` newest finished
-scores, after its own job exists: the new score is accepted whatever happens to them). Until the marker
-exists the score answers RUNNING; a blocked score answers FAILED naming the feature.
+scores, after its own job exists: the new score is accepted whatever happens to
+them). Until the marker exists the score answers RUNNING; a blocked score answers
+FAILED naming the feature.
 """
 
 from __future__ import annotations
