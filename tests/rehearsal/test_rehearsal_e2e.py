@@ -172,6 +172,13 @@ def test_a_cloud_score_appends_the_local_scores_to_the_destination(rehearsal, cl
         again = scores.get(view.run_id)
     assert again.state == "SUCCEEDED" and again.detail["rows"] == len(rows)
     assert len(destination_rows(rehearsal, config)) == len(rows)
+    # the post-step ran as the runner (tests/infra/permissions.py lists these calls)
+    runner = {(c["service"], c["method"], c["resource"]) for c in _calls(rehearsal)
+              if c["identity"] == rehearsal.runner_account}
+    bucket = rehearsal.target.bucket
+    assert ("storage", "GET", f"/storage/v1/b/{bucket}/o/{marker_name(view.run_id)}") in runner
+    assert ("storage", "GET", f"/storage/v1/b/{bucket}/o/baselines/baseline.json") in runner
+    assert any(s == "bigquery" and m == "POST" and r.endswith("/jobs") for s, m, r in runner)
 
 
 def test_a_unit_change_blocks_a_cloud_score_naming_the_feature(rehearsal, cloud_score):
