@@ -38,6 +38,7 @@ from pipelines.stack.names import (
     REQUEST_LOG_TABLE,
     ROLLOUT_PREFIX,
     RUNS_ROUTE,
+    SCORE_PREFIX,
     SCORES_ROUTE,
     ModelNames,
     rollout_tick_route,
@@ -267,6 +268,10 @@ class ModelPlatform(pulumi.ComponentResource):
         _prefix_grant(f"{name}-runner-reads-models", bucket, ids.bucket, MODEL_PREFIX,
                       "roles/storage.objectViewer", runner, "kept-models-only",
                       "Only the kept models batch scoring reads the features of", child)
+        # Each score's post-step (append to the destination): its lease and result marker.
+        _prefix_grant(f"{name}-runner-writes-score-results", bucket, ids.bucket, SCORE_PREFIX,
+                      "roles/storage.objectUser", runner, "score-results-only",
+                      "Only the scores' append leases and result markers", child)
         scoring = entry.scoring
         if scoring.schedule is None:
             return

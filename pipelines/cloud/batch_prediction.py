@@ -123,6 +123,18 @@ def find_job(project: str, region: str, score_id: str, credentials=None):
                                      j.name)) if found else None
 
 
+def model_score_jobs(project: str, region: str, model_slug: str, credentials=None) -> list:
+    """The model's score jobs (those with a score label), newest first."""
+    from pipelines.cloud.google_api import google_errors
+
+    with google_errors(f"listing the batch prediction jobs of model {model_slug}"):
+        found = [job for job in _client(region, credentials).list_batch_prediction_jobs(
+            request={"parent": f"projects/{project}/locations/{region}",
+                     "filter": f'labels.model="{model_slug}"'})
+            if SCORE_LABEL in job.labels]
+    return sorted(found, key=lambda j: -(seconds_of(j.create_time) or 0.0))
+
+
 def create_job(project: str, region: str, job: dict[str, Any], credentials=None) -> str:
     """Creates ``job`` unless one with its score label exists (a retried request); returns
     the job's resource name."""

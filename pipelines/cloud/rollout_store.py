@@ -34,13 +34,15 @@ class GcsRolloutStore:
     """A model's rollout state at ``gs://<bucket>/rollouts/<model>.json``, and its lease."""
 
     def __init__(self, bucket: str, model: str, project: str | None = None, credentials=None,
-                 lease_seconds: float = TICK_LEASE_SECONDS):
+                 lease_seconds: float = TICK_LEASE_SECONDS, lease_name: str | None = None):
+        """``lease_name``: another lease object than the model's (a cloud score's append
+        holds ``scores/<score id>.lease``, ``pipelines/cloud/score_append.py``)."""
         from google.cloud import storage
 
         self.bucket_name, self.model, self.lease_seconds = bucket, model, lease_seconds
         self._bucket = storage.Client(project=project, credentials=credentials).bucket(bucket)
         self.state_name = f"{ROLLOUT_PREFIX}{model}.json"
-        self.lease_name = f"{ROLLOUT_PREFIX}{model}.lease"
+        self.lease_name = lease_name or f"{ROLLOUT_PREFIX}{model}.lease"
         self._generation = 0  # of the state as loaded; 0: there was none
 
     @property

@@ -17,6 +17,14 @@ Each step is safe to repeat; a kill between any two leaves at most an input tabl
 that expires. Two instances answering the same tick at the same moment may both
 create a job (Vertex chooses batch job ids, so there is no ALREADY_EXISTS): the
 newer one is cancelled by its creator (``create_job``), and reads take the older.
+
+A score is done when its rows are in the destination: a SUCCEEDED job is followed by
+the post-step (``pipelines/cloud/score_append.py``: data check, append, result
+marker), run by whoever reads the score next (``GET /scores/{id}``) and, for scores
+nobody read, by the model's next ``POST /scores`` (its ``CATCH_UP`` newest finished
+scores, after its own job exists: the new score is accepted whatever happens to
+them). Until the marker exists the score answers RUNNING; a blocked score answers
+FAILED naming the feature.
 """
 
 from __future__ import annotations
@@ -29,8 +37,11 @@ from pipelines.cloud.batch_prediction import SCORE_LABEL
 from pipelines.cloud.google_api import seconds_of
 from pipelines.config.errors import FullcycleError
 from pipelines.runner.runs import VERTEX_JOB_STATES, RunView
+from pipelines.stack.names import slug
 
 SCORE_ID = re.compile(r"score-[a-z0-9-]{1,56}")  # score ids this runner makes (label values)
+CATCH_UP = 3  # earlier finished scores a POST /scores appends, at most
+_FINISHED = ("JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED")
 _DTYPES = {"float32": "float", "float64": "float", "int64": "int", "int32": "int",
            "string": "string"}
 
@@ -69,7 +80,6 @@ class VertexScores:
 
     def __init__(self, stack: str, credentials=None):
         from pipelines.stack.config import StackConfig
-        from pipelines.stack.names import slug
 
         config = StackConfig.load(stack)
         self.stack, self.credentials = stack, credentials
@@ -80,19 +90,75 @@ class VertexScores:
         return (f"https://console.cloud.google.com/vertex-ai/locations/{region}/"
                 f"batch-predictions/{job_name.rsplit('/', 1)[-1]}?project={project}")
 
-    def view(self, job) -> RunView:
+    def view(self, job, result: dict | None = None, note: str | None = None) -> RunView:
+        """The score: its job's state, and once the job SUCCEEDED, its post-step's
+        ``result`` (the marker) or ``note`` (why it is not there yet)."""
         labels = dict(job.labels)
+        state = VERTEX_JOB_STATES.get(job.state.name, "QUEUED")
+        error = job.error.message or None if job.error else None
+        detail = {"batch_prediction_job": job.name, "model_version": job.model,
+                  "input": job.input_config.bigquery_source.input_uri,
+                  "output": job.output_config.bigquery_destination.output_uri}
+        if state == "SUCCEEDED":
+            if result is None:  # predicted, not yet appended to the destination
+                state, detail["status"] = "RUNNING", "appending"
+                if note:
+                    detail["note"] = note
+            else:
+                detail.update(status=result["status"], rows=result["rows"],
+                              destination=result["destination"],
+                              findings=result["findings"], checked_rows=result["checked_rows"],
+                              baseline=result["baseline"])
+                if result["status"] != "scored":
+                    state, error = "FAILED", result["error"]
         return RunView(
             run_id=labels[SCORE_LABEL], model=self._models.get(labels.get("model", ""),
                                                                 labels.get("model")),
-            state=VERTEX_JOB_STATES.get(job.state.name, "QUEUED"),
-            trigger=labels.get("trigger", "manual"),
+            state=state, trigger=labels.get("trigger", "manual"),
             created=seconds_of(job.create_time), started=seconds_of(job.start_time),
             finished=seconds_of(job.end_time), link=self._link(self.project, self.region, job.name),
-            error=job.error.message or None if job.error else None,
-            detail={"batch_prediction_job": job.name, "model_version": job.model,
-                    "input": job.input_config.bigquery_source.input_uri,
-                    "output": job.output_config.bigquery_destination.output_uri})
+            error=error, detail=detail)
+
+    def _finalized(self, job) -> RunView:
+        """The score's view, its post-step run first if its job SUCCEEDED without one."""
+        from pipelines.canary.controller import RolloutBusyError
+        from pipelines.runner.logs import log_event
+
+        if job.state.name not in _FINISHED:
+            return self.view(job)
+        try:
+            return self.view(job, self.finalize(job))
+        except RolloutBusyError:
+            return self.view(job, note="another request is appending it")
+        except FullcycleError as err:  # e.g. BigQuery unavailable: the next read retries
+            log_event("ERROR", f"appending score {dict(job.labels)[SCORE_LABEL]} failed: {err}",
+                      error=err, score_id=dict(job.labels)[SCORE_LABEL])
+            return self.view(job, note=f"the append failed and is retried at the next "
+                                       f"read: {err}")
+
+    def finalize(self, job) -> dict:
+        """The post-step of a SUCCEEDED job (``score_append.finalize``): its result."""
+        from pipelines.cloud.score_append import ScoreJob, finalize, read_marker
+        from pipelines.cloud.target import CloudTarget
+        from pipelines.config.registry import load_config
+        from pipelines.stack.config import StackConfig
+
+        labels = dict(job.labels)
+        model = self._models.get(labels.get("model", ""), labels.get("model"))
+        target = CloudTarget.from_stack(model, self.stack)
+        result = read_marker(target, labels[SCORE_LABEL], self.credentials)
+        if result is not None:
+            return result
+        version = self._artifact_uri(target, job.model).rstrip("/").rsplit("/", 1)[-1]
+        score = ScoreJob(
+            score_id=labels[SCORE_LABEL], model_version=version,
+            scored_at=seconds_of(job.create_time) or 0.0,
+            input_table=job.input_config.bigquery_source.input_uri.removeprefix("bq://"),
+            output_table=job.output_config.bigquery_destination.output_uri.removeprefix(
+                "bq://"))
+        return finalize(load_config(model), target, score,
+                        StackConfig.load(self.stack).entry(model).bigquery_location,
+                        self.credentials)
 
     def get(self, score_id: str) -> RunView | None:
         """The score (batch prediction job) of that id; None when Vertex AI has none."""
@@ -101,16 +167,38 @@ class VertexScores:
         if not SCORE_ID.fullmatch(score_id):
             return None  # not a score id this runner makes: no job carries it
         job = find_job(self.project, self.region, score_id, self.credentials)
-        return None if job is None else self.view(job)
+        return None if job is None else self._finalized(job)
 
-    def _feature_types(self, target, version: str) -> dict[str, str]:
-        from google.cloud import aiplatform, storage
+    def catch_up(self, model: str, skip: str) -> list[str]:
+        """Runs the post-step of up to ``CATCH_UP`` of the model's SUCCEEDED scores that
+        have none yet (not ``skip``, the score just submitted); their ids."""
+        from pipelines.cloud.batch_prediction import model_score_jobs
+
+        done = []
+        for job in model_score_jobs(self.project, self.region, slug(model), self.credentials):
+            score_id = dict(job.labels)[SCORE_LABEL]
+            if len(done) >= CATCH_UP:
+                break
+            if score_id != skip and job.state.name in _FINISHED:
+                if self._finalized(job).detail.get("status") != "appending":
+                    done.append(score_id)
+        return done
+
+    def _artifact_uri(self, target, version: str) -> str:
+        from google.cloud import aiplatform
 
         from pipelines.cloud.google_api import google_errors
 
         with google_errors(f"reading model {version}"):
-            uri = aiplatform.Model(version, project=target.project, location=target.region,
-                                   credentials=self.credentials).gca_resource.artifact_uri
+            return aiplatform.Model(version, project=target.project, location=target.region,
+                                    credentials=self.credentials).gca_resource.artifact_uri
+
+    def _feature_types(self, target, version: str) -> dict[str, str]:
+        from google.cloud import storage
+
+        from pipelines.cloud.google_api import google_errors
+
+        uri = self._artifact_uri(target, version)
         bucket, _, folder = uri.removeprefix("gs://").partition("/")
         name = f"{folder.rstrip('/')}/assets.extra/serving.json"
         with google_errors(f"reading gs://{bucket}/{name}"):
@@ -138,7 +226,7 @@ class VertexScores:
         target = CloudTarget.from_stack(model, self.stack)
         existing = find_job(target.project, target.region, score_id, self.credentials)
         if existing is not None:
-            return self.view(existing), False
+            return self._finalized(existing), False
         if target.endpoint is None:
             raise FullcycleError(f"model {model!r} has no endpoint in stack {self.stack!r} "
                                  "(endpoint.enabled is false): no champion to score with")
@@ -162,5 +250,12 @@ class VertexScores:
             starting_replicas=entry.scoring.starting_replicas,
             max_replicas=entry.scoring.max_replicas)
         create_job(target.project, target.region, job, self.credentials)
-        return self.view(find_job(target.project, target.region, score_id, self.credentials)), \
-            True
+        view = self.view(find_job(target.project, target.region, score_id, self.credentials))
+        try:  # the score is accepted: earlier ones nobody read are appended now
+            self.catch_up(model, skip=score_id)
+        except FullcycleError as err:
+            from pipelines.runner.logs import log_event
+
+            log_event("ERROR", f"catching up the scores of {model!r} failed: {err}", error=err,
+                      model=model)
+        return view, True

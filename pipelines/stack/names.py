@@ -46,6 +46,7 @@ ROLLOUT_PREFIX = "rollouts/"  # the objects of a model's bucket holding its cana
 BASELINE_PREFIX = "baselines/"  # the objects of a model's bucket holding its data baseline
 MODEL_PREFIX = "models/"  # pushed models, kept: Model Registry versions point at them
 HYPERPARAMETERS_PREFIX = "hyperparameters/"  # its tuning results and their pointer
+SCORE_PREFIX = "scores/"  # each cloud score's append lease and result marker
 REQUEST_LOG_TABLE = "endpoint_requests"  # in the model's dataset: the endpoint's request log
 RUNS_ROUTE = "/runs"  # the runner route each model's training Scheduler job POSTs to
 ROLLOUT_TICK_ROUTE = "/rollouts/{model}:tick"  # the route its rollout Scheduler job POSTs to

@@ -19,7 +19,6 @@ Steps, in order:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -29,30 +28,18 @@ from pathlib import Path
 
 from pipelines.config.errors import FullcycleError, unknown
 from pipelines.config.model_config import ModelConfig
+from pipelines.pipeline.score_check import (  # noqa: F401 (score_columns: part of its API)
+    CHECK_ROWS,
+    ScoreBlockedError,
+    check_batches,
+    score_columns,
+)
 from pipelines.report.scores import ScoreSummary, record_score
 from pipelines.settings import Workspace
 
 BATCH_ROWS = 65_536
-CHECK_ROWS = 100_000  # a uniform sample this large measures drift and missing values closely
-CLASSIFIERS = ("binary_classification", "multiclass_classification")
 
 Progress = Callable[[int, int], None]
-
-
-class ScoreBlockedError(FullcycleError):
-    """The rows failed the data check; nothing was written. ``summary`` says why."""
-
-    def __init__(self, summary: ScoreSummary):
-        from pipelines.pipeline.validation import Finding
-
-        lines = [Finding(**f).line() for f in summary.blocking]
-        super().__init__(
-            f"score of {summary.model} blocked by the data check ({len(lines)} finding(s)); "
-            f"nothing was written to {summary.destination}: " + "; ".join(lines[:3])
-            + ("; ..." if len(lines) > 3 else "")
-            + " (a check's action 'warn' in the config's data_validation lets such rows "
-              "through)")
-        self.summary = summary
 
 
 def resolve_version(workspace: Workspace, model: str, version: str | None) -> Path:
@@ -70,42 +57,18 @@ def resolve_version(workspace: Workspace, model: str, version: str | None) -> Pa
                                  [p.name for p in versions]))
 
 
-def score_columns(config: ModelConfig) -> list[str]:
-    """The destination's columns, in order."""
-    predicted = ["prediction"] + (["predicted_class"] if config.task in CLASSIFIERS else [])
-    return [*config.score_keys, *config.batch_prediction.columns, *predicted,
-            "model_version", "scored_at", "score_id"]
-
-
 def check_rows(config: ModelConfig, workspace: Workspace, con, sql: str,
                features: list[str], summary: ScoreSummary) -> None:
     """The data check: fills ``summary``'s findings, checked rows and baseline."""
-    from pipelines.data.example_gen import as_example_lists
-    from pipelines.pipeline.baseline import read_baseline, read_schema
-    from pipelines.pipeline.statistics import record_batch_statistics
-    from pipelines.pipeline.validation import compare, load_statistics
+    from pipelines.pipeline.baseline import read_baseline
 
     baseline = read_baseline(str(workspace.baseline_dir(config.name)))
     if baseline is None:
         return
-    summary.baseline = baseline.version
     read = ", ".join(f'"{c}"' for c in (features or config.score_keys))
     sample = (f"SELECT {read} FROM ({sql}) AS scored "
               f"USING SAMPLE reservoir({CHECK_ROWS} ROWS) REPEATABLE ({config.seed})")
-
-    def batches():
-        for batch in con.execute(sample).to_arrow_reader(BATCH_ROWS):
-            summary.checked_rows += batch.num_rows
-            yield as_example_lists(batch)
-
-    statistics = record_batch_statistics(batches())
-    reference = load_statistics(baseline.statistics_uri)
-    split = "train" if "train" in reference else sorted(reference)[0]
-    findings = compare({split: statistics}, {split: reference[split]},
-                       read_schema(baseline.schema_uri), list(config.raw_feature_keys),
-                       config.data_validation)
-    summary.findings = [dataclasses.replace(f, split=f"score vs {split}").as_dict()
-                        for f in findings if f.check != "example_count"]
+    check_batches(config, baseline, con.execute(sample).to_arrow_reader(BATCH_ROWS), summary)
 
 
 def _prefetched(items: Iterator, depth: int = 2) -> Iterator:

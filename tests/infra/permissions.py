@@ -92,6 +92,7 @@ def _calls(identity: str, code: str, what: str, scope: str, *permissions: str) -
 
 _RUNNER_SUBMIT = "pipelines.runner.vertex:VertexBackend.submit"
 _SCORE = "pipelines.runner.vertex_scores:VertexScores.submit"
+_APPEND = "pipelines.cloud.score_append:finalize"
 _TICK = "pipelines.cloud.endpoint:VertexEndpoint"
 _MONITORING = "pipelines.cloud.monitoring:point_at_serving"
 _EXAMPLE_GEN = "pipelines.cloud.bigquery_example_gen:Executor"
@@ -158,6 +159,25 @@ CALLS: list[Call] = [
             "iam.serviceAccounts.actAs"),
     *_calls("scheduler", "pipelines.stack.names:SCORES_ROUTE", "POST /scores", "service",
             "run.routes.invoke"),
+    # The runner: a SUCCEEDED score's post-step (GET /scores/{id}, or the next POST's
+    # catch-up): the job and its model version, the lease and marker, the data check
+    # against the baseline, the append to the destination (score_append.py).
+    *_calls("runner", "pipelines.runner.vertex_scores:VertexScores.finalize",
+            "find the score's jobs, read its model version's artifact URI", "project",
+            "aiplatform.batchPredictionJobs.list", "aiplatform.models.get"),
+    *_calls("runner", _APPEND, "the score's lease and result marker", "bucket:scores/",
+            "storage.objects.get", "storage.objects.create", "storage.objects.delete"),
+    *_calls("runner", "pipelines.cloud.score_append:_baseline_here",
+            "baselines/baseline.json, the baseline's statistics and schema", "bucket:baselines/",
+            "storage.objects.get"),
+    *_calls("runner", "pipelines.cloud.score_append:_baseline_here",
+            "list the baseline's statistics and schema objects", "bucket",
+            "storage.objects.list"),
+    *_calls("runner", _APPEND, "sample the rows, create and append to the destination",
+            "project", "bigquery.jobs.create"),
+    *_calls("runner", _APPEND, "... the output, rows and destination tables", "dataset",
+            "bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.create",
+            "bigquery.tables.updateData"),
     # The BatchPredictionJob, as fc-<model>: reads the rows table, writes its output table.
     *_calls("model", _SCORE, "batch prediction: BigQuery in and out", "dataset",
             "bigquery.tables.getData", "bigquery.tables.create", "bigquery.tables.updateData"),

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.rehearsal.batch_jobs import ExecutingBatchPrediction
 from tests.rehearsal.emulators import PROJECT_ROOT, Emulators, load_table, source_tables
 from tests.rehearsal.gateway import CallLog, Gateway, make_ca
 from tests.rehearsal.vertex_server import VertexServer
@@ -109,6 +110,10 @@ class Rehearsal:
                              for who in (self.target.service_account, self.runner_account)}
             for gateway in self.gateways.values():
                 self._stack.callback(gateway.close)
+            self.vertex.batch = ExecutingBatchPrediction(
+                self.target.project, self.target.region, self.vertex.registry,
+                self.emulators.gcs_url,
+                self.gateways[self.target.service_account].url("bigquery"), out / "batch")
             self.emulators.create_bucket(self.target.bucket)
             self.load_data()
         except BaseException:
@@ -146,6 +151,23 @@ class Rehearsal:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+    @contextlib.contextmanager
+    def runner_scores(self):
+        """The runner's Vertex backend for scores (``VertexScores``), in this process, its
+        clients reaching the emulators as the runner (the aiplatform SDK over REST, as
+        the rehearsal's ``sitecustomize`` makes it in task processes)."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import aiplatform
+
+        from pipelines.runner.vertex_scores import VertexScores
+
+        with self._as(self.runner_account):
+            aiplatform.init(api_transport="rest", credentials=AnonymousCredentials())
+            try:
+                yield VertexScores(self.stack, credentials=AnonymousCredentials())
+            finally:
+                aiplatform.init(api_transport="grpc")
 
     def compile(self, path: Path) -> dict:
         """What the runner's Vertex backend does: read the baseline, compile the spec."""

@@ -113,3 +113,88 @@ def test_a_unit_change_is_stopped_by_the_data_gate(rehearsal, first):
     assert report.task("Transform").state == "SKIPPED"
     assert report.task("Pusher").state == "SKIPPED"
     assert rehearsal.vertex.deployed() == before
+
+
+# -- batch scoring on the rehearsal's Vertex AI: the runner's VertexScores, the job run on the
+# emulators (tests/rehearsal/batch_jobs.py), the post-step appending to the destination.
+
+def _score(rehearsal, scores, when: str):
+    import datetime as dt
+
+    from pipelines.runner.runs import score_id_for
+
+    score_id, trigger = score_id_for(MODEL, when)
+    requested = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    view, created = scores.submit(MODEL, score_id, trigger, requested)
+    assert created and view.state != "FAILED", view  # its job runs meanwhile
+    rehearsal.vertex.batch.wait()
+    assert not rehearsal.vertex.batch.tracebacks, rehearsal.vertex.batch.tracebacks
+    return scores.get(score_id)
+
+
+@pytest.fixture(scope="module")
+def cloud_score(rehearsal, first):
+    with rehearsal.runner_scores() as scores:
+        return _score(rehearsal, scores, "2026-12-06T06:00:00Z")
+
+
+def test_a_cloud_score_appends_the_local_scores_to_the_destination(rehearsal, cloud_score,
+                                                                    tmp_path):
+    from pipelines.cloud.score_append import marker_name
+    from pipelines.config.registry import load_config
+    from tests.rehearsal.scoring import delete_object, destination_rows, local_predictions
+
+    config = load_config(MODEL)
+    view = cloud_score
+    assert view.state == "SUCCEEDED" and view.detail["status"] == "scored", view
+    assert view.detail["baseline"] and view.detail["checked_rows"] > 0  # the data check ran
+    assert not [f for f in view.detail["findings"] if f["action"] == "block"]
+    rows = destination_rows(rehearsal, config)
+    model_id, version = view.detail["model_version"].rsplit("/", 1)[1].split("@")
+    artifact = rehearsal.vertex.registry.models[model_id]["artifacts"][version]
+    local = local_predictions(rehearsal, config, artifact, tmp_path / "model")
+    # exact row count, keys preserved, the local model's predictions, the local columns
+    assert view.detail["rows"] == len(rows) == len(local) > 0
+    assert {tuple(r[k] for k in config.score_keys) for r in rows} == set(local)
+    for row in rows:
+        assert row["prediction"] == pytest.approx(
+            local[tuple(row[k] for k in config.score_keys)], rel=1e-5, abs=1e-6)
+    from pipelines.workflows.score import score_columns
+
+    assert sorted(rows[0]) == sorted(score_columns(config))
+    assert {r["score_id"] for r in rows} == {view.run_id}
+    assert {r["model_version"] for r in rows} == {artifact.rstrip("/").rsplit("/", 1)[-1]}
+    # read again, and again after losing the marker (a kill between insert and marker):
+    # nothing is appended twice
+    with rehearsal.runner_scores() as scores:
+        assert scores.get(view.run_id).detail["rows"] == len(rows)
+        delete_object(rehearsal, marker_name(view.run_id))
+        again = scores.get(view.run_id)
+    assert again.state == "SUCCEEDED" and again.detail["rows"] == len(rows)
+    assert len(destination_rows(rehearsal, config)) == len(rows)
+    # the post-step ran as the runner (tests/infra/permissions.py lists these calls)
+    runner = {(c["service"], c["method"], c["resource"]) for c in _calls(rehearsal)
+              if c["identity"] == rehearsal.runner_account}
+    bucket = rehearsal.target.bucket
+    assert ("storage", "GET", f"/storage/v1/b/{bucket}/o/{marker_name(view.run_id)}") in runner
+    assert ("storage", "GET", f"/storage/v1/b/{bucket}/o/baselines/baseline.json") in runner
+    assert any(s == "bigquery" and m == "POST" and r.endswith("/jobs") for s, m, r in runner)
+
+
+def test_a_unit_change_blocks_a_cloud_score_naming_the_feature(rehearsal, cloud_score):
+    from pipelines.config.registry import load_config
+    from tests.rehearsal.scoring import destination_rows
+
+    config = load_config(MODEL)
+    before = destination_rows(rehearsal, config)
+    rehearsal.load_data(scale={"numeric_feature1": 1000})
+    try:
+        with rehearsal.runner_scores() as scores:
+            view = _score(rehearsal, scores, "2026-12-07T06:00:00Z")
+    finally:
+        rehearsal.load_data()
+    assert view.state == "FAILED" and view.detail["status"] == "blocked", view
+    assert "numeric_feature1" in view.error, view.error
+    assert any(f["feature"] == "numeric_feature1" and f["action"] == "block"
+               for f in view.detail["findings"])
+    assert len(destination_rows(rehearsal, config)) == len(before)  # nothing appended

@@ -7,7 +7,9 @@ as ``tests/support/google_http.py`` answers it. Requests arrive through a
 :class:`~tests.rehearsal.gateway.Gateway` front, which passes the host the client
 called in ``X-Original-Host``. A request the fake refuses (an ``AssertionError``: a
 call Vertex AI would reject or the fake does not know) is answered 500 with the reason,
-and kept in :attr:`VertexServer.refused` for the rehearsal's summary.
+and kept in :attr:`VertexServer.refused` for the rehearsal's summary. Batch prediction
+jobs go to :attr:`VertexServer.batch` once the rehearsal sets it (``batch_jobs.py``:
+they run on the emulators).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class VertexServer:
 
     def __init__(self, endpoint: str):
         self.registry = FakeRegistry(endpoint_display_name=endpoint)
+        self.batch = None  # answers batchPredictionJobs calls (an ExecutingBatchPrediction)
         self.refused: list[str] = []
         lock = self._lock = threading.Lock()
         server = self
@@ -46,8 +49,9 @@ class VertexServer:
                     headers={k: v for k, v in self.headers.items()
                              if k.lower() not in ("host", "content-length")}).prepare()
                 try:
+                    batch = server.batch is not None and "/batchPredictionJobs" in self.path
                     with lock:
-                        response = _send(server.registry, request)
+                        response = _send(server.batch if batch else server.registry, request)
                     status, data = response.status_code, response.content
                     content_type = response.headers.get("Content-Type", "application/json")
                 except AssertionError as err:

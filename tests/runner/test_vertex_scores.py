@@ -2,7 +2,8 @@
 
 Each "instance" is a runner app of its own; they share only the fake Vertex AI
 (registry, endpoint, batch prediction jobs), BigQuery and GCS behind the real
-Google clients. The score is the BatchPredictionJob, found by its score label.
+Google clients. The score is the BatchPredictionJob, found by its score label; once
+it SUCCEEDED, the post-step appends its output to the destination, once.
 """
 
 import json
@@ -16,6 +17,7 @@ from pipelines.config import load_config
 from pipelines.settings import Workspace
 from tests.support.google_fakes import PARENT, PROJECT, REGION, FakeGoogleCloud
 from tests.support.google_http import intercepted
+from tests.support.score_bigquery import FakeScoreBigQuery
 from tests.support.vertex_batch import FakeBatchPrediction, FakeScoringCloud
 
 MODEL = "basic_template"
@@ -48,7 +50,9 @@ def deploy(cloud, *deployed: tuple[str, str, int]) -> None:
 def cloud(monkeypatch):
     monkeypatch.setattr(google.auth, "default",
                         lambda *a, **kw: (AnonymousCredentials(), PROJECT))
-    fake = FakeScoringCloud(FakeGoogleCloud({BUCKET}), FakeBatchPrediction(PROJECT, REGION))
+    services = FakeGoogleCloud({BUCKET})
+    services.bigquery = FakeScoreBigQuery()
+    fake = FakeScoringCloud(services, FakeBatchPrediction(PROJECT, REGION))
     with intercepted(monkeypatch, fake):
         yield fake
 
@@ -94,8 +98,7 @@ def test_a_scheduled_score_is_one_job_of_the_champion_read_anywhere(cloud, insta
 
     fresh = instance()  # nothing of the score is kept in an instance
     job = cloud.batch.jobs[score["detail"]["batch_prediction_job"]]
-    for state, expected in (("JOB_STATE_RUNNING", "RUNNING"),
-                            ("JOB_STATE_PARTIALLY_SUCCEEDED", "SUCCEEDED"),
+    for state, expected in (("JOB_STATE_RUNNING", "RUNNING"),  # SUCCEEDED: tests below
                             ("JOB_STATE_FAILED", "FAILED"), ("JOB_STATE_CANCELLED", "CANCELLED")):
         job["state"] = state
         assert fresh.get(f"/scores/{score['run_id']}").json()["state"] == expected
@@ -149,3 +152,96 @@ def test_the_champion_is_found_in_raw_protobuf_deployed_models_too():
         assert champion_version(models, {"1": 10, "2": 90}, "fc-m").endswith("@2")
     assert champion_version([DeployedModel(id="3", model="projects/p/locations/r/models/9@3")],
                             {}, "fc-m").endswith("@3")  # no create time yet
+
+
+# -- the post-step: a SUCCEEDED job's output appended to the destination, once.
+
+OUTPUT_ROWS = [{"id": i, "prediction": i / 10} for i in range(5)]
+
+
+def finished(cloud, runner) -> tuple[str, str]:
+    """A scheduled score whose job SUCCEEDED: (score id, destination table)."""
+    deploy(cloud, ("501", "2", 100))
+    score = runner.post("/scores", json={"model": MODEL}, headers=TICK).json()
+    job = cloud.batch.jobs[score["detail"]["batch_prediction_job"]]
+    bigquery = cloud.cloud.bigquery
+    rows = job["inputConfig"]["bigquerySource"]["inputUri"].removeprefix("bq://")
+    bigquery.table(rows, [{"name": "id", "type": "INTEGER"},
+                          {"name": "numeric_feature1", "type": "FLOAT"}],
+                   [{"id": r["id"], "numeric_feature1": 1.0} for r in OUTPUT_ROWS])
+    output = job["outputConfig"]["bigqueryDestination"]["outputUri"].removeprefix("bq://")
+    bigquery.table(output, [{"name": "id", "type": "INTEGER"},  # what the job wrote
+                            {"name": "prediction", "type": "FLOAT"}], OUTPUT_ROWS)
+    job["state"] = "JOB_STATE_SUCCEEDED"
+    return score["run_id"], f"{PROJECT}.fc_basic_template.basic_template_predictions"
+
+
+def test_two_instances_reading_a_finished_score_append_it_once(cloud, instance):
+    one, two = instance(), instance()
+    score_id, destination = finished(cloud, one)
+    seen = {}  # what the other instance answers while the first one appends
+    cloud.cloud.bigquery.before_insert = lambda: seen.update(
+        two=two.get(f"/scores/{score_id}").json())
+    first = one.get(f"/scores/{score_id}").json()
+    assert seen["two"]["state"] == "RUNNING" and seen["two"]["detail"]["status"] == \
+        "appending", seen
+    assert first["state"] == "SUCCEEDED" and first["detail"]["rows"] == 5, first
+    rows = cloud.cloud.bigquery.tables[destination]
+    assert [(r["id"], r["prediction"], r["score_id"], r["model_version"]) for r in rows] == [
+        (r["id"], r["prediction"], score_id, "179610000002") for r in OUTPUT_ROWS]
+    later = two.get(f"/scores/{score_id}").json()  # the marker answers: nothing runs again
+    assert later["state"] == "SUCCEEDED" and later["detail"]["rows"] == 5
+    assert cloud.cloud.bigquery.inserts == 1 and len(rows) == 5
+    objects = {n for b, n in cloud.cloud.gcs.objects if b == BUCKET}
+    assert f"scores/{score_id}.json" in objects and f"scores/{score_id}.lease" not in objects
+
+
+class Killed(BaseException):
+    """The instance dies (nothing after this point runs)."""
+
+
+def test_a_kill_between_the_insert_and_the_marker_appends_nothing_twice(cloud, instance,
+                                                                        monkeypatch):
+    import time
+
+    from pipelines.cloud import score_append
+    from pipelines.runner.vertex_scores import VertexScores
+
+    score_id, destination = finished(cloud, instance())
+    write_marker, kills = score_append._write_marker, [Killed()]
+
+    def killed_once(*args, **kwargs):
+        if kills:
+            raise kills.pop()
+        return write_marker(*args, **kwargs)
+
+    monkeypatch.setattr(score_append, "_write_marker", killed_once)
+    with pytest.raises(Killed):
+        VertexScores("dev", AnonymousCredentials()).get(score_id)
+    assert len(cloud.cloud.bigquery.tables[destination]) == 5  # inserted, no marker
+    # what the kill left: the score's lease, held by nobody, expired since
+    cloud.cloud.gcs.put(BUCKET, f"scores/{score_id}.lease", json.dumps(
+        {"owner": "dead", "holder": "a killed append", "expires": time.time() - 1}).encode(),
+        time.time() - 3600)
+    view = instance().get(f"/scores/{score_id}").json()
+    assert view["state"] == "SUCCEEDED" and view["detail"]["rows"] == 5, view
+    assert len(cloud.cloud.bigquery.tables[destination]) == 5
+    assert cloud.cloud.bigquery.inserts == 1  # the rows were found; no second INSERT
+
+
+def test_a_destination_with_other_columns_is_refused_and_left_as_it_is(cloud, instance):
+    runner = instance()
+    score_id, destination = finished(cloud, runner)
+    cloud.cloud.bigquery.table(destination, [{"name": "id", "type": "INTEGER"}], [{"id": 7}])
+    view = runner.get(f"/scores/{score_id}").json()
+    assert view["state"] == "FAILED" and "exists with columns id" in view["error"], view
+    assert cloud.cloud.bigquery.tables[destination] == [{"id": 7}]
+
+
+def test_the_next_post_appends_an_earlier_score_nobody_read(cloud, instance):
+    runner = instance()
+    score_id, destination = finished(cloud, runner)
+    later = runner.post("/scores", json={"model": MODEL},
+                        headers={"X-CloudScheduler-ScheduleTime": "2026-12-07T06:00:00Z"})
+    assert later.status_code == 202 and later.json()["run_id"] != score_id
+    assert {r["score_id"] for r in cloud.cloud.bigquery.tables[destination]} == {score_id}
