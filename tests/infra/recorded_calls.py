@@ -3,7 +3,7 @@ against the permission table (``tests/infra/permissions.py``).
 
 ``calls.jsonl`` (``tests/rehearsal/gateway.py``) holds each request as the emulators saw
 it: the identity (a service account's email), the service, the HTTP method and the
-resource path. :func:`permissions_of` names the permissions Google checks for such a
+resource path (and, for an upload, the object it creates). :func:`permissions_of` names the permissions Google checks for such a
 request (from each API's reference: Cloud Storage JSON API, BigQuery v2, Vertex AI v1,
 Resource Manager v3); :func:`unlisted` returns the requests the table does not grant to
 that identity at that scope. A request no rule knows is reported as such, so a new kind
@@ -93,7 +93,8 @@ def permissions_of(call: dict) -> list[Need] | None:
         for verb, pattern, permission in _STORAGE:
             match = pattern.fullmatch(path)
             if verb == method and match:
-                return [Need(permission, "bucket", match.groupdict().get("obj") or "")]
+                obj = match.groupdict().get("obj") or call.get("object", "")
+                return [Need(permission, "bucket", obj)]
         return None
     if call["service"] == "bigquery":
         for verb, pattern, permission, scope in _BIGQUERY:

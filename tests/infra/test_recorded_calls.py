@@ -63,3 +63,18 @@ def test_a_request_no_rule_knows_is_reported_not_passed():
     problems = unlisted([call(MODEL, "iam", "POST", "/v1/projects/p/serviceAccounts/x:signBlob")])
     assert problems == ["model: iam POST /v1/projects/p/serviceAccounts/x:signBlob: no rule "
                         "names this request's permission"]
+
+
+def test_an_upload_is_scoped_by_the_object_it_creates():
+    from tests.rehearsal.gateway import uploaded_object
+
+    body = (b'--b\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n'
+            b'{"name": "scores/score-x.json", "contentType": "application/json"}\r\n--b--\r\n')
+    marker = uploaded_object("uploadType=multipart", body)
+    assert marker == "scores/score-x.json"
+    assert uploaded_object("uploadType=media&name=rollouts%2Fm.lease", b"") == "rollouts/m.lease"
+    upload = call(RUNNER, "storage", "POST", f"/upload/storage/v1/b/{BUCKET}/o")
+    assert unlisted([{**upload, "object": marker}]) == []  # the runner writes score markers
+    assert unlisted([{**upload, "object": "pipeline_root/x"}]) == [
+        f"runner needs storage.objects.create at bucket on pipeline_root/x "
+        f"(POST /upload/storage/v1/b/{BUCKET}/o)"]

@@ -15,12 +15,13 @@ import datetime as dt
 import http.client
 import http.server
 import json
+import re
 import socket
 import socketserver
 import ssl
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 # The hosts each service answers on Google (the relay routes by the CONNECT host).
 HOSTS = {"storage": ("www.googleapis.com", "storage.googleapis.com"),
@@ -75,14 +76,26 @@ class CallLog:
         self.job = ""  # the pipeline job the calls belong to (set by the rehearsal per run)
 
     def record(self, identity: str, service: str, method: str, host: str, path: str,
-               status: int) -> None:
+               status: int, body: bytes = b"") -> None:
         url = urlparse(path)
         call = {"job": self.job, "identity": identity, "service": service, "method": method,
                 "host": host, "resource": unquote(url.path), "status": status}
+        if service == "storage" and url.path.startswith("/upload/"):
+            call["object"] = uploaded_object(url.query, body)
         with self._lock:
             self.calls.append(call)
             with self.path.open("a") as f:
                 f.write(json.dumps(call) + "\n")
+
+
+def uploaded_object(query: str, body: bytes) -> str:
+    """The object a Cloud Storage upload creates: ``name=`` in the query (media and resumable
+    uploads), else the ``name`` of the multipart body's JSON metadata part."""
+    names = parse_qs(query).get("name")
+    if names:
+        return names[0]
+    match = re.search(rb'\{[^{}]*"name"\s*:\s*"((?:[^"\\]|\\.)*)"', body[:65536])
+    return json.loads(b'"' + match.group(1) + b'"') if match else ""
 
 
 def _read_body(handler: http.server.BaseHTTPRequestHandler) -> bytes:
@@ -130,7 +143,8 @@ def _front(identity: str, service: str, upstream: tuple[str, int], log: CallLog)
                 data = f"rehearsal front: {service} emulator unreachable: {err}".encode()
             finally:
                 connection.close()
-            log.record(identity, _api(host, service), self.command, host, self.path, status)
+            log.record(identity, _api(host, service), self.command, host, self.path, status,
+                       body)
             self.send_response(status, reason)
             for key, value in answer:
                 if key.lower() not in _HOP:

@@ -5,6 +5,7 @@ The first run pushes: every task succeeds, a model version is uploaded and deplo
 with the identity that made it. The second run builds on the first (the baseline read
 by the runner: its statistics, schema and blessed model imported; a canary at the first
 weight); a run on data with a unit change (x1000) is stopped by the DataGate, feature named.
+Every recorded request is one the permission table lists for its identity.
 """
 
 import json
@@ -198,3 +199,13 @@ def test_a_unit_change_blocks_a_cloud_score_naming_the_feature(rehearsal, cloud_
     assert any(f["feature"] == "numeric_feature1" and f["action"] == "block"
                for f in view.detail["findings"])
     assert len(destination_rows(rehearsal, config)) == len(before)  # nothing appended
+
+
+def test_every_recorded_call_is_in_the_permission_table(rehearsal, first, second, cloud_score):
+    """The permission table (tests/infra/permissions.py, taken from the code and checked
+    against the plan's grants) lists every request the rehearsal saw, by identity and scope."""
+    from tests.infra.recorded_calls import unlisted
+
+    calls = _calls(rehearsal)
+    assert len(calls) > 1000
+    assert unlisted(calls) == []
