@@ -174,7 +174,8 @@ def run_fn(fn_args: FnArgs) -> None:
                           keep_in_memory=True, transform=transform)
     evaluation = input_dataset(fn_args.eval_files, tf_transform_output, config,
                                config.eval_batch_size,
-                               num_epochs=None if fn_args.eval_steps else 1, transform=transform)
+                               num_epochs=None if fn_args.eval_steps else 1, keep_in_memory=True,
+                               transform=transform)
     model = build_keras_model(config, custom_model_module(config.name))
     # Keras's fit pays for every epoch it runs (a new iterator, callbacks, metric
     # syncs): a few milliseconds each, most of a small model's training. So the data
