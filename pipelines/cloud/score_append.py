@@ -21,10 +21,14 @@ still being appended):
    (all rows or none, and none if rows of the score id are there: ``score_output``);
 5. the marker (created only if absent: ``ifGenerationMatch=0``).
 
-Every step is repeatable; the lease outlives the longest append (``APPEND_LEASE_SECONDS``
-against BigQuery jobs given ``QUERY_TIMEOUT_SECONDS``), so a holder killed mid-insert
-leaves the lease in place until its insert has finished or failed in BigQuery, and the
-next holder sees its rows in step 2.
+Every step is repeatable. Right before the INSERT the holder extends its lease to
+outlast that statement (``QUERY_TIMEOUT_SECONDS`` plus a margin, with the lease's
+generation as precondition): a holder whose earlier steps outlasted
+``APPEND_LEASE_SECONDS`` and whose lease another instance broke stops there instead
+of inserting beside it (two INSERTs ... WHERE NOT EXISTS running at once both see no
+rows of the score and both append). A holder killed mid-insert leaves the lease in place
+until its insert has finished or failed in BigQuery, and the next holder sees its rows
+in step 2.
 
 Why not Vertex AI's batch Model Monitoring: it needs a training dataset set on the
 model and monitoring objectives per job, computes its own skew statistics and alerts
@@ -48,6 +52,7 @@ from pipelines.stack.names import SCORE_PREFIX
 
 APPEND_LEASE_SECONDS = 1800.0
 QUERY_TIMEOUT_SECONDS = 600.0
+INSERT_LEASE_SECONDS = QUERY_TIMEOUT_SECONDS + 300.0  # the INSERT's timeout, plus a margin
 
 
 class RowsGoneError(FullcycleError):
@@ -230,8 +235,8 @@ def _failed_rows(bq: _BigQuery, job: ScoreJob, output: list, summary) -> None:
 
 
 def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: str | None,
-            credentials) -> dict:
-    """Steps 2-5, the lease held."""
+            credentials, lease) -> dict:
+    """Steps 2-5, the lease held (``lease``: its ``GcsRolloutStore``)."""
     from pipelines.cloud.score_output import (
         append_sql,
         appended_sql,
@@ -280,6 +285,7 @@ def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: s
     _failed_rows(bq, job, output, summary)
     bq.run(create_sql(destination, scores_select(config, job.output_table, output, True)),
            f"creating {destination}")
+    lease.extend(INSERT_LEASE_SECONDS)  # still ours, and until the INSERT has ended
     inserted = bq.run(append_sql(config, destination,
                                  scores_select(config, job.output_table, output)),
                       f"appending score {job.score_id} to {destination}",
@@ -310,4 +316,4 @@ def finalize(config: ModelConfig, target: CloudTarget, job: ScoreJob,
     with store.exclusive(holder=f"the append of score {job.score_id}"):
         result = read_marker(target, job.score_id, credentials)  # done while we waited
         return result if result is not None else _append(config, target, job, location,
-                                                         credentials)
+                                                         credentials, store)

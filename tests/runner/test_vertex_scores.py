@@ -245,3 +245,40 @@ def test_the_next_post_appends_an_earlier_score_nobody_read(cloud, instance):
                         headers={"X-CloudScheduler-ScheduleTime": "2026-12-07T06:00:00Z"})
     assert later.status_code == 202 and later.json()["run_id"] != score_id
     assert {r["score_id"] for r in cloud.cloud.bigquery.tables[destination]} == {score_id}
+
+
+def test_a_holder_whose_lease_was_broken_meanwhile_does_not_insert(cloud, instance,
+                                                                   monkeypatch):
+    """A post-step slower than its lease: another instance broke the expired lease and took
+    it. Two INSERT ... WHERE NOT EXISTS at once would both append, so the first holder
+    stops before its INSERT; the lease it extends before inserting outlasts the INSERT."""
+    import time
+
+    from pipelines.cloud import score_append
+
+    runner = instance()
+    score_id, destination = finished(cloud, runner)
+    lease, check = f"scores/{score_id}.lease", score_append._check
+    other = json.dumps({"owner": "other", "holder": "another instance's append",
+                        "expires": time.time() + 1800}).encode()
+
+    def slow_check(*args, **kwargs):  # the holder's lease expired meanwhile and was taken
+        check(*args, **kwargs)
+        cloud.cloud.gcs.put(BUCKET, lease, other, time.time())
+
+    monkeypatch.setattr(score_append, "_check", slow_check)
+    view = runner.get(f"/scores/{score_id}").json()
+    assert view["state"] == "RUNNING" and view["detail"]["status"] == "appending", view
+    assert "another request is appending it" in view["detail"]["note"]
+    assert cloud.cloud.bigquery.inserts == 0
+    assert cloud.cloud.bigquery.tables.get(destination, []) == []
+    assert cloud.cloud.gcs.objects[BUCKET, lease]["data"] == other  # not released by it
+
+    monkeypatch.setattr(score_append, "_check", check)
+    del cloud.cloud.gcs.objects[BUCKET, lease]  # the other holder died; its lease is gone
+    held = {}
+    cloud.cloud.bigquery.before_insert = lambda: held.update(json.loads(
+        cloud.cloud.gcs.objects[BUCKET, lease]["data"]))
+    view = instance().get(f"/scores/{score_id}").json()
+    assert view["state"] == "SUCCEEDED" and view["detail"]["rows"] == 5, view
+    assert held["expires"] >= time.time() + score_append.QUERY_TIMEOUT_SECONDS
