@@ -23,8 +23,10 @@ the post-step (``pipelines/cloud/score_append.py``: data check, append, result
 marker), run by whoever reads the score next (``GET /scores/{id}``) and, for scores
 nobody read, by the model's next ``POST /scores`` (its ``CATCH_UP`` newest finished
 scores, after its own job exists: the new score is accepted whatever happens to
-them). Until the marker exists the score answers RUNNING; a blocked score answers
-FAILED naming the feature.
+them; none is started once the POST has taken ``CATCH_UP_SECONDS``, so the Scheduler's
+attempt deadline and Cloud Run's request timeout are not spent on appends). Until the
+marker exists the score answers RUNNING; a blocked score answers FAILED naming the
+feature.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 
 from pipelines.cloud.batch_prediction import SCORE_LABEL
 from pipelines.cloud.google_api import seconds_of
@@ -41,6 +44,9 @@ from pipelines.stack.names import slug
 
 SCORE_ID = re.compile(r"score-[a-z0-9-]{1,56}")  # score ids this runner makes (label values)
 CATCH_UP = 3  # earlier finished scores a POST /scores appends, at most
+# ... and none started after the POST took this long: a post-step takes tens of seconds,
+# the Scheduler's attempt deadline and Cloud Run's request timeout are minutes.
+CATCH_UP_SECONDS = 60.0
 _FINISHED = ("JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED")
 _DTYPES = {"float32": "float", "float64": "float", "int64": "int", "int32": "int",
            "string": "string"}
@@ -169,15 +175,16 @@ class VertexScores:
         job = find_job(self.project, self.region, score_id, self.credentials)
         return None if job is None else self._finalized(job)
 
-    def catch_up(self, model: str, skip: str) -> list[str]:
+    def catch_up(self, model: str, skip: str, until: float | None = None) -> list[str]:
         """Runs the post-step of up to ``CATCH_UP`` of the model's SUCCEEDED scores that
-        have none yet (not ``skip``, the score just submitted); their ids."""
+        have none yet (not ``skip``, the score just submitted), starting none after
+        ``until`` (``time.monotonic()``); their ids."""
         from pipelines.cloud.batch_prediction import model_score_jobs
 
         done = []
         for job in model_score_jobs(self.project, self.region, slug(model), self.credentials):
             score_id = dict(job.labels)[SCORE_LABEL]
-            if len(done) >= CATCH_UP:
+            if len(done) >= CATCH_UP or (until is not None and time.monotonic() >= until):
                 break
             if score_id != skip and job.state.name in _FINISHED:
                 if self._finalized(job).detail.get("status") != "appending":
@@ -223,6 +230,7 @@ class VertexScores:
         from pipelines.config.registry import load_config
         from pipelines.stack.config import StackConfig
 
+        started = time.monotonic()
         target = CloudTarget.from_stack(model, self.stack)
         existing = find_job(target.project, target.region, score_id, self.credentials)
         if existing is not None:
@@ -252,7 +260,7 @@ class VertexScores:
         create_job(target.project, target.region, job, self.credentials)
         view = self.view(find_job(target.project, target.region, score_id, self.credentials))
         try:  # the score is accepted: earlier ones nobody read are appended now
-            self.catch_up(model, skip=score_id)
+            self.catch_up(model, skip=score_id, until=started + CATCH_UP_SECONDS)
         except FullcycleError as err:
             from pipelines.runner.logs import log_event
 

@@ -159,10 +159,11 @@ def test_the_champion_is_found_in_raw_protobuf_deployed_models_too():
 OUTPUT_ROWS = [{"id": i, "prediction": i / 10} for i in range(5)]
 
 
-def finished(cloud, runner) -> tuple[str, str]:
+def finished(cloud, runner, tick: dict[str, str] = TICK) -> tuple[str, str]:
     """A scheduled score whose job SUCCEEDED: (score id, destination table)."""
-    deploy(cloud, ("501", "2", 100))
-    score = runner.post("/scores", json={"model": MODEL}, headers=TICK).json()
+    if not cloud.cloud.registry.endpoint["deployedModels"]:
+        deploy(cloud, ("501", "2", 100))
+    score = runner.post("/scores", json={"model": MODEL}, headers=tick).json()
     job = cloud.batch.jobs[score["detail"]["batch_prediction_job"]]
     bigquery = cloud.cloud.bigquery
     rows = job["inputConfig"]["bigquerySource"]["inputUri"].removeprefix("bq://")
@@ -282,3 +283,34 @@ def test_a_holder_whose_lease_was_broken_meanwhile_does_not_insert(cloud, instan
     view = instance().get(f"/scores/{score_id}").json()
     assert view["state"] == "SUCCEEDED" and view["detail"]["rows"] == 5, view
     assert held["expires"] >= time.time() + score_append.QUERY_TIMEOUT_SECONDS
+
+
+def test_a_post_starts_no_catch_up_once_it_has_taken_its_time(cloud, instance, monkeypatch):
+    """Catching up runs inside POST /scores: it must not spend the Scheduler's attempt
+    deadline (a timed-out attempt is retried, and Cloud Run throttles what it left)."""
+    from pipelines.runner import vertex_scores
+
+    runner = instance()
+    jobs, earlier = cloud.batch.jobs.values(), []
+    for day in (4, 5):
+        for job in jobs:  # none finished yet when the next score is posted
+            job["state"] = "JOB_STATE_RUNNING"
+        tick = {"X-CloudScheduler-ScheduleTime": f"2026-12-0{day}T06:00:00Z"}
+        earlier.append(finished(cloud, runner, tick))
+    for job in jobs:
+        job["state"] = "JOB_STATE_SUCCEEDED"
+    clock = [1000.0]
+    monkeypatch.setattr(vertex_scores.time, "monotonic", lambda: clock[0])
+    finalize = vertex_scores.VertexScores.finalize
+
+    def slow(self, job):  # each post-step takes longer than the whole budget
+        clock[0] += vertex_scores.CATCH_UP_SECONDS + 1
+        return finalize(self, job)
+
+    monkeypatch.setattr(vertex_scores.VertexScores, "finalize", slow)
+    later = runner.post("/scores", json={"model": MODEL}, headers=TICK)
+    assert later.status_code == 202, later.text
+    destination = earlier[0][1]
+    assert {r["score_id"] for r in cloud.cloud.bigquery.tables[destination]} == \
+        {earlier[1][0]}  # the newest one nobody read; the other waits for the next POST
+    assert runner.get(f"/scores/{earlier[0][0]}").json()["state"] == "SUCCEEDED"
