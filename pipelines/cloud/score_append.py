@@ -19,7 +19,10 @@ still being appended):
    finding: nothing is appended, the marker says ``blocked`` and names the feature;
 4. ``CREATE TABLE IF NOT EXISTS`` the destination, then one ``INSERT ... SELECT``
    (all rows or none, and none if rows of the score id are there: ``score_output``);
-5. the marker (created only if absent: ``ifGenerationMatch=0``).
+5. the job's output table set to expire in ``OUTPUT_TABLE_DAYS`` (its rows are in the
+   destination now, or were refused: nothing reads it after the marker; Vertex AI
+   writes a new one per score, which would otherwise stay in the dataset for ever),
+   then the marker (created only if absent: ``ifGenerationMatch=0``).
 
 Every step is repeatable. Right before the INSERT the holder extends its lease to
 outlast that statement (``QUERY_TIMEOUT_SECONDS`` plus a margin, with the lease's
@@ -53,6 +56,7 @@ from pipelines.stack.names import SCORE_PREFIX
 APPEND_LEASE_SECONDS = 1800.0
 QUERY_TIMEOUT_SECONDS = 600.0
 INSERT_LEASE_SECONDS = QUERY_TIMEOUT_SECONDS + 300.0  # the INSERT's timeout, plus a margin
+OUTPUT_TABLE_DAYS = 7  # how long a finished score's output table stays, for a look at it
 
 
 class RowsGoneError(FullcycleError):
@@ -128,6 +132,22 @@ class _BigQuery:
                 return [Column.of(f) for f in self.client.get_table(name).schema]
             except NotFound:
                 return None
+
+    def expire(self, name: str, days: float) -> None:
+        """Makes table ``name`` expire ``days`` from now (tables.patch); none there: nothing."""
+        import datetime as dt
+
+        from google.api_core.exceptions import NotFound
+
+        from pipelines.cloud.google_api import google_errors
+
+        with google_errors(f"setting table {name} to expire"):
+            try:
+                table = self.client.get_table(name)
+            except NotFound:
+                return
+            table.expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
+            self.client.update_table(table, ["expires"])
 
     def run(self, sql: str, what: str, **values):
         """Runs ``sql`` with ``@score_id`` (and ``values``) as parameters; the job."""
@@ -255,6 +275,7 @@ def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: s
     def done(status: str, error: str | None = None) -> dict:
         summary.status, summary.error = status, error
         summary.seconds = time.monotonic() - started
+        bq.expire(job.output_table, OUTPUT_TABLE_DAYS)  # before the marker: repeated if killed
         return _write_marker(target, {**summary.as_dict(), "output_table": job.output_table},
                              credentials)
 

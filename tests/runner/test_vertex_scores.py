@@ -314,3 +314,20 @@ def test_a_post_starts_no_catch_up_once_it_has_taken_its_time(cloud, instance, m
     assert {r["score_id"] for r in cloud.cloud.bigquery.tables[destination]} == \
         {earlier[1][0]}  # the newest one nobody read; the other waits for the next POST
     assert runner.get(f"/scores/{earlier[0][0]}").json()["state"] == "SUCCEEDED"
+
+
+def test_a_finished_score_leaves_its_output_table_to_expire(cloud, instance):
+    """Vertex AI writes each score's predictions to a table of its own; once they are in
+    the destination (or refused), that table expires instead of staying for ever."""
+    import time
+
+    from pipelines.cloud.score_append import OUTPUT_TABLE_DAYS
+
+    runner = instance()
+    score_id, destination = finished(cloud, runner)
+    job = next(iter(cloud.batch.jobs.values()))
+    output = job["outputConfig"]["bigqueryDestination"]["outputUri"].removeprefix("bq://")
+    assert runner.get(f"/scores/{score_id}").json()["state"] == "SUCCEEDED"
+    expires = cloud.cloud.bigquery.expires[output] / 1000
+    assert abs(expires - (time.time() + OUTPUT_TABLE_DAYS * 86400)) < 600
+    assert destination not in cloud.cloud.bigquery.expires  # the scores stay
