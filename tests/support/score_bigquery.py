@@ -77,7 +77,8 @@ class FakeScoreBigQuery(FakeBigQuery):
             n = sum(r["score_id"] == values["score_id"] for r in self.tables[m.group(1)])
             return self._answer(request, project, body, [{"name": "n", "type": "INTEGER"}],
                                 [{"n": n}])
-        if m := re.match(r"CREATE TABLE IF NOT EXISTS `([\w.-]+)` AS\n", sql):
+        if m := re.match(r"CREATE TABLE IF NOT EXISTS `([\w.-]+)` CLUSTER BY score_id AS\n",
+                         sql):
             self.queries.append(sql)
             self._created(m.group(1), sql)
             return self._answer(request, project, body, [], [])
