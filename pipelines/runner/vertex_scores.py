@@ -38,7 +38,7 @@ import time
 
 from pipelines.cloud.batch_prediction import SCORE_LABEL
 from pipelines.cloud.google_api import seconds_of
-from pipelines.config.errors import FullcycleError
+from pipelines.config.errors import ConfigError, FullcycleError
 from pipelines.runner.runs import VERTEX_JOB_STATES, RunView
 from pipelines.stack.names import slug
 
@@ -71,8 +71,8 @@ def feature_types(info: dict) -> dict[str, str]:
     """serving.json's features -> float | int | string."""
     types = {}
     for name, feature in info["features"].items():
-        if feature["dtype"] not in _DTYPES:
-            raise FullcycleError(f"feature {name!r} of the served model has dtype "
+        if feature["dtype"] not in _DTYPES:  # the model's own: a 422, no retry helps
+            raise ConfigError(f"feature {name!r} of the served model has dtype "
                                  f"{feature['dtype']!r}; batch scoring takes "
                                  f"{', '.join(sorted(_DTYPES))}")
         types[name] = _DTYPES[feature["dtype"]]
@@ -235,8 +235,8 @@ class VertexScores:
         existing = find_job(target.project, target.region, score_id, self.credentials)
         if existing is not None:
             return self._finalized(existing), False
-        if target.endpoint is None:
-            raise FullcycleError(f"model {model!r} has no endpoint in stack {self.stack!r} "
+        if target.endpoint is None:  # the stack's setting: a 422, no retry helps
+            raise ConfigError(f"model {model!r} has no endpoint in stack {self.stack!r} "
                                  "(endpoint.enabled is false): no champion to score with")
         with google_errors(f"reading endpoint {target.endpoint!r}"):
             endpoint = find_endpoint(target, self.credentials)

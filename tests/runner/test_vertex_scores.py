@@ -331,3 +331,16 @@ def test_a_finished_score_leaves_its_output_table_to_expire(cloud, instance):
     expires = cloud.cloud.bigquery.expires[output] / 1000
     assert abs(expires - (time.time() + OUTPUT_TABLE_DAYS * 86400)) < 600
     assert destination not in cloud.cloud.bigquery.expires  # the scores stay
+
+
+def test_what_no_retry_can_change_is_a_422_not_a_retried_503(cloud, instance):
+    """Cloud Scheduler retries a 5xx answer: a served model whose inputs batch scoring
+    cannot take is answered 422, once, naming the feature and what is allowed."""
+    deploy(cloud, ("501", "1", 100))
+    cloud.cloud.gcs.put(BUCKET, "models/179610000001/assets.extra/serving.json", json.dumps(
+        {"features": {"numeric_feature1": {"dtype": "bool"}}}).encode(), 1796100000.0)
+    response = instance().post("/scores", json={"model": MODEL}, headers=TICK)
+    assert response.status_code == 422, response.text
+    assert "feature 'numeric_feature1' of the served model has dtype 'bool'" in \
+        response.json()["error"] and "float32" in response.json()["error"]
+    assert cloud.batch.created == []
