@@ -10,11 +10,11 @@ from pipelines.cli.main import app
 def test_plan_of_dev_stack():
     result = CliRunner().invoke(app, ["infra", "plan", "--stack", "dev"])
     assert result.exit_code == 0, result.output
-    assert "Plan for stack 'dev' (project fullcycle-dev, region europe-west4): 65 resources" \
+    assert "Plan for stack 'dev' (project fullcycle-dev, region europe-west4): 67 resources" \
         in result.output
     assert "shared: runner (21 resources)" in result.output  # with the image pulumi up builds
-    assert "model basic_template (22 resources)" in result.output
-    assert "model taxi_tips (22 resources)" in result.output
+    assert "model basic_template (23 resources)" in result.output
+    assert "model taxi_tips (23 resources)" in result.output
     assert "fc_taxi_tips (US)" in result.output and "'30 4 * * 1' America/Chicago" in result.output
 
 
