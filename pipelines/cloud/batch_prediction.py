@@ -20,7 +20,8 @@ functions the runner's Vertex backend calls:
   expires after ``ROWS_TABLE_DAYS``).
 - ``create_job`` / ``find_job``: submits it through aiplatform's ``JobServiceClient``
   unless a job with the same score label exists; reads it back by that label (the
-  oldest, when two instances raced: the newer one is cancelled by its creator).
+  oldest, when two instances raced: the newer one is cancelled by its creator, or,
+  if that creator was killed first, by the next reader).
 """
 
 from __future__ import annotations
@@ -111,16 +112,29 @@ def _client(region: str, credentials=None):
         client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
 
 
-def find_job(project: str, region: str, score_id: str, credentials=None):
-    """The batch prediction job of ``score_id`` (the oldest, if several), or None."""
+_ACTIVE = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_PAUSED",
+           "JOB_STATE_UPDATING")
+
+
+def find_job(project: str, region: str, score_id: str, credentials=None,
+             stop_duplicates: bool = False):
+    """The batch prediction job of ``score_id`` (the oldest, if several), or None;
+    ``stop_duplicates``: newer jobs of the score still running are cancelled (their
+    creator was killed between its create and its look for an older one)."""
     from pipelines.cloud.google_api import google_errors
 
+    client = _client(region, credentials)
     with google_errors(f"listing the batch prediction jobs of score {score_id}"):
-        found = list(_client(region, credentials).list_batch_prediction_jobs(request={
+        found = sorted(client.list_batch_prediction_jobs(request={
             "parent": f"projects/{project}/locations/{region}",
-            "filter": f'labels.{SCORE_LABEL}="{score_id}"'}))
-    return min(found, key=lambda j: (seconds_of(j.create_time) or 0.0,
-                                     j.name)) if found else None
+            "filter": f'labels.{SCORE_LABEL}="{score_id}"'}),
+            key=lambda j: (seconds_of(j.create_time) or 0.0, j.name))
+    for duplicate in found[1:] if stop_duplicates else ():
+        if duplicate.state.name in _ACTIVE:
+            with google_errors(f"cancelling the duplicate batch prediction job "
+                               f"{duplicate.name}"):
+                client.cancel_batch_prediction_job(name=duplicate.name)
+    return found[0] if found else None
 
 
 def model_score_jobs(project: str, region: str, model_slug: str, credentials=None) -> list:

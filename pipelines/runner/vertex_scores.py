@@ -16,7 +16,8 @@ the request's ``Idempotency-Key`` or schedule time). A submit, in order:
 Each step is safe to repeat; a kill between any two leaves at most an input table
 that expires. Two instances answering the same tick at the same moment may both
 create a job (Vertex chooses batch job ids, so there is no ALREADY_EXISTS): the
-newer one is cancelled by its creator (``create_job``), and reads take the older.
+newer one is cancelled by its creator (``create_job``), or, when that creator was
+killed before it looked, by the score's next read or retried POST; reads take the older.
 
 A score is done when its rows are in the destination: a SUCCEEDED job is followed by
 the post-step (``pipelines/cloud/score_append.py``: data check, append, result
@@ -172,7 +173,8 @@ class VertexScores:
 
         if not SCORE_ID.fullmatch(score_id):
             return None  # not a score id this runner makes: no job carries it
-        job = find_job(self.project, self.region, score_id, self.credentials)
+        job = find_job(self.project, self.region, score_id, self.credentials,
+                       stop_duplicates=True)
         return None if job is None else self._finalized(job)
 
     def catch_up(self, model: str, skip: str, until: float | None = None) -> list[str]:
@@ -232,7 +234,8 @@ class VertexScores:
 
         started = time.monotonic()
         target = CloudTarget.from_stack(model, self.stack)
-        existing = find_job(target.project, target.region, score_id, self.credentials)
+        existing = find_job(target.project, target.region, score_id, self.credentials,
+                            stop_duplicates=True)
         if existing is not None:
             return self._finalized(existing), False
         if target.endpoint is None:  # the stack's setting: a 422, no retry helps

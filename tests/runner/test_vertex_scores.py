@@ -344,3 +344,22 @@ def test_what_no_retry_can_change_is_a_422_not_a_retried_503(cloud, instance):
     assert "feature 'numeric_feature1' of the served model has dtype 'bool'" in \
         response.json()["error"] and "float32" in response.json()["error"]
     assert cloud.batch.created == []
+
+
+def test_a_duplicate_job_whose_creator_was_killed_is_stopped_by_the_next_read(cloud,
+                                                                               instance):
+    """Two instances raced on a tick and the one with the newer job was killed before
+    looking for an older one: the score's next read cancels that job (it would run the
+    whole score again, for nothing) and answers the older one."""
+    deploy(cloud, ("501", "1", 100))
+    score = instance().post("/scores", json={"model": MODEL}, headers=TICK).json()
+    first = score["detail"]["batch_prediction_job"]
+    duplicate = f"{first.rsplit('/', 1)[0]}/99"
+    cloud.batch.jobs[duplicate] = {**cloud.batch.jobs[first], "name": duplicate,
+                                   "state": "JOB_STATE_RUNNING",
+                                   "createTime": "2026-12-06T10:30:00Z"}
+    view = instance().get(f"/scores/{score['run_id']}").json()
+    assert view["detail"]["batch_prediction_job"] == first
+    assert cloud.batch.cancelled == [duplicate]
+    instance().get(f"/scores/{score['run_id']}")  # cancelling: not cancelled again
+    assert cloud.batch.cancelled == [duplicate]
