@@ -46,6 +46,23 @@ def stamp(schedule_time: dt.datetime) -> str:
     return schedule_time.astimezone(dt.timezone.utc).strftime("%Y%m%dt%H%Mz")
 
 
+def check_locations(model: str, region: str, bigquery_location: str) -> None:
+    """Refuses a score whose job (in ``region``) would read and write the model's dataset
+    in another location: Vertex AI batch prediction takes BigQuery tables in the job's
+    region, or (assumed, as for Vertex datasets) in the multi-region holding it."""
+    from pipelines.config.errors import ConfigError
+
+    location, area = bigquery_location.lower(), region.lower().split("-", 1)[0]
+    if location == region.lower() or (location, area) in (("us", "us"), ("eu", "europe")):
+        return
+    raise ConfigError(
+        f"model {model!r} cannot be batch scored in region {region!r}: its dataset is in "
+        f"BigQuery location {bigquery_location!r}, and a Vertex AI batch prediction job reads "
+        f"and writes BigQuery in its own region (or that region's multi-region: US for "
+        f"us-*, EU for europe-*); set the model's bigquery_location to {region!r} or to "
+        "its multi-region, or score it from a stack in the dataset's region")
+
+
 def scoring_view_sql(config: ModelConfig, project: str, dataset: str,
                      feature_types: dict[str, str]) -> str:
     """The view of the rows to score (``feature_types``: feature -> float | int | string,

@@ -222,6 +222,7 @@ class VertexScores:
 
         from pipelines.cloud.batch_prediction import (
             batch_prediction_job,
+            check_locations,
             create_job,
             find_job,
             rows_table_sql,
@@ -241,12 +242,13 @@ class VertexScores:
         if target.endpoint is None:  # the stack's setting: a 422, no retry helps
             raise ConfigError(f"model {model!r} has no endpoint in stack {self.stack!r} "
                                  "(endpoint.enabled is false): no champion to score with")
+        entry = StackConfig.load(self.stack).entry(model)
+        check_locations(model, target.region, entry.bigquery_location)
         with google_errors(f"reading endpoint {target.endpoint!r}"):
             endpoint = find_endpoint(target, self.credentials)
             version = champion_version(endpoint.gca_resource.deployed_models,
                                        dict(endpoint.traffic_split), target.endpoint)
         config = load_config(model)
-        entry = StackConfig.load(self.stack).entry(model)
         sql = rows_table_sql(config, target.project, target.dataset,
                              self._feature_types(target, version), score_id)
         with google_errors(f"writing the rows of score {score_id}"):

@@ -363,3 +363,11 @@ def test_a_duplicate_job_whose_creator_was_killed_is_stopped_by_the_next_read(cl
     assert cloud.batch.cancelled == [duplicate]
     instance().get(f"/scores/{score['run_id']}")  # cancelling: not cancelled again
     assert cloud.batch.cancelled == [duplicate]
+
+
+def test_a_model_whose_dataset_is_outside_the_region_is_a_422_with_nothing_made(cloud,
+                                                                               instance):
+    response = instance().post("/scores", json={"model": "taxi_tips"}, headers=TICK)
+    assert response.status_code == 422, response.text
+    assert "its dataset is in BigQuery location 'US'" in response.json()["error"]
+    assert cloud.batch.created == [] and cloud.cloud.bigquery.created_tables == {}
