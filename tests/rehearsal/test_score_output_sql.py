@@ -104,7 +104,7 @@ def test_rows_vertex_could_not_predict_are_left_out_and_counted(bigquery):
 def test_the_post_steps_expiry_patch_is_taken_by_the_emulator(bigquery):
     """The post-step's tables.patch of the output table's expiration runs on the emulator
     (which takes it but keeps no expirationTime: the value is checked over the HTTP fake,
-    tests/runner/test_vertex_scores.py); a table gone already is no error."""
+    tests/runner/test_vertex_score_append.py); a table gone already is no error."""
     from google.cloud import bigquery as bq
 
     from pipelines.cloud.score_append import _BigQuery
