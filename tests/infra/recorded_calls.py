@@ -3,12 +3,11 @@ against the permission table (``tests/infra/permissions.py``).
 
 ``calls.jsonl`` (``tests/rehearsal/gateway.py``) holds each request as the emulators saw
 it: the identity (a service account's email), the service, the HTTP method and the
-resource path (and, for an upload, the object it creates). :func:`permissions_of` names
-the permissions Google checks for such a request (from each API's reference: Cloud
-Storage JSON API, BigQuery v2, Vertex AI v1, Resource Manager v3); :func:`unlisted`
-returns the requests the table does not grant to that identity at that scope. A request
-no rule knows is reported as such, so a new kind of call cannot slip past the table
-unnamed.
+resource path (and, for an upload, the object it creates). :func:`permissions_of` names the permissions Google checks for such a
+request (from each API's reference: Cloud Storage JSON API, BigQuery v2, Vertex AI v1,
+Resource Manager v3); :func:`unlisted` returns the requests the table does not grant to
+that identity at that scope. A request no rule knows is reported as such, so a new kind
+of call cannot slip past the table unnamed.
 
 Two rules worth knowing: a BigQuery job's creator reads it back (``jobs.get``,
 ``getQueryResults``) with ``bigquery.jobs.create`` alone; a Cloud Storage copy or rewrite
