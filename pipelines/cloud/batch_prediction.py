@@ -20,7 +20,8 @@ functions the runner's Vertex backend calls:
   expires after ``ROWS_TABLE_DAYS``).
 - ``create_job`` / ``find_job``: submits it through aiplatform's ``JobServiceClient``
   unless a job with the same score label exists; reads it back by that label (the
-  oldest, when two instances raced: the newer one is cancelled by its creator).
+  oldest, when two instances raced: the newer one is cancelled by its creator, or,
+  if that creator was killed first, by the next reader).
 """
 
 from __future__ import annotations
@@ -43,6 +44,23 @@ _MISSING = {"float": "CAST('NaN' AS FLOAT64)", "int": "-9223372036854775808", "s
 def stamp(schedule_time: dt.datetime) -> str:
     """A schedule time as label values and table names take it: ``20261206t1000z``."""
     return schedule_time.astimezone(dt.timezone.utc).strftime("%Y%m%dt%H%Mz")
+
+
+def check_locations(model: str, region: str, bigquery_location: str) -> None:
+    """Refuses a score whose job (in ``region``) would read and write the model's dataset
+    in another location: Vertex AI batch prediction takes BigQuery tables in the job's
+    region, or (assumed, as for Vertex datasets) in the multi-region holding it."""
+    from pipelines.config.errors import ConfigError
+
+    location, area = bigquery_location.lower(), region.lower().split("-", 1)[0]
+    if location == region.lower() or (location, area) in (("us", "us"), ("eu", "europe")):
+        return
+    raise ConfigError(
+        f"model {model!r} cannot be batch scored in region {region!r}: its dataset is in "
+        f"BigQuery location {bigquery_location!r}, and a Vertex AI batch prediction job reads "
+        f"and writes BigQuery in its own region (or that region's multi-region: US for "
+        f"us-*, EU for europe-*); set the model's bigquery_location to {region!r} or to "
+        "its multi-region, or score it from a stack in the dataset's region")
 
 
 def scoring_view_sql(config: ModelConfig, project: str, dataset: str,
@@ -111,16 +129,29 @@ def _client(region: str, credentials=None):
         client_options=ClientOptions(api_endpoint=f"{region}-aiplatform.googleapis.com"))
 
 
-def find_job(project: str, region: str, score_id: str, credentials=None):
-    """The batch prediction job of ``score_id`` (the oldest, if several), or None."""
+_ACTIVE = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_PAUSED",
+           "JOB_STATE_UPDATING")
+
+
+def find_job(project: str, region: str, score_id: str, credentials=None,
+             stop_duplicates: bool = False):
+    """The batch prediction job of ``score_id`` (the oldest, if several), or None;
+    ``stop_duplicates``: newer jobs of the score still running are cancelled (their
+    creator was killed between its create and its look for an older one)."""
     from pipelines.cloud.google_api import google_errors
 
+    client = _client(region, credentials)
     with google_errors(f"listing the batch prediction jobs of score {score_id}"):
-        found = list(_client(region, credentials).list_batch_prediction_jobs(request={
+        found = sorted(client.list_batch_prediction_jobs(request={
             "parent": f"projects/{project}/locations/{region}",
-            "filter": f'labels.{SCORE_LABEL}="{score_id}"'}))
-    return min(found, key=lambda j: (seconds_of(j.create_time) or 0.0,
-                                     j.name)) if found else None
+            "filter": f'labels.{SCORE_LABEL}="{score_id}"'}),
+            key=lambda j: (seconds_of(j.create_time) or 0.0, j.name))
+    for duplicate in found[1:] if stop_duplicates else ():
+        if duplicate.state.name in _ACTIVE:
+            with google_errors(f"cancelling the duplicate batch prediction job "
+                               f"{duplicate.name}"):
+                client.cancel_batch_prediction_job(name=duplicate.name)
+    return found[0] if found else None
 
 
 def model_score_jobs(project: str, region: str, model_slug: str, credentials=None) -> list:

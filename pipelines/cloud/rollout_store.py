@@ -44,6 +44,7 @@ class GcsRolloutStore:
         self.state_name = f"{ROLLOUT_PREFIX}{model}.json"
         self.lease_name = lease_name or f"{ROLLOUT_PREFIX}{model}.lease"
         self._generation = 0  # of the state as loaded; 0: there was none
+        self._lease = 0  # the generation of the lease this store holds; 0: none
 
     @property
     def lease_uri(self) -> str:
@@ -106,8 +107,8 @@ class GcsRolloutStore:
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
         with google_errors(f"taking the lease {self.lease_uri}"):
-            generation = self._take_lease(holder, self.lease_seconds if seconds is None
-                                          else seconds)
+            self._lease = self._take_lease(holder, self.lease_seconds if seconds is None
+                                           else seconds)
         try:
             yield
         finally:
@@ -115,7 +116,31 @@ class GcsRolloutStore:
             # generation check kept this holder from overwriting that one's state.
             with google_errors(f"releasing the lease {self.lease_uri}"), \
                     contextlib.suppress(NotFound, PreconditionFailed):
-                self._bucket.blob(self.lease_name).delete(if_generation_match=generation)
+                self._bucket.blob(self.lease_name).delete(if_generation_match=self._lease)
+            self._lease = 0
+
+    def extend(self, seconds: float) -> None:
+        """Makes the lease held (``exclusive``) last ``seconds`` from now, if it is still
+        ours: before a step whose effect outlives this process (a BigQuery DML job runs
+        on after a kill), so no other holder can start the same step meanwhile. Raises
+        ``RolloutBusyError`` when the lease expired and was broken or taken since."""
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        lost = RolloutBusyError(f"the lease {self.lease_uri} of {self.model!r} expired and "
+                                "another holder broke it; this holder stopped before its "
+                                "next step")
+        with google_errors(f"extending the lease {self.lease_uri}"):
+            blob = self._bucket.get_blob(self.lease_name)
+            if not self._lease or blob is None or blob.generation != self._lease:
+                raise lost
+            try:
+                body = json.loads(blob.download_as_bytes(if_generation_match=self._lease))
+                body["expires"] = max(float(body.get("expires", 0)), time.time() + seconds)
+                blob.upload_from_string(json.dumps(body), content_type="application/json",
+                                        if_generation_match=self._lease)
+            except (NotFound, PreconditionFailed):
+                raise lost from None
+            self._lease = blob.generation
 
     def load(self) -> dict | None:
         with google_errors(f"reading gs://{self.bucket_name}/{self.state_name}"):

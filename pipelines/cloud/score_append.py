@@ -19,12 +19,19 @@ still being appended):
    finding: nothing is appended, the marker says ``blocked`` and names the feature;
 4. ``CREATE TABLE IF NOT EXISTS`` the destination, then one ``INSERT ... SELECT``
    (all rows or none, and none if rows of the score id are there: ``score_output``);
-5. the marker (created only if absent: ``ifGenerationMatch=0``).
+5. the job's output table set to expire in ``OUTPUT_TABLE_DAYS`` (its rows are in the
+   destination now, or were refused: nothing reads it after the marker; Vertex AI
+   writes a new one per score, which would otherwise stay in the dataset for ever),
+   then the marker (created only if absent: ``ifGenerationMatch=0``).
 
-Every step is repeatable; the lease outlives the longest append (``APPEND_LEASE_SECONDS``
-against BigQuery jobs given ``QUERY_TIMEOUT_SECONDS``), so a holder killed mid-insert
-leaves the lease in place until its insert has finished or failed in BigQuery, and the
-next holder sees its rows in step 2.
+Every step is repeatable. Right before the INSERT the holder extends its lease to
+outlast that statement (``QUERY_TIMEOUT_SECONDS`` plus a margin, with the lease's
+generation as precondition): a holder whose earlier steps outlasted
+``APPEND_LEASE_SECONDS`` and whose lease another instance broke stops there instead
+of inserting beside it (two INSERTs ... WHERE NOT EXISTS running at once both see no
+rows of the score and both append). A holder killed mid-insert leaves the lease in place
+until its insert has finished or failed in BigQuery, and the next holder sees its rows
+in step 2.
 
 Why not Vertex AI's batch Model Monitoring: it needs a training dataset set on the
 model and monitoring objectives per job, computes its own skew statistics and alerts
@@ -48,6 +55,8 @@ from pipelines.stack.names import SCORE_PREFIX
 
 APPEND_LEASE_SECONDS = 1800.0
 QUERY_TIMEOUT_SECONDS = 600.0
+INSERT_LEASE_SECONDS = QUERY_TIMEOUT_SECONDS + 300.0  # the INSERT's timeout, plus a margin
+OUTPUT_TABLE_DAYS = 7  # how long a finished score's output table stays, for a look at it
 
 
 class RowsGoneError(FullcycleError):
@@ -123,6 +132,22 @@ class _BigQuery:
                 return [Column.of(f) for f in self.client.get_table(name).schema]
             except NotFound:
                 return None
+
+    def expire(self, name: str, days: float) -> None:
+        """Makes table ``name`` expire ``days`` from now (tables.patch); none there: nothing."""
+        import datetime as dt
+
+        from google.api_core.exceptions import NotFound
+
+        from pipelines.cloud.google_api import google_errors
+
+        with google_errors(f"setting table {name} to expire"):
+            try:
+                table = self.client.get_table(name)
+            except NotFound:
+                return
+            table.expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
+            self.client.update_table(table, ["expires"])
 
     def run(self, sql: str, what: str, **values):
         """Runs ``sql`` with ``@score_id`` (and ``values``) as parameters; the job."""
@@ -230,8 +255,8 @@ def _failed_rows(bq: _BigQuery, job: ScoreJob, output: list, summary) -> None:
 
 
 def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: str | None,
-            credentials) -> dict:
-    """Steps 2-5, the lease held."""
+            credentials, lease) -> dict:
+    """Steps 2-5, the lease held (``lease``: its ``GcsRolloutStore``)."""
     from pipelines.cloud.score_output import (
         append_sql,
         appended_sql,
@@ -250,6 +275,7 @@ def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: s
     def done(status: str, error: str | None = None) -> dict:
         summary.status, summary.error = status, error
         summary.seconds = time.monotonic() - started
+        bq.expire(job.output_table, OUTPUT_TABLE_DAYS)  # before the marker: repeated if killed
         return _write_marker(target, {**summary.as_dict(), "output_table": job.output_table},
                              credentials)
 
@@ -280,6 +306,7 @@ def _append(config: ModelConfig, target: CloudTarget, job: ScoreJob, location: s
     _failed_rows(bq, job, output, summary)
     bq.run(create_sql(destination, scores_select(config, job.output_table, output, True)),
            f"creating {destination}")
+    lease.extend(INSERT_LEASE_SECONDS)  # still ours, and until the INSERT has ended
     inserted = bq.run(append_sql(config, destination,
                                  scores_select(config, job.output_table, output)),
                       f"appending score {job.score_id} to {destination}",
@@ -310,4 +337,4 @@ def finalize(config: ModelConfig, target: CloudTarget, job: ScoreJob,
     with store.exclusive(holder=f"the append of score {job.score_id}"):
         result = read_marker(target, job.score_id, credentials)  # done while we waited
         return result if result is not None else _append(config, target, job, location,
-                                                         credentials)
+                                                         credentials, store)

@@ -34,8 +34,9 @@ probabilities), ``predicted_class`` (INT64, classifiers: ``prediction >= 0.5`` f
 binary model, the first most probable class for a multiclass one, as
 ``serving.batch.prediction_columns`` computes them), ``model_version``, ``scored_at``
 and ``score_id``. Every statement here runs on BigQuery and on the rehearsal's
-bqemulator alike (checked there): ``CREATE TABLE IF NOT EXISTS ... AS SELECT ...
-WHERE FALSE``, ``INSERT ... SELECT ... WHERE NOT EXISTS``, ``UNNEST ... WITH OFFSET``,
+bqemulator alike (checked there): ``CREATE TABLE IF NOT EXISTS ... CLUSTER BY ... AS
+SELECT ... LIMIT 0`` (the emulator ignores the clustering), ``INSERT ... SELECT ...
+WHERE NOT EXISTS``, ``UNNEST ... WITH OFFSET``,
 ``FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(...)))`` and query parameters.
 """
 
@@ -146,8 +147,11 @@ def scores_select(config: ModelConfig, output_table: str, output: list[Column],
 
 def create_sql(destination: str, typed_select: str) -> str:
     """The destination with the scores' columns and types, unless it exists (``typed_select``:
-    :func:`scores_select` with ``typed_nulls``)."""
-    return f"CREATE TABLE IF NOT EXISTS {_q(destination)} AS\n{typed_select}\nLIMIT 0"
+    :func:`scores_select` with ``typed_nulls``). Clustered by ``score_id``: every append
+    looks for its score's rows (:func:`appended_sql`, the INSERT's NOT EXISTS), which then
+    reads the blocks of that score, not the whole growing table (billed by bytes read)."""
+    return (f"CREATE TABLE IF NOT EXISTS {_q(destination)} CLUSTER BY score_id AS\n"
+            f"{typed_select}\nLIMIT 0")
 
 
 def append_sql(config: ModelConfig, destination: str, select: str) -> str:

@@ -105,8 +105,11 @@ def record_hyperparameters(root: str, best_uri: str, results_uri: str,
         source=best_uri, adopted=results.get("adopted", True),
         decision=results.get("decision", ""))
     pointer = os.path.join(root, POINTER_FILE)
-    write_json(pointer + ".tmp", tuned.as_dict())
-    tf.io.gfile.rename(pointer + ".tmp", pointer, overwrite=True)
+    # A temporary object of this result's own: two tunings recording at once must not
+    # rename each other's (the second rename would fail its tuning on a missing object).
+    staged = f"{pointer}.{version}.tmp"
+    write_json(staged, tuned.as_dict())
+    tf.io.gfile.rename(staged, pointer, overwrite=True)
     return tuned
 
 

@@ -16,15 +16,18 @@ the request's ``Idempotency-Key`` or schedule time). A submit, in order:
 Each step is safe to repeat; a kill between any two leaves at most an input table
 that expires. Two instances answering the same tick at the same moment may both
 create a job (Vertex chooses batch job ids, so there is no ALREADY_EXISTS): the
-newer one is cancelled by its creator (``create_job``), and reads take the older.
+newer one is cancelled by its creator (``create_job``), or, when that creator was
+killed before it looked, by the score's next read or retried POST; reads take the older.
 
 A score is done when its rows are in the destination: a SUCCEEDED job is followed by
 the post-step (``pipelines/cloud/score_append.py``: data check, append, result
 marker), run by whoever reads the score next (``GET /scores/{id}``) and, for scores
 nobody read, by the model's next ``POST /scores`` (its ``CATCH_UP`` newest finished
 scores, after its own job exists: the new score is accepted whatever happens to
-them). Until the marker exists the score answers RUNNING; a blocked score answers
-FAILED naming the feature.
+them; none is started once the POST has taken ``CATCH_UP_SECONDS``, so the Scheduler's
+attempt deadline and Cloud Run's request timeout are not spent on appends). Until the
+marker exists the score answers RUNNING; a blocked score answers FAILED naming the
+feature.
 """
 
 from __future__ import annotations
@@ -32,15 +35,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 
 from pipelines.cloud.batch_prediction import SCORE_LABEL
 from pipelines.cloud.google_api import seconds_of
-from pipelines.config.errors import FullcycleError
+from pipelines.config.errors import ConfigError, FullcycleError
 from pipelines.runner.runs import VERTEX_JOB_STATES, RunView
 from pipelines.stack.names import slug
 
 SCORE_ID = re.compile(r"score-[a-z0-9-]{1,56}")  # score ids this runner makes (label values)
 CATCH_UP = 3  # earlier finished scores a POST /scores appends, at most
+# ... and none started after the POST took this long: a post-step takes tens of seconds,
+# the Scheduler's attempt deadline and Cloud Run's request timeout are minutes.
+CATCH_UP_SECONDS = 60.0
 _FINISHED = ("JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED")
 _DTYPES = {"float32": "float", "float64": "float", "int64": "int", "int32": "int",
            "string": "string"}
@@ -65,8 +72,8 @@ def feature_types(info: dict) -> dict[str, str]:
     """serving.json's features -> float | int | string."""
     types = {}
     for name, feature in info["features"].items():
-        if feature["dtype"] not in _DTYPES:
-            raise FullcycleError(f"feature {name!r} of the served model has dtype "
+        if feature["dtype"] not in _DTYPES:  # the model's own: a 422, no retry helps
+            raise ConfigError(f"feature {name!r} of the served model has dtype "
                                  f"{feature['dtype']!r}; batch scoring takes "
                                  f"{', '.join(sorted(_DTYPES))}")
         types[name] = _DTYPES[feature["dtype"]]
@@ -166,18 +173,20 @@ class VertexScores:
 
         if not SCORE_ID.fullmatch(score_id):
             return None  # not a score id this runner makes: no job carries it
-        job = find_job(self.project, self.region, score_id, self.credentials)
+        job = find_job(self.project, self.region, score_id, self.credentials,
+                       stop_duplicates=True)
         return None if job is None else self._finalized(job)
 
-    def catch_up(self, model: str, skip: str) -> list[str]:
+    def catch_up(self, model: str, skip: str, until: float | None = None) -> list[str]:
         """Runs the post-step of up to ``CATCH_UP`` of the model's SUCCEEDED scores that
-        have none yet (not ``skip``, the score just submitted); their ids."""
+        have none yet (not ``skip``, the score just submitted), starting none after
+        ``until`` (``time.monotonic()``); their ids."""
         from pipelines.cloud.batch_prediction import model_score_jobs
 
         done = []
         for job in model_score_jobs(self.project, self.region, slug(model), self.credentials):
             score_id = dict(job.labels)[SCORE_LABEL]
-            if len(done) >= CATCH_UP:
+            if len(done) >= CATCH_UP or (until is not None and time.monotonic() >= until):
                 break
             if score_id != skip and job.state.name in _FINISHED:
                 if self._finalized(job).detail.get("status") != "appending":
@@ -213,6 +222,7 @@ class VertexScores:
 
         from pipelines.cloud.batch_prediction import (
             batch_prediction_job,
+            check_locations,
             create_job,
             find_job,
             rows_table_sql,
@@ -223,19 +233,22 @@ class VertexScores:
         from pipelines.config.registry import load_config
         from pipelines.stack.config import StackConfig
 
+        started = time.monotonic()
         target = CloudTarget.from_stack(model, self.stack)
-        existing = find_job(target.project, target.region, score_id, self.credentials)
+        existing = find_job(target.project, target.region, score_id, self.credentials,
+                            stop_duplicates=True)
         if existing is not None:
             return self._finalized(existing), False
-        if target.endpoint is None:
-            raise FullcycleError(f"model {model!r} has no endpoint in stack {self.stack!r} "
+        if target.endpoint is None:  # the stack's setting: a 422, no retry helps
+            raise ConfigError(f"model {model!r} has no endpoint in stack {self.stack!r} "
                                  "(endpoint.enabled is false): no champion to score with")
+        entry = StackConfig.load(self.stack).entry(model)
+        check_locations(model, target.region, entry.bigquery_location)
         with google_errors(f"reading endpoint {target.endpoint!r}"):
             endpoint = find_endpoint(target, self.credentials)
             version = champion_version(endpoint.gca_resource.deployed_models,
                                        dict(endpoint.traffic_split), target.endpoint)
         config = load_config(model)
-        entry = StackConfig.load(self.stack).entry(model)
         sql = rows_table_sql(config, target.project, target.dataset,
                              self._feature_types(target, version), score_id)
         with google_errors(f"writing the rows of score {score_id}"):
@@ -252,7 +265,7 @@ class VertexScores:
         create_job(target.project, target.region, job, self.credentials)
         view = self.view(find_job(target.project, target.region, score_id, self.credentials))
         try:  # the score is accepted: earlier ones nobody read are appended now
-            self.catch_up(model, skip=score_id)
+            self.catch_up(model, skip=score_id, until=started + CATCH_UP_SECONDS)
         except FullcycleError as err:
             from pipelines.runner.logs import log_event
 

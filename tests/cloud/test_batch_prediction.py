@@ -9,6 +9,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from pipelines.cloud.batch_prediction import (
     batch_prediction_job,
+    check_locations,
     create_job,
     rows_table_sql,
     scoring_view_sql,
@@ -122,3 +123,20 @@ def test_the_rows_table_is_the_scores_own_and_expires():
                           "`fullcycle-dev.fc_taxi_tips.taxi_tips_score_rows_s0123456789abcdef0123`")
     assert "INTERVAL 7 DAY" in sql
     assert sql.endswith(scoring_view_sql(config, "fullcycle-dev", "fc_taxi_tips", types))
+
+
+def test_a_dataset_outside_the_jobs_region_is_refused_naming_both():
+    """Vertex AI batch prediction reads and writes BigQuery in the job's region (or its
+    multi-region): the dev stack's taxi_tips (dataset in US, jobs in europe-west4) is told so
+    before any table or job is made, instead of a failing job every tick."""
+    from pipelines.config.errors import ConfigError
+
+    for region, location in (("europe-west4", "EU"), ("europe-west4", "europe-west4"),
+                             ("us-central1", "US"), ("us-central1", "us-central1")):
+        check_locations("m", region, location)
+    with pytest.raises(ConfigError, match=r"model 'taxi_tips' cannot be batch scored in region "
+                                          r"'europe-west4': its dataset is in BigQuery "
+                                          r"location 'US'"):
+        check_locations("taxi_tips", "europe-west4", "US")
+    with pytest.raises(ConfigError, match="location 'europe-west1'"):
+        check_locations("m", "europe-west4", "europe-west1")

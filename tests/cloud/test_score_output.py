@@ -5,7 +5,13 @@ runs on the BigQuery emulator in tests/rehearsal/test_score_output_sql.py."""
 import pyarrow as pa
 import pytest
 
-from pipelines.cloud.score_output import Column, sample_sql, scores_select
+from pipelines.cloud.score_output import (
+    Column,
+    appended_sql,
+    create_sql,
+    sample_sql,
+    scores_select,
+)
 from pipelines.config import FullcycleError, load_config
 
 REGRESSION = load_config("basic_template")
@@ -41,3 +47,12 @@ def test_missing_markers_of_the_input_rows_are_read_back_as_nulls():
     back = _as_nulls(table, ["f", "i", "s"])
     assert back.to_pydict() == {"f": [1.5, None], "i": [3, None], "s": ["a", None],
                                 "id": [1, 2]}
+
+
+def test_the_destination_is_clustered_by_the_score_id_every_append_looks_for():
+    """Each append counts its score's rows and INSERTs WHERE NOT EXISTS rows of it: on a
+    table clustered by score_id, BigQuery reads that score's blocks, not every score's."""
+    sql = create_sql("p.d.basic_template_predictions", "SELECT 1 AS score_id")
+    assert sql.startswith("CREATE TABLE IF NOT EXISTS `p.d.basic_template_predictions` "
+                          "CLUSTER BY score_id AS\n")
+    assert "WHERE score_id = @score_id" in appended_sql("p.d.basic_template_predictions")

@@ -175,9 +175,9 @@ CALLS: list[Call] = [
             "storage.objects.list"),
     *_calls("runner", _APPEND, "sample the rows, create and append to the destination",
             "project", "bigquery.jobs.create"),
-    *_calls("runner", _APPEND, "... the output, rows and destination tables", "dataset",
-            "bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.create",
-            "bigquery.tables.updateData"),
+    *_calls("runner", _APPEND, "... the output, rows and destination tables; the output "
+            "set to expire", "dataset", "bigquery.tables.get", "bigquery.tables.getData",
+            "bigquery.tables.create", "bigquery.tables.updateData", "bigquery.tables.update"),
     # The BatchPredictionJob, as fc-<model>: reads the rows table, writes its output table.
     *_calls("model", _SCORE, "batch prediction: BigQuery in and out", "dataset",
             "bigquery.tables.getData", "bigquery.tables.create", "bigquery.tables.updateData"),

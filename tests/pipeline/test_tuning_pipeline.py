@@ -70,6 +70,25 @@ def test_a_new_result_has_its_own_folder_and_moves_the_pointer(workspace, tmp_pa
     assert read_hyperparameters(root).values == {"dropout": 0.3}
 
 
+def test_two_tunings_recording_at_once_both_succeed(workspace, tmp_path, monkeypatch):
+    """Two tuning pipelines of a model finishing together (each recorder writes its pointer,
+    then moves it into place): neither moves the other's, and the pointer is one of them."""
+    import tensorflow as tf
+
+    root = str(workspace.hyperparameters_dir("basic_template"))
+    rename, others = tf.io.gfile.rename, [tuner_outputs(tmp_path, {"dropout": 0.3}, "other")]
+
+    def interleaved(source, target, overwrite=False):
+        if others:  # the other tuning records between this one's write and its move
+            record_hyperparameters(root, *others.pop(), now=2000.0)
+        rename(source, target, overwrite=overwrite)
+
+    monkeypatch.setattr(tf.io.gfile, "rename", interleaved)
+    first = record_hyperparameters(root, *tuner_outputs(tmp_path), now=1000.0)
+    assert read_hyperparameters(root) == first  # the last to move the pointer
+    assert sorted(os.listdir(root)) == ["1000000", "2000000", "hyperparameters.json"]
+
+
 def test_a_new_result_is_a_new_run(workspace):
     config = load_config("basic_template")
     keys = {run_key(config, None, ["sql"], "10:abc", version) for version in (None, "1", "2")}

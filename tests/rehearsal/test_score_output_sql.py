@@ -3,7 +3,7 @@ starts the emulators, ~20 s): what a cloud score appends, per task and ``predict
 
 import pytest
 
-from pipelines.cloud.score_output import Column, failed_sql, scores_select
+from pipelines.cloud.score_output import Column, create_sql, failed_sql, scores_select
 from pipelines.config import load_config
 
 pytestmark = pytest.mark.e2e
@@ -99,3 +99,35 @@ def test_rows_vertex_could_not_predict_are_left_out_and_counted(bigquery):
     assert [(r["id"], r["prediction"], r["predicted_class"]) for r in found] == [(1, 0.7, 1)]
     (failed,) = [dict(r) for r in bigquery.query(failed_sql(table, columns)).result()]
     assert failed == {"n": 1, "message": "feature 'x': bad value"}
+
+
+def test_the_post_steps_expiry_patch_is_taken_by_the_emulator(bigquery):
+    """The post-step's tables.patch of the output table's expiration runs on the emulator
+    (which takes it but keeps no expirationTime: the value is checked over the HTTP fake,
+    tests/runner/test_vertex_score_append.py); a table gone already is no error."""
+    from google.cloud import bigquery as bq
+
+    from pipelines.cloud.score_append import _BigQuery
+
+    table = f"{PROJECT}.scores.output_to_expire"
+    bigquery.create_table(bq.Table(table, schema=[_field("id", "INT64")]))
+    client = _BigQuery.__new__(_BigQuery)  # the post-step's calls, on the emulator's client
+    client.client = bigquery
+    client.expire(table, 7)
+    client.expire(f"{PROJECT}.scores.no_such_table", 7)
+    assert [f.name for f in bigquery.get_table(table).schema] == ["id"]
+
+
+def test_the_clustered_destination_is_created_on_the_emulator(bigquery):
+    from google.cloud import bigquery as bq
+
+    table = f"{PROJECT}.scores.clustered_output"
+    bigquery.create_table(bq.Table(table, schema=[_field("id", "INT64"),
+                                                  _field("prediction", "FLOAT64")]))
+    columns = [Column.of(f) for f in bigquery.get_table(table).schema]
+    destination = f"{PROJECT}.scores.clustered_predictions"
+    for _ in range(2):  # a repeated post-step: created once
+        bigquery.query(create_sql(destination, scores_select(BINARY, table, columns,
+                                                             True))).result()
+    assert [f.name for f in bigquery.get_table(destination).schema] == [
+        "id", "prediction", "predicted_class", "model_version", "scored_at", "score_id"]

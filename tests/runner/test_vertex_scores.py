@@ -3,72 +3,14 @@
 Each "instance" is a runner app of its own; they share only the fake Vertex AI
 (registry, endpoint, batch prediction jobs), BigQuery and GCS behind the real
 Google clients. The score is the BatchPredictionJob, found by its score label; once
-it SUCCEEDED, the post-step appends its output to the destination, once.
+it SUCCEEDED, the post-step appends its output to the destination, once
+(tests/runner/test_vertex_score_append.py).
 """
 
 import json
 
-import google.auth
-import pytest
-from fastapi.testclient import TestClient
-from google.auth.credentials import AnonymousCredentials
-
-from pipelines.config import load_config
-from pipelines.settings import Workspace
-from tests.support.google_fakes import PARENT, PROJECT, REGION, FakeGoogleCloud
-from tests.support.google_http import intercepted
-from tests.support.score_bigquery import FakeScoreBigQuery
-from tests.support.vertex_batch import FakeBatchPrediction, FakeScoringCloud
-
-MODEL = "basic_template"
-BUCKET = "fullcycle-dev-fc-basic-template"
-TICK = {"X-CloudScheduler-ScheduleTime": "2026-12-06T06:00:00Z"}
-ACCOUNT = "fc-basic-template@fullcycle-dev.iam.gserviceaccount.com"
-
-
-def deploy(cloud, *deployed: tuple[str, str, int]) -> None:
-    """Registry versions of the model and the endpoint serving them: (id, version, traffic)."""
-    serving = {"features": {f: {"dtype": "string" if f.startswith("categorical") else
-                                "float32", "sequence": False, "optional": True}
-                            for f in load_config(MODEL).raw_feature_keys}}
-    registry = cloud.cloud.registry
-    registry.models["100"] = {"displayName": "fc-basic-template", "aliases": {}, "artifacts": {},
-                              "default": "1", "labels": {"app": "fullcycle"}}
-    for n, (deployed_id, version, traffic) in enumerate(deployed):
-        folder = f"models/17961000000{version}"
-        registry.models["100"]["aliases"][version] = [f"v{version}"]
-        registry.models["100"]["artifacts"][version] = f"gs://{BUCKET}/{folder}"
-        cloud.cloud.gcs.put(BUCKET, f"{folder}/assets.extra/serving.json",
-                            json.dumps(serving).encode(), 1796100000.0)
-        registry.endpoint["deployedModels"].append({
-            "id": deployed_id, "model": f"{PARENT}/models/100", "modelVersionId": version,
-            "createTime": f"2026-11-29T10:0{n}:00Z"})
-        registry.endpoint["trafficSplit"][deployed_id] = traffic
-
-
-@pytest.fixture
-def cloud(monkeypatch):
-    monkeypatch.setattr(google.auth, "default",
-                        lambda *a, **kw: (AnonymousCredentials(), PROJECT))
-    services = FakeGoogleCloud({BUCKET})
-    services.bigquery = FakeScoreBigQuery()
-    fake = FakeScoringCloud(services, FakeBatchPrediction(PROJECT, REGION))
-    with intercepted(monkeypatch, fake):
-        yield fake
-
-
-@pytest.fixture
-def instance(tmp_path):
-    """A new runner instance (its own home) each call, as Cloud Run starts one."""
-    from pipelines.runner.app import runner_app
-
-    count = iter(range(100))
-
-    def start() -> TestClient:
-        home = tmp_path / f"instance-{next(count)}"
-        return TestClient(runner_app("vertex", "dev", Workspace(home, home / "warehouse")))
-
-    return start
+from tests.support.google_fakes import PARENT
+from tests.support.score_runner import ACCOUNT, BUCKET, MODEL, TICK, deploy
 
 
 def test_a_scheduled_score_is_one_job_of_the_champion_read_anywhere(cloud, instance):
@@ -154,94 +96,41 @@ def test_the_champion_is_found_in_raw_protobuf_deployed_models_too():
                             {}, "fc-m").endswith("@3")  # no create time yet
 
 
-# -- the post-step: a SUCCEEDED job's output appended to the destination, once.
-
-OUTPUT_ROWS = [{"id": i, "prediction": i / 10} for i in range(5)]
-
-
-def finished(cloud, runner) -> tuple[str, str]:
-    """A scheduled score whose job SUCCEEDED: (score id, destination table)."""
-    deploy(cloud, ("501", "2", 100))
-    score = runner.post("/scores", json={"model": MODEL}, headers=TICK).json()
-    job = cloud.batch.jobs[score["detail"]["batch_prediction_job"]]
-    bigquery = cloud.cloud.bigquery
-    rows = job["inputConfig"]["bigquerySource"]["inputUri"].removeprefix("bq://")
-    bigquery.table(rows, [{"name": "id", "type": "INTEGER"},
-                          {"name": "numeric_feature1", "type": "FLOAT"}],
-                   [{"id": r["id"], "numeric_feature1": 1.0} for r in OUTPUT_ROWS])
-    output = job["outputConfig"]["bigqueryDestination"]["outputUri"].removeprefix("bq://")
-    bigquery.table(output, [{"name": "id", "type": "INTEGER"},  # what the job wrote
-                            {"name": "prediction", "type": "FLOAT"}], OUTPUT_ROWS)
-    job["state"] = "JOB_STATE_SUCCEEDED"
-    return score["run_id"], f"{PROJECT}.fc_basic_template.basic_template_predictions"
+def test_what_no_retry_can_change_is_a_422_not_a_retried_503(cloud, instance):
+    """Cloud Scheduler retries a 5xx answer: a served model whose inputs batch scoring
+    cannot take is answered 422, once, naming the feature and what is allowed."""
+    deploy(cloud, ("501", "1", 100))
+    cloud.cloud.gcs.put(BUCKET, "models/179610000001/assets.extra/serving.json", json.dumps(
+        {"features": {"numeric_feature1": {"dtype": "bool"}}}).encode(), 1796100000.0)
+    response = instance().post("/scores", json={"model": MODEL}, headers=TICK)
+    assert response.status_code == 422, response.text
+    assert "feature 'numeric_feature1' of the served model has dtype 'bool'" in \
+        response.json()["error"] and "float32" in response.json()["error"]
+    assert cloud.batch.created == []
 
 
-def test_two_instances_reading_a_finished_score_append_it_once(cloud, instance):
-    one, two = instance(), instance()
-    score_id, destination = finished(cloud, one)
-    seen = {}  # what the other instance answers while the first one appends
-    cloud.cloud.bigquery.before_insert = lambda: seen.update(
-        two=two.get(f"/scores/{score_id}").json())
-    first = one.get(f"/scores/{score_id}").json()
-    assert seen["two"]["state"] == "RUNNING" and seen["two"]["detail"]["status"] == \
-        "appending", seen
-    assert first["state"] == "SUCCEEDED" and first["detail"]["rows"] == 5, first
-    rows = cloud.cloud.bigquery.tables[destination]
-    assert [(r["id"], r["prediction"], r["score_id"], r["model_version"]) for r in rows] == [
-        (r["id"], r["prediction"], score_id, "179610000002") for r in OUTPUT_ROWS]
-    later = two.get(f"/scores/{score_id}").json()  # the marker answers: nothing runs again
-    assert later["state"] == "SUCCEEDED" and later["detail"]["rows"] == 5
-    assert cloud.cloud.bigquery.inserts == 1 and len(rows) == 5
-    objects = {n for b, n in cloud.cloud.gcs.objects if b == BUCKET}
-    assert f"scores/{score_id}.json" in objects and f"scores/{score_id}.lease" not in objects
+def test_a_duplicate_job_whose_creator_was_killed_is_stopped_by_the_next_read(cloud,
+                                                                               instance):
+    """Two instances raced on a tick and the one with the newer job was killed before
+    looking for an older one: the score's next read cancels that job (it would run the
+    whole score again, for nothing) and answers the older one."""
+    deploy(cloud, ("501", "1", 100))
+    score = instance().post("/scores", json={"model": MODEL}, headers=TICK).json()
+    first = score["detail"]["batch_prediction_job"]
+    duplicate = f"{first.rsplit('/', 1)[0]}/99"
+    cloud.batch.jobs[duplicate] = {**cloud.batch.jobs[first], "name": duplicate,
+                                   "state": "JOB_STATE_RUNNING",
+                                   "createTime": "2026-12-06T10:30:00Z"}
+    view = instance().get(f"/scores/{score['run_id']}").json()
+    assert view["detail"]["batch_prediction_job"] == first
+    assert cloud.batch.cancelled == [duplicate]
+    instance().get(f"/scores/{score['run_id']}")  # cancelling: not cancelled again
+    assert cloud.batch.cancelled == [duplicate]
 
 
-class Killed(BaseException):
-    """The instance dies (nothing after this point runs)."""
-
-
-def test_a_kill_between_the_insert_and_the_marker_appends_nothing_twice(cloud, instance,
-                                                                        monkeypatch):
-    import time
-
-    from pipelines.cloud import score_append
-    from pipelines.runner.vertex_scores import VertexScores
-
-    score_id, destination = finished(cloud, instance())
-    write_marker, kills = score_append._write_marker, [Killed()]
-
-    def killed_once(*args, **kwargs):
-        if kills:
-            raise kills.pop()
-        return write_marker(*args, **kwargs)
-
-    monkeypatch.setattr(score_append, "_write_marker", killed_once)
-    with pytest.raises(Killed):
-        VertexScores("dev", AnonymousCredentials()).get(score_id)
-    assert len(cloud.cloud.bigquery.tables[destination]) == 5  # inserted, no marker
-    # what the kill left: the score's lease, held by nobody, expired since
-    cloud.cloud.gcs.put(BUCKET, f"scores/{score_id}.lease", json.dumps(
-        {"owner": "dead", "holder": "a killed append", "expires": time.time() - 1}).encode(),
-        time.time() - 3600)
-    view = instance().get(f"/scores/{score_id}").json()
-    assert view["state"] == "SUCCEEDED" and view["detail"]["rows"] == 5, view
-    assert len(cloud.cloud.bigquery.tables[destination]) == 5
-    assert cloud.cloud.bigquery.inserts == 1  # the rows were found; no second INSERT
-
-
-def test_a_destination_with_other_columns_is_refused_and_left_as_it_is(cloud, instance):
-    runner = instance()
-    score_id, destination = finished(cloud, runner)
-    cloud.cloud.bigquery.table(destination, [{"name": "id", "type": "INTEGER"}], [{"id": 7}])
-    view = runner.get(f"/scores/{score_id}").json()
-    assert view["state"] == "FAILED" and "exists with columns id" in view["error"], view
-    assert cloud.cloud.bigquery.tables[destination] == [{"id": 7}]
-
-
-def test_the_next_post_appends_an_earlier_score_nobody_read(cloud, instance):
-    runner = instance()
-    score_id, destination = finished(cloud, runner)
-    later = runner.post("/scores", json={"model": MODEL},
-                        headers={"X-CloudScheduler-ScheduleTime": "2026-12-07T06:00:00Z"})
-    assert later.status_code == 202 and later.json()["run_id"] != score_id
-    assert {r["score_id"] for r in cloud.cloud.bigquery.tables[destination]} == {score_id}
+def test_a_model_whose_dataset_is_outside_the_region_is_a_422_with_nothing_made(cloud,
+                                                                               instance):
+    response = instance().post("/scores", json={"model": "taxi_tips"}, headers=TICK)
+    assert response.status_code == 422, response.text
+    assert "its dataset is in BigQuery location 'US'" in response.json()["error"]
+    assert cloud.batch.created == [] and cloud.cloud.bigquery.created_tables == {}

@@ -5,11 +5,13 @@ post-step sends (``pipelines/cloud/score_output.py``), by their shapes: the coun
 score's rows in the destination, ``CREATE TABLE IF NOT EXISTS``, the ``INSERT ...
 WHERE NOT EXISTS`` (which appends the output table's rows with the parameters'
 values, unless rows of that score id are there: BigQuery runs the statement as one),
-and the sample of the input rows. Anything else is refused. ``before_insert`` runs as
+and the sample of the input rows; ``tables.patch`` of a table's expiration
+(``expires``). Anything else is refused. ``before_insert`` runs as
 an INSERT arrives (another instance racing); ``inserts`` counts the INSERT statements.
 The SQL itself runs on the rehearsal's BigQuery emulator (tests/rehearsal).
 """
 
+import json
 import re
 from urllib.parse import urlparse
 
@@ -27,6 +29,7 @@ class FakeScoreBigQuery(FakeBigQuery):
         self.schemas: dict[str, list[dict]] = {}  # project.dataset.table -> fields
         self.inserts = 0
         self.before_insert = None
+        self.expires: dict[str, int] = {}  # project.dataset.table -> expirationTime (ms)
 
     def table(self, name: str, fields: list[dict], rows: list[dict]) -> None:
         self.schemas[name], self.tables[name] = fields, rows
@@ -34,6 +37,14 @@ class FakeScoreBigQuery(FakeBigQuery):
     def send(self, request):
         path = urlparse(request.url).path
         m = re.fullmatch(r"/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)", path)
+        if m and request.method == "PATCH" and ".".join(m.groups()) in self.schemas:
+            name, body = ".".join(m.groups()), json.loads(request.body)
+            self.expires[name] = int(body["expirationTime"])
+            return json_response(request, 200, {
+                "kind": "bigquery#table", "id": name, "expirationTime": body["expirationTime"],
+                "tableReference": dict(zip(("projectId", "datasetId", "tableId"), m.groups(),
+                                           strict=True)),
+                "schema": {"fields": self.schemas[name]}})
         if m and request.method == "GET":
             name = ".".join(m.groups())
             if name not in self.schemas:
@@ -66,7 +77,8 @@ class FakeScoreBigQuery(FakeBigQuery):
             n = sum(r["score_id"] == values["score_id"] for r in self.tables[m.group(1)])
             return self._answer(request, project, body, [{"name": "n", "type": "INTEGER"}],
                                 [{"n": n}])
-        if m := re.match(r"CREATE TABLE IF NOT EXISTS `([\w.-]+)` AS\n", sql):
+        if m := re.match(r"CREATE TABLE IF NOT EXISTS `([\w.-]+)` CLUSTER BY score_id AS\n",
+                         sql):
             self.queries.append(sql)
             self._created(m.group(1), sql)
             return self._answer(request, project, body, [], [])
