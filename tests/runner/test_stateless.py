@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from google.auth.credentials import AnonymousCredentials
 
 from pipelines.runner.runs import STATES
-from pipelines.settings import Workspace
 from tests.support.google_fakes import FakeGoogleCloud
 from tests.support.google_http import intercepted, json_response
 
@@ -33,20 +32,6 @@ def cloud(monkeypatch):
                         lambda *a, **kw: (AnonymousCredentials(), "fullcycle-dev"))
     with intercepted(monkeypatch, FakeGoogleCloud({BUCKET})) as fake:
         yield fake
-
-
-@pytest.fixture
-def instance(tmp_path):
-    """A new runner instance (its own home) each call, as Cloud Run starts one."""
-    from pipelines.runner.app import runner_app
-
-    count = iter(range(100))
-
-    def start() -> TestClient:
-        home = tmp_path / f"instance-{next(count)}"
-        return TestClient(runner_app("vertex", "dev", Workspace(home, home / "warehouse")))
-
-    return start
 
 
 def json_lines(text: str) -> list[dict]:

@@ -15,6 +15,7 @@ from pipelines.runner.runs import run_id_for
 from pipelines.runner.vertex import VertexBackend
 from pipelines.stack.config import SETTINGS_ENV, StackConfig
 from tests.support.google_fakes import FakeGoogleCloud
+from tests.support.google_fakes import created_pipeline_jobs as created
 from tests.support.google_http import intercepted, json_response
 
 BUCKETS = {"fullcycle-dev-fc-taxi-tips", "fullcycle-dev-fc-basic-template"}
@@ -26,10 +27,6 @@ def vertex(monkeypatch):
     with intercepted(monkeypatch, FakeGoogleCloud(BUCKETS)) as fake:
         yield fake
 
-
-def created(fake) -> list[dict]:
-    """The bodies of every CreatePipelineJob request."""
-    return [b for m, p, b in fake.registry.calls if m == "POST" and p == "pipelineJobs"]
 
 
 def test_create_pipeline_job_request(vertex):

@@ -569,3 +569,8 @@ class FakeGoogleCloud:
                    "storage.googleapis.com": self.gcs}.get(host)
         assert service is not None, f"unexpected host in {request.url}"
         return service.send(request)
+
+
+def created_pipeline_jobs(fake) -> list[dict]:
+    """The bodies of every CreatePipelineJob request ``fake`` (a FakeGoogleCloud) answered."""
+    return [b for m, p, b in fake.registry.calls if m == "POST" and p == "pipelineJobs"]

@@ -13,6 +13,7 @@ from pipelines.runner.runs import is_tuning_id, tuning_id_for
 from pipelines.runner.vertex import VertexBackend
 from pipelines.workflows.tune import tune_cloud
 from tests.support.google_fakes import FakeGoogleCloud
+from tests.support.google_fakes import created_pipeline_jobs as created
 from tests.support.google_http import intercepted
 
 MODEL = "basic_template"
@@ -24,9 +25,6 @@ def vertex(monkeypatch):
     with intercepted(monkeypatch, FakeGoogleCloud(BUCKETS)) as fake:
         yield fake
 
-
-def created(fake) -> list[dict]:
-    return [b for m, p, b in fake.registry.calls if m == "POST" and p == "pipelineJobs"]
 
 
 def test_the_command_and_the_runner_make_the_same_job_for_a_key(vertex):
