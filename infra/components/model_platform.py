@@ -66,6 +66,33 @@ def _prefix_grant(resource_name: str, bucket: gcp.storage.Bucket, bucket_name: s
         opts=opts)
 
 
+def _post_model_job(resource_name: str, job_name: str, project: str, region: str,
+                    description: str, schedule: str, time_zone: str, entry: ModelEntry,
+                    route: str, runner_url: pulumi.Input[str],
+                    scheduler_account_email: pulumi.Input[str],
+                    opts: pulumi.ResourceOptions) -> gcp.cloudscheduler.Job:
+    """A Scheduler job POSTing ``{"model": name}`` to the runner's ``route`` with an OIDC token
+    (audience: the runner's URL) and the model's retry settings."""
+    retry = entry.retry
+    return gcp.cloudscheduler.Job(
+        resource_name, project=project, region=region, name=job_name,
+        description=description, schedule=schedule, time_zone=time_zone,
+        attempt_deadline=f"{retry.attempt_deadline_seconds}s",
+        retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
+            retry_count=retry.retry_count,
+            min_backoff_duration=f"{retry.min_backoff_seconds}s",
+            max_backoff_duration=f"{retry.max_backoff_seconds}s",
+            max_doublings=retry.max_doublings),
+        http_target=gcp.cloudscheduler.JobHttpTargetArgs(
+            http_method="POST",
+            uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}{route}"),
+            body=base64.b64encode(json.dumps({"model": entry.name}).encode()).decode(),
+            headers={"Content-Type": "application/json"},
+            oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
+                service_account_email=scheduler_account_email, audience=runner_url)),
+        opts=opts)
+
+
 class ModelPlatform(pulumi.ComponentResource):
     """The per-model resources ``pulumi up`` creates for one entry of the stack config."""
 
@@ -149,25 +176,10 @@ class ModelPlatform(pulumi.ComponentResource):
                                     role="roles/storage.legacyBucketReader", member=runner,
                                     opts=child)
 
-        retry = entry.retry
-        gcp.cloudscheduler.Job(
-            f"{name}-schedule", project=project, region=region, name=ids.scheduler_job,
-            description=f"fullcycle: scheduled training of {entry.name}",
-            schedule=entry.schedule, time_zone=entry.time_zone,
-            attempt_deadline=f"{retry.attempt_deadline_seconds}s",
-            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
-                retry_count=retry.retry_count,
-                min_backoff_duration=f"{retry.min_backoff_seconds}s",
-                max_backoff_duration=f"{retry.max_backoff_seconds}s",
-                max_doublings=retry.max_doublings),
-            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
-                http_method="POST",
-                uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}{RUNS_ROUTE}"),
-                body=base64.b64encode(json.dumps({"model": entry.name}).encode()).decode(),
-                headers={"Content-Type": "application/json"},
-                oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
-                    service_account_email=scheduler_account_email, audience=runner_url)),
-            opts=child)
+        _post_model_job(f"{name}-schedule", ids.scheduler_job, project, region,
+                        f"fullcycle: scheduled training of {entry.name}", entry.schedule,
+                        entry.time_zone, entry, RUNS_ROUTE, runner_url, scheduler_account_email,
+                        child)
 
         self.endpoint_name = None
         if entry.endpoint.enabled:
@@ -275,21 +287,7 @@ class ModelPlatform(pulumi.ComponentResource):
         scoring = entry.scoring
         if scoring.schedule is None:
             return
-        gcp.cloudscheduler.Job(
-            f"{name}-score", project=project, region=region, name=ids.score_job,
-            description=f"fullcycle: scheduled batch scoring by {entry.name}'s champion",
-            schedule=scoring.schedule, time_zone=scoring.time_zone,
-            attempt_deadline=f"{entry.retry.attempt_deadline_seconds}s",
-            retry_config=gcp.cloudscheduler.JobRetryConfigArgs(
-                retry_count=entry.retry.retry_count,
-                min_backoff_duration=f"{entry.retry.min_backoff_seconds}s",
-                max_backoff_duration=f"{entry.retry.max_backoff_seconds}s",
-                max_doublings=entry.retry.max_doublings),
-            http_target=gcp.cloudscheduler.JobHttpTargetArgs(
-                http_method="POST",
-                uri=pulumi.Output.from_input(runner_url).apply(lambda u: f"{u}{SCORES_ROUTE}"),
-                body=base64.b64encode(json.dumps({"model": entry.name}).encode()).decode(),
-                headers={"Content-Type": "application/json"},
-                oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
-                    service_account_email=scheduler_account_email, audience=runner_url)),
-            opts=child)
+        _post_model_job(f"{name}-score", ids.score_job, project, region,
+                        f"fullcycle: scheduled batch scoring by {entry.name}'s champion",
+                        scoring.schedule, scoring.time_zone, entry, SCORES_ROUTE, runner_url,
+                        scheduler_account_email, child)
