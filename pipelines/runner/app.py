@@ -146,6 +146,18 @@ def create_app(backend: Backend,
                   model=model, run_id=run.run_id, trigger=trigger, backend=backend.name)
         return JSONResponse({**run.as_dict(), "duplicate": not created}, status_code=202)
 
+    def read(kind: str, id_: str, get: Callable[[str], object]):
+        """A run's or score's JSON; 404 unknown, 502 when the backend cannot be read."""
+        try:
+            found = get(id_)
+        except FullcycleError as err:
+            log_event("ERROR", str(err), error=err, **{f"{kind}_id": id_},
+                      backend=backend.name)
+            return _error(502, str(err))
+        if found is None:
+            return _error(404, f"unknown {kind} {id_!r}")
+        return found.as_dict()
+
     @app.post(RUNS_ROUTE, status_code=202)
     async def create_run(request: Request):
         model = await _requested_model(request)
@@ -177,25 +189,11 @@ def create_app(backend: Backend,
 
     @app.get(SCORES_ROUTE + "/{score_id}")
     def get_score(score_id: str):
-        try:
-            score = backend.get_score(score_id)
-        except FullcycleError as err:
-            log_event("ERROR", str(err), error=err, score_id=score_id, backend=backend.name)
-            return _error(502, str(err))
-        if score is None:
-            return _error(404, f"unknown score {score_id!r}")
-        return score.as_dict()
+        return read("score", score_id, backend.get_score)
 
     @app.get("/runs/{run_id}")
     def get_run(run_id: str):
-        try:
-            run = backend.get(run_id)
-        except FullcycleError as err:
-            log_event("ERROR", str(err), error=err, run_id=run_id, backend=backend.name)
-            return _error(502, str(err))
-        if run is None:
-            return _error(404, f"unknown run {run_id!r}")
-        return run.as_dict()
+        return read("run", run_id, backend.get)
 
     add_tuning_routes(app, _requested_model, lambda model, tuning_id, trigger: start(
         "tuning", lambda: backend.submit(model, tuning_id, trigger, tuning=True), model,
